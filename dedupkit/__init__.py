@@ -1,0 +1,32 @@
+"""dedupkit: find duplicate and near-duplicate images.
+
+>>> import dedupkit
+>>> hashes = dedupkit.hash_images("data/sample")      # doctest: +SKIP
+>>> pairs = dedupkit.find_pairs(hashes, max_distance=10)  # doctest: +SKIP
+>>> groups = dedupkit.find_groups(pairs, hashes)      # doctest: +SKIP
+"""
+
+from .groups import find_groups
+from .hashing import METHODS, codes_to_hex, hamming, hash_bits, hash_hex, hex_to_codes
+from .loading import ImageLoadError, load_image
+from .scan import hash_file, hash_images, list_images
+from .search import HashIndex, find_pairs
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "METHODS",
+    "HashIndex",
+    "ImageLoadError",
+    "codes_to_hex",
+    "find_groups",
+    "find_pairs",
+    "hamming",
+    "hash_bits",
+    "hash_file",
+    "hash_hex",
+    "hash_images",
+    "hex_to_codes",
+    "list_images",
+    "load_image",
+]

@@ -1,0 +1,157 @@
+"""The ``dedupkit`` command line: hash a folder, find its duplicates, check one set against another."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from .groups import find_groups
+from .hashing import METHODS
+from .scan import hash_images
+from .search import HashIndex, find_pairs
+
+__all__ = ["main"]
+
+
+class CommandError(Exception):
+    """A mistake in how the command was called: printed as one line, exit status 2."""
+
+
+def _existing_dir(value: str) -> Path:
+    path = Path(value)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value}: no such folder")
+    return path
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {number}")
+    return number
+
+
+def _add_hash_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--method", default="dhash", choices=METHODS, help="hash method (default: dhash)")
+    parser.add_argument("--hash-size", type=_positive_int, default=8, help="8 for 64-bit hashes (default), 16 for 256-bit")
+    parser.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--exact", action="store_true", help="decode JPEGs at full size (bit-identical to imagehash)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dedupkit",
+        description="Find duplicate and near-duplicate images with perceptual hashes.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    hash_cmd = commands.add_parser("hash", help="hash every image in a folder into a CSV",
+                                   description="Hash every image under DIR (recursively) into a CSV table.")
+    hash_cmd.add_argument("dir", type=_existing_dir, metavar="DIR")
+    hash_cmd.add_argument("-o", "--output", required=True, type=Path, help="CSV file to write")
+    _add_hash_options(hash_cmd)
+
+    find_cmd = commands.add_parser(
+        "find", help="find near-duplicate pairs (within DIR, or between DIR and --against REF_DIR)",
+        description="Find near-duplicate pairs within DIR, or (with --against) between DIR and REF_DIR.",
+    )
+    find_cmd.add_argument("dir", type=_existing_dir, metavar="DIR")
+    find_cmd.add_argument("-o", "--output", required=True, type=Path, help="CSV of pairs to write")
+    find_cmd.add_argument("--max-distance", type=_positive_int, default=10,
+                          help="largest Hamming distance that counts as a duplicate, inclusive (default: 10)")
+    find_cmd.add_argument("--groups", type=Path, default=None, help="also write duplicate groups to this CSV")
+    find_cmd.add_argument("--hashes", type=Path, default=None, help="also write the hash table to this CSV")
+    find_cmd.add_argument("--against", type=_existing_dir, default=None, metavar="REF_DIR",
+                          help="report only pairs between DIR and this reference folder")
+    _add_hash_options(find_cmd)
+    return parser
+
+
+def _hash(directory: Path, args: argparse.Namespace) -> pd.DataFrame:
+    try:
+        hashes = hash_images(directory, method=args.method, hash_size=args.hash_size, workers=args.workers,
+                             exact=args.exact, progress=False if args.no_progress else None)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    hashes["path"] = [os.path.relpath(p, directory) for p in hashes["path"]]
+    return hashes
+
+
+def _write(table: pd.DataFrame, path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(path, index=False)
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _report_errors(hashes: pd.DataFrame, out) -> None:
+    failed = hashes[hashes["error"].notna()]
+    for path, error in zip(failed["path"], failed["error"]):
+        print(f"  error: {path}: {error}", file=out)
+
+
+def _cmd_hash(args: argparse.Namespace, out) -> None:
+    hashes = _hash(args.dir, args)
+    _write(hashes, args.output)
+    n_errors = int(hashes["error"].notna().sum())
+    print(f"hashed {len(hashes) - n_errors} of {len(hashes)} files in {args.dir} ({n_errors} errors)", file=out)
+    _report_errors(hashes, out)
+    print(f"hashes: {args.output}", file=out)
+
+
+def _cmd_find(args: argparse.Namespace, out) -> None:
+    hashes = _hash(args.dir, args)
+    n_errors = int(hashes["error"].notna().sum())
+    if args.hashes:
+        _write(hashes, args.hashes)
+    if args.max_distance > args.hash_size**2:
+        raise CommandError(f"--max-distance must be at most {args.hash_size**2} for {args.hash_size**2}-bit hashes")
+    print(f"scanned {len(hashes)} files in {args.dir}: {n_errors} could not be read", file=out)
+    _report_errors(hashes, out)
+    if args.against is not None:
+        reference = _hash(args.against, args)
+        index = HashIndex.from_hashes(reference, method=args.method, hash_size=args.hash_size)
+        matches = index.search(hashes, max_distance=args.max_distance)
+        matches = matches.rename(columns={"query": "path"})
+        _write(matches, args.output)
+        print(f"indexed {len(index)} reference images in {args.against}", file=out)
+        print(f"{matches['path'].nunique()} files in {args.dir} match a reference image "
+              f"({len(matches)} pairs within distance {args.max_distance}): {args.output}", file=out)
+        return
+    pairs = find_pairs(hashes, max_distance=args.max_distance)
+    _write(pairs, args.output)
+    print(f"{len(pairs)} pairs within distance {args.max_distance}: {args.output}", file=out)
+    if args.groups:
+        groups = find_groups(pairs, hashes)
+        _write(groups, args.groups)
+        n_groups = groups["group"].nunique()
+        print(f"{n_groups} groups, {int((~groups['keep']).sum())} files could be removed: {args.groups}", file=out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 success, 2 usage or input error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        {"hash": _cmd_hash, "find": _cmd_find}[args.command](args, sys.stdout)
+    except CommandError as exc:
+        print(f"dedupkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dedupkit: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""Open an image file the way a person sees it, or say clearly why not.
+
+Every failure is raised as :class:`ImageLoadError` with a message that names
+the file and, where there is one, the fix. :func:`dedupkit.hash_images` turns
+these into the ``error`` column of its table, so one bad file never stops a
+scan.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+try:  # HEIC/HEIF and AVIF; the wheel ships libheif, so this normally succeeds.
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    HEIF_AVAILABLE = True
+except ImportError:  # pragma: no cover - only without the optional wheel
+    HEIF_AVAILABLE = False
+
+__all__ = ["DEFAULT_MAX_PIXELS", "Decoded", "decode_image", "IMAGE_EXTENSIONS", "ImageLoadError", "load_image", "open_image"]
+
+#: The largest image (in pixels) opened by default. Pillow itself refuses
+#: anything above twice its ``MAX_IMAGE_PIXELS`` (178,956,970), so this is the
+#: highest limit that works without touching Pillow's global setting.
+DEFAULT_MAX_PIXELS = 2 * 89_478_485
+
+_ORIENTATION = 0x0112
+
+#: File name endings scanned by default (lower case, with the dot).
+IMAGE_EXTENSIONS = frozenset(
+    {
+        ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".tif", ".tiff",
+        ".bmp", ".dib", ".heic", ".heif", ".avif", ".ppm", ".pgm", ".pbm", ".tga", ".ico",
+    }
+)
+
+
+class ImageLoadError(Exception):
+    """An image file that cannot be read; ``str(error)`` is a sentence for a person."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+def open_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Open an image lazily (header only) after checking the file and its size.
+
+    Parameters
+    ----------
+    path
+        The image file.
+    max_pixels
+        Refuse images with more pixels than this (a decompression-bomb guard).
+
+    Returns
+    -------
+    PIL.Image.Image
+        The opened, not yet decoded, image (first frame of an animation).
+
+    Raises
+    ------
+    ImageLoadError
+        The file is missing, unreadable, empty, not an image, or too large.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ImageLoadError(path, "file not found") from None
+    except PermissionError:
+        raise ImageLoadError(path, "permission denied: the file cannot be read") from None
+    except OSError as exc:
+        raise ImageLoadError(path, f"cannot read the file ({exc.strerror or exc})") from None
+    if path.is_dir():
+        raise ImageLoadError(path, "is a folder, not an image file")
+    if size == 0:
+        raise ImageLoadError(path, "empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except PermissionError:
+        raise ImageLoadError(path, "permission denied: the file cannot be read") from None
+    except UnidentifiedImageError:
+        raise ImageLoadError(path, "not an image, or in a format Pillow cannot read") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(path, f"image too large to open safely ({exc})") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageLoadError(path, f"corrupt image header ({exc})") from None
+    pixels = image.width * image.height
+    if pixels > max_pixels:
+        image.close()
+        raise ImageLoadError(
+            path,
+            f"image has {pixels:,} pixels ({image.width}x{image.height}), over the limit of "
+            f"{max_pixels:,}; raise max_pixels if you trust this file",
+        )
+    return image
+
+
+def _flatten_alpha(image: Image.Image) -> Image.Image:
+    """Composite an image with transparency onto white, as a viewer shows it."""
+    rgba = image.convert("RGBA")
+    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """Scale 16-bit and 32-bit greyscale down to 8 bits instead of clipping."""
+    array = np.asarray(image)
+    if image.mode == "F":
+        low, high = float(np.nanmin(array)), float(np.nanmax(array))
+        scaled = (array - low) / ((high - low) or 1.0) * 255.0
+        return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), "L")
+    array = array.astype(np.int64)
+    # 16-bit data is stored in "I;16" or "I"; anything above 16 bits is rare.
+    shift = 8 if array.max(initial=0) < 65536 else 24
+    return Image.fromarray(np.clip(array >> shift, 0, 255).astype(np.uint8), "L")
+
+
+def normalize_mode(image: Image.Image) -> Image.Image:
+    """Return an ``RGB`` or ``L`` image that looks like ``image`` on screen.
+
+    Alpha is composited onto white; palette, CMYK, bilevel, 16-bit and float
+    images are converted.
+    """
+    mode = image.mode
+    if mode in ("RGB", "L"):
+        return image
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        mode == "P" and "transparency" in image.info
+    ) or (mode in ("L", "RGB") and "transparency" in image.info)
+    if has_alpha:
+        return _flatten_alpha(image)
+    if mode.startswith("I") or mode == "F":
+        return _to_8bit(image)
+    if mode == "1":
+        return image.convert("L")
+    return image.convert("RGB")
+
+
+class Decoded(NamedTuple):
+    """A decoded image with the facts about its file that a hash table keeps."""
+
+    image: Image.Image
+    width: int  # as displayed (EXIF orientation applied), full resolution
+    height: int
+    format: str | None
+
+
+def decode_image(
+    path: str | os.PathLike,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    draft_size: int | None = None,
+) -> Decoded:
+    """Like :func:`load_image`, also returning the full size and the file format."""
+    image = open_image(path, max_pixels=max_pixels)
+    fmt = image.format
+    width, height = image.size
+    try:
+        if image.getexif().get(_ORIENTATION, 1) in (5, 6, 7, 8):
+            width, height = height, width
+        if draft_size is not None and fmt == "JPEG":
+            image.draft("L", (draft_size, draft_size))
+        image.load()
+        upright = ImageOps.exif_transpose(image)  # a copy, transposed if needed
+        return Decoded(normalize_mode(upright), width, height, fmt)
+    except OSError as exc:
+        message = str(exc)
+        if "truncated" in message or "broken data stream" in message:
+            raise ImageLoadError(path, f"truncated or corrupt image data ({message})") from None
+        raise ImageLoadError(path, f"cannot decode the image ({message})") from None
+    except Image.DecompressionBombError as exc:  # pragma: no cover - caught at open
+        raise ImageLoadError(path, f"image too large to decode safely ({exc})") from None
+    except (SyntaxError, ValueError, IndexError, EOFError, TypeError, MemoryError) as exc:
+        raise ImageLoadError(path, f"corrupt image ({type(exc).__name__}: {exc})") from None
+    finally:
+        image.close()
+
+
+def load_image(
+    path: str | os.PathLike,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    draft_size: int | None = None,
+) -> Image.Image:
+    """Decode an image as a person sees it: upright, flattened, 8-bit RGB or L.
+
+    Parameters
+    ----------
+    path
+        The image file.
+    max_pixels
+        Refuse images with more pixels than this (decompression-bomb guard).
+    draft_size
+        If given, a JPEG may be decoded at a reduced scale (1/2 to 1/8, by
+        libjpeg's DCT scaling) and in greyscale, as long as both sides stay at
+        least this many pixels. Much faster; the result is only for hashing.
+
+    Returns
+    -------
+    PIL.Image.Image
+        A decoded ``RGB`` or ``L`` image with EXIF orientation applied. An
+        animation gives its first frame.
+
+    Raises
+    ------
+    ImageLoadError
+        The file cannot be opened or decoded; the message says why.
+
+    Examples
+    --------
+    >>> image = load_image("data/sample/coffee.jpg")  # doctest: +SKIP
+    >>> image.mode, image.size  # doctest: +SKIP
+    ('RGB', (600, 400))
+    """
+    return decode_image(path, max_pixels=max_pixels, draft_size=draft_size).image
