@@ -1,0 +1,75 @@
+"""The command line: exit codes, one-line errors, CSV columns, paths relative to DIR."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from dedupkit.cli import main
+
+
+def test_hash_writes_a_table_with_relative_paths(small_dir, tmp_path, capsys):
+    out = tmp_path / "hashes.csv"
+    assert main(["hash", str(small_dir), "-o", str(out), "--workers", "1"]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["path", "hash", "width", "height", "format", "bytes", "error"]
+    assert "sub/half.png" in table["path"].tolist()
+    assert table["error"].notna().sum() == 3
+    assert "(3 errors)" in capsys.readouterr().out
+
+
+def test_find_writes_pairs_and_groups(sample_dir, tmp_path, capsys):
+    pairs_csv, groups_csv = tmp_path / "out" / "pairs.csv", tmp_path / "out" / "groups.csv"
+    status = main(["find", str(sample_dir), "-o", str(pairs_csv), "--groups", str(groups_csv), "--no-progress"])
+    assert status == 0
+    pairs = pd.read_csv(pairs_csv)
+    assert list(pairs.columns) == ["path_a", "path_b", "distance"]
+    assert len(pairs) == 11 and pairs["distance"].max() <= 10
+    assert ("coffee.jpg", "coffee__half_size.jpg") in set(zip(pairs["path_a"], pairs["path_b"]))
+    groups = pd.read_csv(groups_csv)
+    assert list(groups.columns) == ["group", "path", "keep", "size", "diameter"]
+    printed = capsys.readouterr().out
+    assert "scanned 44 files" in printed and "3 could not be read" in printed
+    assert "11 pairs within distance 10" in printed and "11 groups" in printed
+
+
+def test_find_against_a_reference_folder_reports_only_cross_pairs(sample_dir, tmp_path, originals):
+    new = tmp_path / "new"
+    new.mkdir()
+    for name in ["coffee__half_size.jpg", "sunset__brighter.jpg", "friends_dogs__mirrored.jpg"]:
+        (new / name).write_bytes((sample_dir / name).read_bytes())
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    for path in originals:
+        (reference / path.name).write_bytes(path.read_bytes())
+    out = tmp_path / "leaks.csv"
+    assert main(["find", str(new), "--against", str(reference), "-o", str(out)]) == 0
+    leaks = pd.read_csv(out)
+    assert list(leaks.columns) == ["path", "match", "distance"]
+    assert sorted(zip(leaks["path"], leaks["match"])) == [
+        ("coffee__half_size.jpg", "coffee.jpg"), ("sunset__brighter.jpg", "sunset.jpg")]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [(["find", "/no/such/folder", "-o", "x.csv"], "no such folder"),
+     (["find", ".", "-o", "x.csv", "--max-distance", "abc"], "whole number"),
+     (["hash", ".", "-o", "x.csv", "--method", "md5"], "invalid choice"),
+     (["hash", ".", "-o", "x.csv", "--hash-size", "5"], "hash_size")],
+    ids=["missing-folder", "bad-number", "bad-method", "bad-hash-size"],
+)
+def test_wrong_arguments_are_one_line_errors(args, words, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "dedupkit", *args], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert words in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("dedupkit")
+
+
+def test_help_everywhere():
+    for args in (["--help"], ["hash", "--help"], ["find", "--help"]):
+        result = subprocess.run([sys.executable, "-m", "dedupkit", *args], capture_output=True, text=True)
+        assert result.returncode == 0 and "usage: dedupkit" in result.stdout

@@ -1,0 +1,145 @@
+"""Images load the way a person sees them; every bad file becomes a clear error."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dedupkit import ImageLoadError, hash_file, load_image
+from dedupkit.loading import decode_image
+
+
+def test_exif_orientation_is_applied(tmp_path, photo):
+    stored = photo.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display rotated 90 degrees clockwise
+    path = tmp_path / "rotated.jpg"
+    stored.save(path, quality=95, exif=exif)
+    decoded = decode_image(path)
+    assert decoded.image.size == photo.size
+    assert (decoded.width, decoded.height) == photo.size
+    difference = np.abs(np.asarray(decoded.image, float) - np.asarray(photo, float)).mean()
+    assert difference < 6  # same picture, upright (only JPEG noise differs)
+    upright = _save(tmp_path / "upright.jpg", photo, quality=95)
+    assert _bits_apart(hash_file(path)["hash"], hash_file(upright)["hash"]) <= 2
+
+
+def _bits_apart(a: str, b: str) -> int:
+    return bin(int(a, 16) ^ int(b, 16)).count("1")
+
+
+def _save(path, image, **options):
+    image.save(path, **options)
+    return path
+
+
+def test_alpha_is_composited_onto_white(tmp_path):
+    image = Image.new("RGBA", (20, 10), (0, 0, 0, 0))  # fully transparent black
+    image.paste((0, 0, 0, 255), (0, 0, 10, 10))  # left half opaque black
+    loaded = load_image(_save(tmp_path / "alpha.png", image))
+    pixels = np.asarray(loaded)
+    assert loaded.mode == "RGB"
+    assert (pixels[:, :10] == 0).all() and (pixels[:, 10:] == 255).all()
+
+
+def test_palette_with_transparency_and_la(tmp_path):
+    palette = Image.new("P", (8, 8), 0)
+    palette.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    palette.info["transparency"] = 0
+    loaded = load_image(_save(tmp_path / "palette.png", palette, transparency=0))
+    assert np.asarray(loaded).min() == 255  # transparent everywhere -> white
+    la = Image.new("LA", (4, 4), (0, 0))
+    assert np.asarray(load_image(_save(tmp_path / "la.png", la))).min() == 255
+
+
+def test_cmyk_and_bilevel(tmp_path):
+    cmyk = Image.new("CMYK", (8, 8), (0, 255, 255, 0))  # red
+    loaded = load_image(_save(tmp_path / "cmyk.jpg", cmyk, quality=95))
+    r, g, b = np.asarray(loaded).reshape(-1, 3).mean(axis=0)
+    assert loaded.mode == "RGB" and r > 200 and g < 60 and b < 60
+    assert load_image(_save(tmp_path / "bw.png", Image.new("1", (8, 8), 1))).mode == "L"
+
+
+def test_sixteen_bit_greyscale_is_scaled_not_clipped(tmp_path):
+    ramp = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (16, 1))
+    path = tmp_path / "ramp16.png"
+    Image.fromarray(ramp).save(path)
+    pixels = np.asarray(load_image(path))
+    assert pixels.dtype == np.uint8
+    assert pixels[0, 0] == 0 and pixels[0, -1] == 255 and 100 < pixels[0, 32] < 160
+
+
+def test_animated_gif_hashes_its_first_frame(tmp_path, photo):
+    frames = [photo.convert("P"), Image.new("RGB", photo.size, "white").convert("P")]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
+    assert Image.open(path).n_frames == 2
+    first = hash_file(path, exact=True)["hash"]
+    assert first == hash_file(_save(tmp_path / "first.gif", frames[0]), exact=True)["hash"]
+    assert first != "0000000000000000"
+
+
+@pytest.mark.parametrize("fmt, ext", [("JPEG", "jpg"), ("PNG", "png"), ("WEBP", "webp"), ("GIF", "gif"),
+                                      ("TIFF", "tif"), ("BMP", "bmp"), ("HEIF", "heic"), ("AVIF", "avif")])
+def test_formats_are_read(tmp_path, photo, fmt, ext):
+    path = _save(tmp_path / f"photo.{ext}", photo, format=fmt)
+    row = hash_file(path)
+    assert row["error"] is None, row["error"]
+    assert row["format"] == fmt and (row["width"], row["height"]) == photo.size
+    reference = hash_file(_save(tmp_path / "ref.png", photo))["hash"]
+    assert _bits_apart(row["hash"], reference) <= 6
+
+
+def test_tiny_image_hashes(tmp_path):
+    row = hash_file(_save(tmp_path / "one.png", Image.new("RGB", (1, 1), "red")))
+    assert row["error"] is None and row["width"] == 1 and len(row["hash"]) == 16
+
+
+def _corrupt_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buffer, "PNG")
+    data = bytearray(buffer.getvalue())
+    data[200:260] = bytes(60)  # zero a stretch of the compressed pixel data
+    return bytes(data)
+
+
+BAD_FILES = {
+    "empty": (lambda p, good: p.write_bytes(b""), "empty file"),
+    "text": (lambda p, good: p.write_text("hello\n"), "not an image"),
+    "truncated": (lambda p, good: p.write_bytes(good[: len(good) // 3]), "truncated"),
+    "corrupt-png-data": (lambda p, good: p.write_bytes(_corrupt_png()), "corrupt"),
+    "folder": (lambda p, good: p.mkdir(), "folder"),
+    "dangling-link": (lambda p, good: p.symlink_to(p.parent / "missing.jpg"), "not found"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_FILES))
+def test_bad_files_raise_a_clear_error_and_hash_file_records_it(tmp_path, originals, kind):
+    make, words = BAD_FILES[kind]
+    path = tmp_path / f"{kind}.jpg"
+    make(path, originals[0].read_bytes())
+    with pytest.raises(ImageLoadError) as info:
+        load_image(path)
+    assert str(path) in str(info.value)
+    row = hash_file(path)
+    assert row["hash"] is None and words in row["error"], row["error"]
+
+
+def test_pixel_limit_guards_against_decompression_bombs(tmp_path, photo):
+    path = _save(tmp_path / "photo.png", photo)
+    with pytest.raises(ImageLoadError, match="over the limit of 1,000"):
+        load_image(path, max_pixels=1000)
+    assert "max_pixels" in hash_file(path, max_pixels=1000)["error"]
+
+
+def test_real_bomb_header_is_refused_without_decoding(tmp_path):
+    buffer = io.BytesIO()
+    Image.new("1", (20000, 12000)).save(buffer, "PNG")  # 240 Mpx, a few kB on disk
+    path = tmp_path / "bomb.png"
+    path.write_bytes(buffer.getvalue())
+    assert path.stat().st_size < 100_000
+    row = hash_file(path)
+    assert row["hash"] is None and "pixels" in row["error"] or "too large" in row["error"]
