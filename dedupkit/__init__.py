@@ -6,6 +6,15 @@
 >>> groups = dedupkit.find_groups(pairs, hashes)      # doctest: +SKIP
 """
 
+from .evaluate import (
+    pair_truth,
+    pairs_near_threshold,
+    precision_recall,
+    random_distances,
+    read_truth,
+    recommend_threshold,
+    threshold_summary,
+)
 from .groups import find_groups
 from .hashing import METHODS, codes_to_hex, hamming, hash_bits, hash_hex, hex_to_codes
 from .loading import ImageLoadError, load_image
@@ -29,4 +38,11 @@ __all__ = [
     "hex_to_codes",
     "list_images",
     "load_image",
+    "pair_truth",
+    "pairs_near_threshold",
+    "precision_recall",
+    "random_distances",
+    "read_truth",
+    "recommend_threshold",
+    "threshold_summary",
 ]

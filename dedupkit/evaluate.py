@@ -1,0 +1,405 @@
+"""How good is a threshold: counts at a threshold, and precision/recall against a ground truth.
+
+Ground truth is a table ``file,group`` (extra columns, e.g. ``edit``, are kept):
+files in the same ``group`` are copies of one picture. ``file`` is relative to
+the image folder; pass that folder as ``root`` so hash-table paths can be
+matched against it.
+
+Counting is **pairwise**. The files evaluated are those both in the truth and
+hashed without error. The positives are all unordered pairs of evaluated files
+that share a group (a group of ``k`` files gives ``k*(k-1)/2``). At threshold
+``t`` a found pair is predicted a duplicate when its distance is ``<= t``
+(inclusive, as everywhere in dedupkit); it is a true positive when both files
+share a group, a false positive otherwise. Pairs with a file outside the truth
+count neither way.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+from .groups import find_groups
+from .hashing import hamming
+from .search import _hash_column
+
+__all__ = [
+    "CURVE_COLUMNS",
+    "pair_truth",
+    "pairs_near_threshold",
+    "precision_recall",
+    "random_distances",
+    "read_truth",
+    "recommend_threshold",
+    "threshold_summary",
+]
+
+#: The columns of a precision/recall curve, in order.
+CURVE_COLUMNS = ("threshold", "tp", "fp", "fn", "precision", "recall", "f1")
+
+
+def read_truth(source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
+    """Read a ground-truth table: which files are copies of the same picture.
+
+    Parameters
+    ----------
+    source
+        A CSV file or a DataFrame with columns ``file`` (path relative to the
+        image folder) and ``group`` (any label); other columns are kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``file`` (``/``-separated, as a string), ``group`` (string) and any
+        extra columns, one row per file.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such CSV file.
+    ValueError
+        A column is missing, a value is empty, or a file is listed twice.
+
+    Examples
+    --------
+    >>> read_truth(pd.DataFrame({"file": ["a.jpg", "b.jpg"], "group": ["x", "x"]}))
+        file group
+    0  a.jpg     x
+    1  b.jpg     x
+    """
+    name = "the truth table"
+    if isinstance(source, pd.DataFrame):
+        truth = source.copy()
+    elif isinstance(source, (str, os.PathLike)):
+        name = os.fspath(source)
+        if not Path(source).is_file():
+            raise FileNotFoundError(f"{name}: no such truth file")
+        truth = pd.read_csv(source, dtype={"file": "string", "group": "string"})
+    else:
+        raise TypeError(f"expected a CSV path or a DataFrame, got {type(source).__name__}")
+    missing = {"file", "group"} - set(truth.columns)
+    if missing:
+        raise ValueError(f"{name} needs 'file' and 'group' columns; missing {sorted(missing)} "
+                         f"(columns are {list(truth.columns)})")
+    if truth[["file", "group"]].isna().any().any():
+        raise ValueError(f"{name} has empty 'file' or 'group' values")
+    truth["file"] = [_key(f) for f in truth["file"]]
+    truth["file"] = truth["file"].astype("string")
+    truth["group"] = truth["group"].astype(str).astype("string")
+    repeated = truth["file"][truth["file"].duplicated()]
+    if len(repeated):
+        raise ValueError(f"{name} lists files more than once: {sorted(set(repeated))[:5]}")
+    return truth.reset_index(drop=True)
+
+
+def _key(path: str, root: str | os.PathLike | None = None) -> str:
+    """The truth-table spelling of a path: relative to ``root``, ``/``-separated."""
+    path = os.fspath(path)
+    if root is not None:
+        path = os.path.relpath(os.path.abspath(path), os.path.abspath(os.fspath(root)))
+    return str(PurePosixPath(*Path(path).parts))
+
+
+def _group_of(paths: pd.Series, truth: pd.DataFrame, root) -> pd.Series:
+    """The truth group of each path (missing when the file is not in the truth)."""
+    lookup = truth.set_index("file")["group"]
+    unique, inverse = np.unique(paths.astype(str).to_numpy(), return_inverse=True)
+    groups = lookup.reindex([_key(p, root) for p in unique]).to_numpy()
+    return pd.Series(groups[inverse.ravel()], index=paths.index, dtype="string")
+
+
+def pair_truth(
+    pairs: pd.DataFrame, truth: pd.DataFrame, *, root: str | os.PathLike | None = None
+) -> pd.DataFrame:
+    """Label each pair as a true duplicate or not, by the ground truth.
+
+    Parameters
+    ----------
+    pairs
+        A pair table (``path_a``, ``path_b``, ``distance``).
+    truth
+        A table from :func:`read_truth`.
+    root
+        The image folder the truth's ``file`` paths are relative to. Without
+        it, pair paths are compared with ``file`` as they are.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``pairs`` with a ``duplicate`` column (nullable boolean):
+        ``True`` when both files share a group, ``False`` when they are in
+        different groups, missing when either file is not in the truth.
+
+    Raises
+    ------
+    ValueError
+        ``pairs`` lacks ``path_a``/``path_b``, or not one path of the pairs is
+        in the truth (usually a missing or wrong ``root``).
+    """
+    missing = {"path_a", "path_b"} - set(pairs.columns)
+    if missing:
+        raise ValueError(f"the pair table needs 'path_a' and 'path_b' columns; missing {sorted(missing)}")
+    truth = read_truth(truth)
+    group_a = _group_of(pairs["path_a"], truth, root)
+    group_b = _group_of(pairs["path_b"], truth, root)
+    if len(pairs) and group_a.isna().all() and group_b.isna().all():
+        example = _key(str(pairs["path_a"].iloc[0]), root)
+        raise ValueError(f"no file of the pairs is in the truth (e.g. {example!r} is not among "
+                         f"{truth['file'].head(3).tolist()}...); pass root= the image folder")
+    labelled = pairs.copy()
+    labelled["duplicate"] = (group_a == group_b).astype("boolean")
+    return labelled
+
+
+def precision_recall(
+    pairs: pd.DataFrame,
+    truth: pd.DataFrame,
+    *,
+    hashes: pd.DataFrame | None = None,
+    root: str | os.PathLike | None = None,
+    max_threshold: int | None = None,
+) -> pd.DataFrame:
+    """Precision, recall and F1 at every threshold from 0 to ``max_threshold``.
+
+    Counting is pairwise; see the module docstring.
+
+    Parameters
+    ----------
+    pairs
+        A pair table with ``distance``. It must hold *every* pair up to
+        ``max_threshold`` (e.g. ``find_pairs(hashes, max_distance=m)`` gives a
+        valid curve up to ``m``).
+    truth
+        A table from :func:`read_truth`.
+    hashes
+        The hash table the pairs came from: the positives are then counted
+        among the files hashed without error only. Without it, among every
+        file in the truth.
+    root
+        The image folder the truth's paths are relative to.
+    max_threshold
+        Last threshold of the curve; default: the largest distance in
+        ``pairs`` (0 when there are none).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per threshold: ``threshold``, ``tp``, ``fp``, ``fn``,
+        ``precision`` (missing where no pair is predicted), ``recall``
+        (missing when there are no positives) and ``f1`` =
+        ``2tp / (2tp + fp + fn)``. ``attrs`` holds ``positives`` (duplicate
+        pairs in the truth), ``files`` (files evaluated) and ``ignored_pairs``
+        (pairs with a file outside the truth).
+
+    Raises
+    ------
+    ValueError
+        Missing columns, ``max_threshold`` negative, or no file of ``hashes``
+        in the truth.
+
+    Examples
+    --------
+    >>> pairs = pd.DataFrame({"path_a": ["a.jpg", "a.jpg"], "path_b": ["b.jpg", "c.jpg"], "distance": [1, 3]})
+    >>> truth = pd.DataFrame({"file": ["a.jpg", "b.jpg", "c.jpg"], "group": ["x", "x", "y"]})
+    >>> precision_recall(pairs, truth)[["threshold", "tp", "fp", "precision", "recall"]]
+       threshold  tp  fp  precision  recall
+    0          0   0   0        NaN     0.0
+    1          1   1   0        1.0     1.0
+    2          2   1   0        1.0     1.0
+    3          3   1   1        0.5     1.0
+    """
+    if "distance" not in pairs.columns:
+        raise ValueError("the pair table needs a 'distance' column")
+    truth = read_truth(truth)
+    if hashes is not None:
+        hashed, _ = _hash_column(hashes)
+        present = {_key(p, root) for p in hashed}
+        truth = truth[truth["file"].isin(present)]
+        if truth.empty:
+            raise ValueError("no hashed file is in the truth; pass root= the image folder the truth is relative to")
+    sizes = truth["group"].value_counts().to_numpy(np.int64)
+    positives = int((sizes * (sizes - 1) // 2).sum())
+
+    labelled = pair_truth(pairs, truth, root=root) if len(pairs) else pairs.assign(duplicate=pd.array([], "boolean"))
+    known = labelled["duplicate"].notna().to_numpy()
+    distance = labelled["distance"].to_numpy(np.int64)[known]
+    duplicate = labelled["duplicate"].to_numpy(bool, na_value=False)[known]
+    if max_threshold is None:
+        max_threshold = int(labelled["distance"].max()) if len(labelled) else 0
+    if isinstance(max_threshold, bool) or not isinstance(max_threshold, (int, np.integer)) or max_threshold < 0:
+        raise ValueError(f"max_threshold must be a whole number >= 0, got {max_threshold!r}")
+
+    bins = np.arange(int(max_threshold) + 2)  # bin t holds distance t; beyond max is dropped
+    tp = np.cumsum(np.histogram(distance[duplicate], bins)[0]).astype(np.int64)
+    fp = np.cumsum(np.histogram(distance[~duplicate], bins)[0]).astype(np.int64)
+    fn = positives - tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp + fp > 0, tp / (tp + fp), np.nan)
+        recall = np.where(positives > 0, tp / max(positives, 1), np.nan)
+        f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
+    curve = pd.DataFrame({"threshold": bins[:-1], "tp": tp, "fp": fp, "fn": fn,
+                          "precision": precision, "recall": recall, "f1": f1})
+    curve.attrs.update(positives=positives, files=len(truth), ignored_pairs=int((~known).sum()))
+    return curve
+
+
+def recommend_threshold(curve: pd.DataFrame, *, min_precision: float | None = None) -> int:
+    """Pick a threshold from a precision/recall curve.
+
+    Parameters
+    ----------
+    curve
+        A table from :func:`precision_recall`.
+    min_precision
+        ``None`` (default): the threshold with the best F1. A number in
+        ``(0, 1]``: the threshold with the highest recall among those whose
+        precision is at least this.
+
+    Returns
+    -------
+    int
+        The threshold. Several thresholds often do equally well (no labelled
+        pair has a distance between them); of the first such run of
+        consecutive thresholds the **middle** one is returned (rounded down),
+        as far as possible from both the last duplicate caught and the first
+        non-duplicate let in.
+
+    Notes
+    -----
+    "The smallest threshold reaching the precision" is not used: precision
+    is usually highest at the smallest thresholds, so that would be 0 and
+    miss most duplicates. What a user asking for 99% precision wants is the
+    most duplicates found while keeping 99% precision.
+
+    Raises
+    ------
+    ValueError
+        The curve is empty or has no F1, ``min_precision`` is outside
+        ``(0, 1]``, or no threshold reaches it.
+
+    Examples
+    --------
+    >>> curve = pd.DataFrame({"threshold": [0, 1, 2, 3, 4], "precision": [1, 1, 1, 1, .5],
+    ...                       "recall": [.5, 1, 1, 1, 1], "f1": [.67, 1, 1, 1, .67]})
+    >>> recommend_threshold(curve)
+    2
+    """
+    missing = {"threshold", "precision", "recall", "f1"} - set(curve.columns)
+    if missing:
+        raise ValueError(f"the curve needs columns {sorted(missing)}; make it with precision_recall()")
+    thresholds = curve["threshold"].to_numpy(np.int64)
+    if min_precision is None:
+        score = curve["f1"].to_numpy(float)
+        if np.isnan(score).all():
+            raise ValueError("the curve has no F1 value (no positives and no pairs?)")
+    else:
+        if isinstance(min_precision, bool) or not isinstance(min_precision, (int, float)) \
+                or not 0 < min_precision <= 1:
+            raise ValueError(f"min_precision must be a number in (0, 1], got {min_precision!r}")
+        precision = curve["precision"].to_numpy(float)
+        meets = precision >= min_precision - 1e-12
+        if not meets.any():
+            raise ValueError(f"no threshold reaches precision {min_precision}; "
+                             f"the best is {np.nanmax(precision) if not np.isnan(precision).all() else 'undefined'}")
+        recall = np.nan_to_num(curve["recall"].to_numpy(float), nan=0.0)  # no positives: all equal
+        score = np.where(meets, recall, np.nan)
+    best = np.flatnonzero(score == np.nanmax(score))
+    breaks = np.flatnonzero(np.diff(best) > 1)
+    run = best[: breaks[0] + 1] if len(breaks) else best  # the first run of consecutive thresholds
+    return int(thresholds[run[(len(run) - 1) // 2]])
+
+
+def random_distances(hashes: pd.DataFrame, *, n: int = 2000, seed: int = 0) -> np.ndarray:
+    """Hamming distances of random pairs of distinct files, for contrast with the found pairs.
+
+    Parameters
+    ----------
+    hashes
+        A hash table; rows without a hash are left out.
+    n
+        Number of pairs. When the table has at most ``n`` pairs in all,
+        every pair is returned (exact).
+    seed
+        Seed of the random draw, so a notebook shows the same picture twice.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64`` distances, one per pair.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n must be a whole number >= 0, got {n!r}")
+    _, codes = _hash_column(hashes)
+    m = len(codes)
+    if m < 2:
+        return np.zeros(0, np.int64)
+    if m * (m - 1) // 2 <= n:
+        i, j = np.triu_indices(m, k=1)
+    else:
+        rng = np.random.default_rng(seed)
+        i = rng.integers(0, m, n)
+        j = (i + rng.integers(1, m, n)) % m  # never i itself
+    return hamming(codes[i], codes[j])
+
+
+def threshold_summary(pairs: pd.DataFrame, threshold: int) -> dict[str, int]:
+    """What a threshold does: how many pairs, groups and files it marks.
+
+    Parameters
+    ----------
+    pairs
+        A pair table with ``distance`` (found with at least this threshold).
+    threshold
+        Largest distance that counts as a duplicate (inclusive).
+
+    Returns
+    -------
+    dict
+        ``threshold``, ``pairs`` (pairs within it), ``groups`` (duplicate
+        groups), ``files`` (files in a group) and ``to_remove`` (files in a
+        group other than the one kept: ``files - groups``).
+
+    Examples
+    --------
+    >>> pairs = pd.DataFrame({"path_a": ["a", "b", "x"], "path_b": ["b", "c", "y"], "distance": [1, 2, 9]})
+    >>> threshold_summary(pairs, 2)
+    {'threshold': 2, 'pairs': 2, 'groups': 1, 'files': 3, 'to_remove': 2}
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 0:
+        raise ValueError(f"threshold must be a whole number of bits >= 0, got {threshold!r}")
+    within = pairs[pairs["distance"] <= threshold]
+    groups = find_groups(within)
+    n_groups = int(groups["group"].nunique())
+    return {"threshold": int(threshold), "pairs": len(within), "groups": n_groups,
+            "files": len(groups), "to_remove": len(groups) - n_groups}
+
+
+def pairs_near_threshold(pairs: pd.DataFrame, threshold: int, *, n: int = 4) -> pd.DataFrame:
+    """The pairs just inside and just outside a threshold: where duplicates stop.
+
+    Parameters
+    ----------
+    pairs
+        A pair table with ``distance``, found up to beyond ``threshold``.
+    threshold
+        The threshold (inclusive).
+    n
+        Pairs on each side.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Up to ``n`` pairs with the largest distances ``<= threshold`` and up
+        to ``n`` with the smallest distances ``> threshold``, sorted by
+        distance, with a boolean ``inside`` column.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    ordered = pairs.sort_values(["distance", "path_a", "path_b"], kind="stable")
+    inside = ordered[ordered["distance"] <= threshold].tail(n)
+    outside = ordered[ordered["distance"] > threshold].head(n)
+    near = pd.concat([inside.assign(inside=True), outside.assign(inside=False)])
+    return near.reset_index(drop=True)
