@@ -116,7 +116,9 @@ def _cmd_find(args: argparse.Namespace, out) -> None:
         _write(hashes, args.hashes)
     if args.max_distance > args.hash_size**2:
         raise CommandError(f"--max-distance must be at most {args.hash_size**2} for {args.hash_size**2}-bit hashes")
-    print(f"scanned {len(hashes)} files in {args.dir}: {n_errors} could not be read", file=out)
+    skipped = len(hashes.attrs.get("skipped", []))
+    note = f" ({skipped} other file{'s' * (skipped != 1)} left out by extension)" if skipped else ""
+    print(f"scanned {len(hashes)} files in {args.dir}{note}: {n_errors} could not be read", file=out)
     _report_errors(hashes, out)
     if args.against is not None:
         reference = _hash(args.against, args)
@@ -150,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dedupkit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. piped into `head`
+        sys.stderr.close()
+        return 0
     return 0
 
 
