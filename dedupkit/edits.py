@@ -1,0 +1,510 @@
+"""Make a benchmark of near-duplicates from any folder of photos.
+
+Each photo is copied with a set of named, parameterised edits (resize,
+recompression, colour changes, crops, borders, mirrors, EXIF orientation, ...)
+into one folder, with a ``truth.csv`` (``file,group,edit``) that says which
+files show the same picture. Some photos are left unedited as distractors.
+Everything is seeded: the same photos, edits and seed give the same files.
+
+>>> truth = make_benchmark("data/sample", "out/bench", seed=0)  # doctest: +SKIP
+>>> truth.groupby("edit").size()  # doctest: +SKIP
+
+Run ``python -m dedupkit.edits PHOTOS OUT`` to do the same from a shell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
+
+from .loading import ImageLoadError, load_image
+from .scan import list_images
+
+__all__ = [
+    "CATEGORIES",
+    "DEFAULT_EDITS",
+    "Edit",
+    "Edited",
+    "apply_edit",
+    "edit_table",
+    "make_benchmark",
+]
+
+logger = logging.getLogger(__name__)
+
+_ORIENTATION = 0x0112  # the EXIF orientation tag
+
+
+class Edited(NamedTuple):
+    """An edited picture and how to write it."""
+
+    image: Image.Image
+    ext: str = "jpg"  # file ending, without the dot
+    save_options: dict = {}  # noqa: RUF012 - never mutated
+
+
+# --- the edit families: (image, rng, **params) -> Image or Edited ----------------------
+
+
+def _resize(im: Image.Image, rng: np.random.Generator, *, scale: float) -> Image.Image:
+    size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+    return im.resize(size, Image.Resampling.LANCZOS)
+
+
+def _thumbnail(im: Image.Image, rng: np.random.Generator, *, max_side: int) -> Image.Image:
+    out = im.copy()
+    out.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return out
+
+
+def _recompress(im: Image.Image, rng: np.random.Generator, *, fmt: str, quality: int | None = None) -> Edited:
+    options = {} if quality is None else {"quality": quality}
+    return Edited(im, fmt, options)
+
+
+def _brightness(im: Image.Image, rng: np.random.Generator, *, factor: float) -> Image.Image:
+    return ImageEnhance.Brightness(im).enhance(factor)
+
+
+def _contrast(im: Image.Image, rng: np.random.Generator, *, factor: float) -> Image.Image:
+    return ImageEnhance.Contrast(im).enhance(factor)
+
+
+def _gamma(im: Image.Image, rng: np.random.Generator, *, gamma: float) -> Image.Image:
+    table = [round(255 * (v / 255) ** gamma) for v in range(256)]
+    return im.point(table * len(im.getbands()))
+
+
+def _grey(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    return ImageOps.grayscale(im)
+
+
+def _blur(im: Image.Image, rng: np.random.Generator, *, radius: float) -> Image.Image:
+    return im.filter(ImageFilter.GaussianBlur(radius))
+
+
+def _noise(im: Image.Image, rng: np.random.Generator, *, sigma: float) -> Image.Image:
+    pixels = np.asarray(im, dtype=np.float32)
+    noisy = pixels + rng.normal(0.0, sigma, size=pixels.shape)
+    return Image.fromarray(np.clip(noisy.round(), 0, 255).astype(np.uint8), mode=im.mode)
+
+
+def _sharpen(im: Image.Image, rng: np.random.Generator, *, radius: float, percent: int) -> Image.Image:
+    return im.filter(ImageFilter.UnsharpMask(radius=radius, percent=percent, threshold=0))
+
+
+def _stretch(im: Image.Image, rng: np.random.Generator, *, aspect: float) -> Image.Image:
+    return im.resize((max(1, round(im.width * aspect)), im.height), Image.Resampling.LANCZOS)
+
+
+def _rotate(im: Image.Image, rng: np.random.Generator, *, degrees: float) -> Image.Image:
+    """Turn by a few degrees and crop the largest upright rectangle of the same shape (a "straighten")."""
+    turned = im.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=False)
+    theta = np.radians(abs(degrees))
+    ratio = max(im.width / im.height, im.height / im.width)
+    scale = 1.0 / (np.cos(theta) + ratio * np.sin(theta))
+    w, h = int(im.width * scale), int(im.height * scale)
+    left, top = (im.width - w) // 2, (im.height - h) // 2
+    return turned.crop((left, top, left + w, top + h))
+
+
+_TRANSPOSES = {
+    "mirror": Image.Transpose.FLIP_LEFT_RIGHT,
+    "flip": Image.Transpose.FLIP_TOP_BOTTOM,
+    "rotate_90": Image.Transpose.ROTATE_90,  # counter-clockwise, as PIL's
+    "rotate_180": Image.Transpose.ROTATE_180,
+    "rotate_270": Image.Transpose.ROTATE_270,
+    "transpose": Image.Transpose.TRANSPOSE,
+    "transverse": Image.Transpose.TRANSVERSE,
+}
+
+
+def _transpose(im: Image.Image, rng: np.random.Generator, *, how: str) -> Image.Image:
+    return im.transpose(_TRANSPOSES[how])
+
+
+# The stored pixels for each EXIF orientation: the inverse of what a viewer applies.
+_EXIF_STORE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,  # a viewer turns it 90° clockwise back
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+def _exif_orientation(im: Image.Image, rng: np.random.Generator, *, tag: int) -> Edited:
+    """Pixels stored turned, with the EXIF orientation tag that makes a viewer show them upright."""
+    exif = Image.Exif()
+    exif[_ORIENTATION] = tag
+    return Edited(im.transpose(_EXIF_STORE[tag]), "jpg", {"quality": 92, "exif": exif})
+
+
+def _crop(im: Image.Image, rng: np.random.Generator, *, fraction: float) -> Image.Image:
+    """Cut ``fraction`` of the width and of the height, split at random between the two sides."""
+    w, h = max(1, round(im.width * (1 - fraction))), max(1, round(im.height * (1 - fraction)))
+    left = int(rng.integers(0, im.width - w + 1))
+    top = int(rng.integers(0, im.height - h + 1))
+    return im.crop((left, top, left + w, top + h))
+
+
+def _border(im: Image.Image, rng: np.random.Generator, *, width: float, colour: tuple[int, int, int]) -> Image.Image:
+    """A frame ``width`` times the longer side, all round."""
+    return ImageOps.expand(im, border=max(1, round(width * max(im.size))), fill=_fill(im, colour))
+
+
+def _pad(im: Image.Image, rng: np.random.Generator, *, aspect: float, colour: tuple[int, int, int]) -> Image.Image:
+    """Letterbox or pillarbox onto a canvas of width/height ``aspect``, centred."""
+    if im.width / im.height > aspect:
+        size = (im.width, round(im.width / aspect))
+    else:
+        size = (round(im.height * aspect), im.height)
+    canvas = Image.new(im.mode, size, _fill(im, colour))
+    canvas.paste(im, ((size[0] - im.width) // 2, (size[1] - im.height) // 2))
+    return canvas
+
+
+_CAPTIONS = ("Summer holidays 2019", "Look at this!", "Photo of the day", "Our trip, day 3", "Best view ever")
+
+
+def _caption(im: Image.Image, rng: np.random.Generator, *, height: float, colour: tuple[int, int, int]) -> Image.Image:
+    """A plain bar ``height`` times the picture's height under it, with a line of text."""
+    bar = max(8, round(im.height * height))
+    canvas = Image.new(im.mode, (im.width, im.height + bar), _fill(im, colour))
+    canvas.paste(im, (0, 0))
+    text_colour = tuple(255 - c for c in colour)
+    draw = ImageDraw.Draw(canvas)
+    font = _font(round(bar * 0.45))
+    text = _CAPTIONS[int(rng.integers(len(_CAPTIONS)))]
+    draw.text((round(bar * 0.4), im.height + bar // 2), text, fill=_fill(im, text_colour), font=font, anchor="lm")
+    return canvas
+
+
+def _watermark(im: Image.Image, rng: np.random.Generator, *, size: float, opacity: float) -> Image.Image:
+    """Half-transparent white text, ``size`` times the picture's height, somewhere in its lower half."""
+    base = im.convert("RGBA")
+    layer = Image.new("RGBA", base.size, (255, 255, 255, 0))
+    draw = ImageDraw.Draw(layer)
+    font = _font(max(6, round(im.height * size)))
+    text = "© dedupkit photo"
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    x = int(rng.integers(0, max(1, im.width - (right - left))))
+    y = int(rng.integers(im.height // 2, max(im.height // 2 + 1, im.height - (bottom - top))))
+    draw.text((x, y), text, fill=(255, 255, 255, round(255 * opacity)), font=font)
+    out = Image.alpha_composite(base, layer).convert("RGB")
+    return out.convert(im.mode) if im.mode == "L" else out
+
+
+def _screenshot(
+    im: Image.Image, rng: np.random.Generator, *, scale: float, colour: tuple[int, int, int], bar: bool
+) -> Edited:
+    """The picture shrunk by ``scale``, somewhere on a plain screen the original's size, saved as PNG.
+
+    With ``bar``, a darker title bar (5% of the height) runs across the top.
+    """
+    picture = _resize(im, rng, scale=scale)
+    title = round(im.height * 0.05) if bar else 0
+    canvas = Image.new(im.mode, (im.width, im.height + title), _fill(im, colour))
+    if bar:
+        ImageDraw.Draw(canvas).rectangle((0, 0, im.width, title - 1), fill=_fill(im, tuple(c // 4 for c in colour)))
+    left = int(rng.integers(0, im.width - picture.width + 1))
+    top = title + int(rng.integers(0, im.height - picture.height + 1))
+    canvas.paste(picture, (left, top))
+    return Edited(canvas, "png", {})
+
+
+def _fill(im: Image.Image, colour: tuple[int, int, int]) -> int | tuple[int, int, int]:
+    return round(0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]) if im.mode == "L" else colour
+
+
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError, ImportError):  # Pillow without FreeType: a fixed small font
+        return ImageFont.load_default()
+
+
+_FAMILIES: dict[str, Callable[..., Image.Image | Edited]] = {
+    "resize": _resize,
+    "thumbnail": _thumbnail,
+    "recompress": _recompress,
+    "brightness": _brightness,
+    "contrast": _contrast,
+    "gamma": _gamma,
+    "grey": _grey,
+    "blur": _blur,
+    "noise": _noise,
+    "sharpen": _sharpen,
+    "stretch": _stretch,
+    "small_rotation": _rotate,
+    "dihedral": _transpose,
+    "exif_orientation": _exif_orientation,
+    "crop": _crop,
+    "border": _border,
+    "padding": _pad,
+    "caption": _caption,
+    "watermark": _watermark,
+    "screenshot": _screenshot,
+}
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A named edit: a family and its parameters.
+
+    Parameters
+    ----------
+    name
+        Used in file names (``<photo>__<name>.<ext>``) and in the ``edit``
+        column of ``truth.csv``.
+    family
+        One of the edit families (``"resize"``, ``"crop"``, ``"border"``, ...).
+    category
+        How hard it is meant to be, for reporting: ``"mild"``, ``"frame"``
+        (borders, padding, caption, screenshot), ``"dihedral"`` (mirrors and
+        right-angle turns) or ``"hard"`` (large crops).
+    params
+        Keyword arguments of the family.
+    """
+
+    name: str
+    family: str
+    category: str
+    params: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.family not in _FAMILIES:
+            raise ValueError(f"unknown edit family {self.family!r}; must be one of: {', '.join(_FAMILIES)}")
+        if not self.name or "__" in self.name or os.sep in self.name:
+            raise ValueError(f"edit name {self.name!r} must be non-empty, without '__' or a path separator")
+
+
+_WHITE, _BLACK, _SCREEN = (255, 255, 255), (0, 0, 0), (236, 236, 236)
+
+#: The edits a benchmark makes by default, in order.
+DEFAULT_EDITS: tuple[Edit, ...] = (
+    Edit("resize_50", "resize", "mild", {"scale": 0.5}),
+    Edit("thumbnail_160", "thumbnail", "mild", {"max_side": 160}),
+    Edit("jpeg_q15", "recompress", "mild", {"fmt": "jpg", "quality": 15}),
+    Edit("webp_q25", "recompress", "mild", {"fmt": "webp", "quality": 25}),
+    Edit("png", "recompress", "mild", {"fmt": "png"}),
+    Edit("brighter_130", "brightness", "mild", {"factor": 1.3}),
+    Edit("darker_75", "brightness", "mild", {"factor": 0.75}),
+    Edit("contrast_140", "contrast", "mild", {"factor": 1.4}),
+    Edit("contrast_70", "contrast", "mild", {"factor": 0.7}),
+    Edit("gamma_060", "gamma", "mild", {"gamma": 0.6}),
+    Edit("gamma_160", "gamma", "mild", {"gamma": 1.6}),
+    Edit("grey", "grey", "mild"),
+    Edit("blur_2", "blur", "mild", {"radius": 2.0}),
+    Edit("noise_10", "noise", "mild", {"sigma": 10.0}),
+    Edit("sharpen", "sharpen", "mild", {"radius": 2.0, "percent": 150}),
+    Edit("stretch_120", "stretch", "mild", {"aspect": 1.2}),
+    Edit("rotate_2", "small_rotation", "mild", {"degrees": 2.0}),
+    Edit("rotate_m3", "small_rotation", "mild", {"degrees": -3.0}),
+    Edit("watermark", "watermark", "mild", {"size": 0.06, "opacity": 0.5}),
+    Edit("crop_2pct", "crop", "mild", {"fraction": 0.02}),
+    Edit("crop_5pct", "crop", "mild", {"fraction": 0.05}),
+    Edit("exif_3", "exif_orientation", "mild", {"tag": 3}),
+    Edit("exif_6", "exif_orientation", "mild", {"tag": 6}),
+    Edit("exif_8", "exif_orientation", "mild", {"tag": 8}),
+    Edit("exif_2", "exif_orientation", "mild", {"tag": 2}),
+    Edit("border_white", "border", "frame", {"width": 0.05, "colour": _WHITE}),
+    Edit("border_black", "border", "frame", {"width": 0.02, "colour": _BLACK}),
+    Edit("letterbox_black", "padding", "frame", {"aspect": 1.0, "colour": _BLACK}),
+    Edit("pad_16x9_white", "padding", "frame", {"aspect": 16 / 9, "colour": _WHITE}),
+    Edit("caption", "caption", "frame", {"height": 0.12, "colour": _WHITE}),
+    Edit("screenshot", "screenshot", "frame", {"scale": 0.6, "colour": _SCREEN, "bar": False}),
+    Edit("screenshot_bar", "screenshot", "frame", {"scale": 0.5, "colour": _SCREEN, "bar": True}),
+    Edit("mirror", "dihedral", "dihedral", {"how": "mirror"}),
+    Edit("flip", "dihedral", "dihedral", {"how": "flip"}),
+    Edit("rotate_90", "dihedral", "dihedral", {"how": "rotate_90"}),
+    Edit("rotate_180", "dihedral", "dihedral", {"how": "rotate_180"}),
+    Edit("rotate_270", "dihedral", "dihedral", {"how": "rotate_270"}),
+    Edit("crop_15pct", "crop", "hard", {"fraction": 0.15}),
+    Edit("crop_30pct", "crop", "hard", {"fraction": 0.30}),
+)
+
+#: The reporting categories of :class:`Edit`, easiest first.
+CATEGORIES: tuple[str, ...] = ("mild", "frame", "dihedral", "hard")
+
+
+def edit_table(edits: Iterable[Edit] = DEFAULT_EDITS) -> pd.DataFrame:
+    """The edits as a table: ``edit``, ``family``, ``category``, ``params``; one row each.
+
+    Join it to a ``truth.csv`` on ``edit`` to report by family or category
+    (the originals' ``edit`` is ``"original"`` and has no row).
+    """
+    rows = [{"edit": e.name, "family": e.family, "category": e.category, "params": dict(e.params)} for e in edits]
+    return pd.DataFrame(rows, columns=["edit", "family", "category", "params"])
+
+
+def _rng(seed: int, *keys: str) -> np.random.Generator:
+    """A generator for one (photo, edit): the same whatever else is made, and in whatever order."""
+    return np.random.default_rng([seed, *(zlib.crc32(k.encode()) for k in keys)])
+
+
+def apply_edit(image: Image.Image, edit: Edit, *, seed: int = 0, key: str = "") -> Edited:
+    """Apply one edit to a decoded image.
+
+    Parameters
+    ----------
+    image
+        An ``RGB`` or ``L`` image, upright.
+    edit
+        The edit.
+    seed, key
+        Random choices (crop offsets, noise, text position) depend only on
+        the seed, the key (e.g. the photo's name) and the edit's name.
+
+    Returns
+    -------
+    Edited
+        The picture, the file ending to write it with and its save options.
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> apply_edit(Image.new("RGB", (100, 50)), DEFAULT_EDITS[0]).image.size
+    (50, 25)
+    """
+    if not isinstance(edit, Edit):
+        raise TypeError(f"edit must be an Edit, got {type(edit).__name__}")
+    result = _FAMILIES[edit.family](image, _rng(seed, key, edit.name), **edit.params)
+    return result if isinstance(result, Edited) else Edited(result, "jpg", {"quality": 92})
+
+
+def _write(edited: Edited, path: Path) -> None:
+    image = edited.image
+    if edited.ext in ("jpg", "jpeg") and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    image.save(path, **edited.save_options)
+
+
+def make_benchmark(
+    source: str | os.PathLike | Iterable[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    edits: Sequence[Edit] = DEFAULT_EDITS,
+    distractors: float | int = 0.25,
+    max_side: int | None = 1024,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Write a folder of edited copies of photos, and its ``truth.csv``.
+
+    Parameters
+    ----------
+    source
+        A folder of photos (searched recursively) or a list of image files.
+    out_dir
+        Folder to write into (created; files of the same name are replaced).
+    edits
+        The edits to make of each photo; default :data:`DEFAULT_EDITS`.
+    distractors
+        Photos copied without edits, so that there are pictures that are not
+        duplicates of anything: a fraction of the photos (``0.25``) or a count.
+        Chosen at random with ``seed``.
+    max_side
+        Photos with a longer side are first shrunk to it (keeps the benchmark
+        quick); ``None`` keeps them as they are. The original in the benchmark
+        is then the shrunk one.
+    seed
+        Seed of every random choice; the same inputs and seed give the same
+        files.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The truth table, also written to ``out_dir/truth.csv``: ``file``
+        (relative to ``out_dir``), ``group`` (the photo's name: files of one
+        group show the same picture) and ``edit`` (``"original"`` for the
+        photo itself).
+
+    Raises
+    ------
+    ValueError
+        No photos could be read, two edits share a name, or ``distractors``
+        is negative or more than the photos.
+    """
+    names = [e.name for e in edits]
+    if len(set(names)) != len(names):
+        raise ValueError(f"edit names must be unique, got {names}")
+    files, _ = list_images(source)
+    photos: list[tuple[str, Image.Image, str]] = []
+    used: set[str] = set()
+    for path in files:
+        try:
+            image = load_image(path)
+        except ImageLoadError as exc:
+            logger.warning("skipping %s: %s", path, exc.reason)
+            continue
+        group = _unique(Path(path).stem.replace("__", "_"), used)
+        photos.append((group, image, path))
+    if not photos:
+        raise ValueError(f"no readable photos in {source!r}")
+    n_distractors = round(distractors * len(photos)) if isinstance(distractors, float) else distractors
+    if not 0 <= n_distractors <= len(photos):
+        raise ValueError(f"distractors must be between 0 and {len(photos)} photos, got {distractors!r}")
+    chosen = set(np.random.default_rng(seed).choice(len(photos), size=n_distractors, replace=False).tolist())
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[tuple[str, str, str]] = []
+    for number, (group, image, path) in enumerate(photos):
+        if max_side is not None and max(image.size) > max_side:
+            image = image.copy()
+            image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+            name = f"{group}.jpg"
+            image.save(out / name, quality=95)
+        else:
+            name = group + Path(path).suffix.lower()
+            shutil.copyfile(path, out / name)
+        rows.append((name, group, "original"))
+        if number in chosen:
+            continue
+        for edit in edits:
+            edited = apply_edit(image, edit, seed=seed, key=group)
+            name = f"{group}__{edit.name}.{edited.ext}"
+            _write(edited, out / name)
+            rows.append((name, group, edit.name))
+    truth = pd.DataFrame(rows, columns=["file", "group", "edit"])
+    truth.to_csv(out / "truth.csv", index=False)
+    return truth
+
+
+def _unique(name: str, used: set[str]) -> str:
+    candidate, n = name, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{name}_{n}"
+    used.add(candidate)
+    return candidate
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m dedupkit.edits PHOTOS OUT``: write a benchmark folder."""
+    parser = argparse.ArgumentParser(prog="python -m dedupkit.edits", description=make_benchmark.__doc__.splitlines()[0])
+    parser.add_argument("photos", help="folder of photos")
+    parser.add_argument("out", help="folder to write the benchmark into")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--distractors", type=float, default=0.25, help="fraction of photos left unedited")
+    args = parser.parse_args(argv)
+    truth = make_benchmark(args.photos, args.out, seed=args.seed, distractors=args.distractors)
+    print(f"wrote {len(truth)} files ({truth['group'].nunique()} pictures) and truth.csv to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

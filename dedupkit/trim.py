@@ -1,0 +1,189 @@
+"""Cut away plain borders, padding, letterbox bars and canvas before hashing.
+
+A copy of a photo with a white frame, black letterbox bars, a caption bar or
+pasted onto a plain background hashes far from the photo: the hash sees the
+frame. :func:`trim_borders` finds the picture inside such a frame and returns
+it. A photo without a frame comes back as it is.
+
+A line (row or column) at the edge is *plain* when almost all its pixels are
+within ``tolerance`` levels of its median colour (JPEG noise stays well
+inside). Plain lines are cut from each side, over and over (a title bar, then
+a canvas). A band of lines mostly of the same colour as the plain lines just
+cut, closed by another plain line of that colour, is cut too: a caption bar
+with a line of text in it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+__all__ = ["trim_borders", "trim_box"]
+
+_WORK_SIDE = 512  # larger images are measured on a copy shrunk to this
+_EDGE_FRACTION = 0.3  # of the line after a frame that must differ from the frame's colour
+
+
+def trim_box(
+    image: Image.Image,
+    *,
+    tolerance: int = 24,
+    max_outliers: float = 0.02,
+    max_band: float = 0.25,
+    min_keep: float = 0.1,
+) -> tuple[int, int, int, int]:
+    """The box ``(left, top, right, bottom)`` of the picture inside plain borders.
+
+    Parameters
+    ----------
+    image
+        A decoded image (``RGB``, ``L`` or anything that converts to ``RGB``).
+    tolerance
+        Largest difference, in levels of 0..255 on any channel, between a
+        pixel and its line's median colour for the pixel to count as plain.
+    max_outliers
+        Fraction of a line's pixels that may be further off (noise, dust) for
+        the line to still count as plain.
+    max_band
+        Longest caption band cut, as a fraction of the image's side.
+    min_keep
+        If less than this fraction of the width or height would remain, the
+        image is taken to be plain all over and nothing is cut.
+
+    Returns
+    -------
+    tuple of int
+        The box to pass to :meth:`PIL.Image.Image.crop`;
+        ``(0, 0, width, height)`` when there is nothing to cut.
+
+    Examples
+    --------
+    >>> from PIL import Image, ImageOps
+    >>> photo = Image.effect_noise((60, 40), 64)
+    >>> trim_box(ImageOps.expand(photo, border=10, fill=255))
+    (10, 10, 70, 50)
+    """
+    for name, value, low, high in (("max_outliers", max_outliers, 0, 1), ("max_band", max_band, 0, 1),
+                                   ("min_keep", min_keep, 0, 1), ("tolerance", tolerance, 0, 255)):
+        if not low <= value <= high:
+            raise ValueError(f"{name} must be between {low} and {high}, got {value!r}")
+    width, height = image.size
+    work = image if image.mode in ("RGB", "L") else image.convert("RGB")
+    scale = max(width, height) / _WORK_SIDE
+    if scale > 1:
+        work = work.resize((max(1, round(width / scale)), max(1, round(height / scale))), Image.Resampling.BOX)
+    pixels = np.asarray(work, dtype=np.int16)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    h, w = pixels.shape[:2]
+    box = [0, h, 0, w]  # top, bottom, left, right
+    frame_colours: list[np.ndarray] = []
+    for turn in range(6):  # rows, then columns over the rows left, until nothing changes
+        before = list(box)
+        for axis in (0, 1):
+            block = pixels[box[0] : box[1], box[2] : box[3]]
+            if axis:
+                block = block.transpose(1, 0, 2)
+            first, last = _cut_axis(block, frame_colours, turn == 0, tolerance, max_outliers,
+                                    max(1, int(max_band * len(block))))
+            box[2 * axis], box[2 * axis + 1] = box[2 * axis] + first, box[2 * axis] + last
+        if box == before or box[1] <= box[0] or box[3] <= box[2]:
+            break
+    top, bottom, left, right = box
+    if bottom - top < min_keep * h or right - left < min_keep * w:
+        return 0, 0, width, height
+    if scale > 1:  # back to full size, keeping every pixel that may be picture
+        sx, sy = width / w, height / h
+        left, top = int(np.floor(left * sx)), int(np.floor(top * sy))
+        right, bottom = min(width, int(np.ceil(right * sx))), min(height, int(np.ceil(bottom * sy)))
+    return left, top, right, bottom
+
+
+def _cut_axis(block: np.ndarray, frame_colours: list[np.ndarray], first_turn: bool, tolerance: int,
+              max_outliers: float, band: int) -> tuple[int, int]:
+    """The rows of ``block`` (rows x columns x channels) to keep, as ``(first, last + 1)``.
+
+    On the first turn, plain runs at both ends are cut, and their colours
+    remembered in ``frame_colours``. Otherwise a run (a sky, a white wall) is
+    cut only if it is a caption band or has the colour of a frame already cut.
+    """
+    n = len(block)
+    if n == 0:
+        return 0, 0
+    reference = np.median(block, axis=1)  # (rows, channels): each row's colour
+    plain = (np.abs(block - reference[:, None, :]).max(axis=2) > tolerance).mean(axis=1) <= max_outliers
+    head = _edge_run(block, reference, plain, tolerance, band)
+    tail = _edge_run(block[::-1], reference[::-1], plain[::-1], tolerance, band)
+    if head[0] + tail[0] >= n:  # plain all over: leave it
+        return 0, n
+
+    def known(colour: np.ndarray) -> bool:
+        return any(np.abs(colour - c).max() <= tolerance for c in frame_colours)
+
+    cut = []
+    for run, captioned, colour in (head, tail):
+        keep = run > 0 and ((first_turn and head[0] > 0 and tail[0] > 0) or captioned or known(colour))
+        cut.append(run if keep else 0)
+        if keep and not known(colour):
+            frame_colours.append(colour)
+    return cut[0], n - cut[1]
+
+
+def _edge_run(block: np.ndarray, reference: np.ndarray, plain: np.ndarray, tolerance: int,
+              band: int) -> tuple[int, bool, np.ndarray]:
+    """The plain run of one colour at the start of ``block``, extended over caption bands.
+
+    Returns its length, whether it holds a caption band, and its colour.
+    """
+    n = len(plain)
+    colour = reference[0]
+    same = plain & (np.abs(reference - colour).max(axis=1) <= tolerance)
+    run = int(np.argmin(same)) if not same.all() else n
+    captioned = False
+    while 0 < run < n:
+        ahead = np.abs(block[run : run + band] - colour).max(axis=2)
+        mostly = (ahead <= tolerance).mean(axis=1) >= 0.5
+        closing = np.flatnonzero(same[run : run + band])
+        if not len(closing) or not mostly[: closing[0]].all() or ahead[: closing[0]].max() <= 4 * tolerance:
+            break  # no band, or only shades of the frame's colour (a sky, not text)
+        end = run + int(closing[0])
+        rest = same[end:]
+        run = end + (int(np.argmin(rest)) if not rest.all() else len(rest))
+        captioned = True
+    if 0 < run < n:  # a frame ends at an edge: most of the next lines' pixels are off its colour
+        after = np.abs(block[run : run + 2] - colour).max(axis=2) > tolerance
+        if after.mean(axis=1).max() < _EDGE_FRACTION:
+            return 0, False, colour  # it fades into the picture: a sky or a wall, not a frame
+    return run, captioned, colour
+
+
+def trim_borders(image: Image.Image, **options) -> Image.Image:
+    """Cut plain borders, padding, letterbox bars, canvas and caption bars off an image.
+
+    Parameters
+    ----------
+    image
+        A decoded image.
+    **options
+        ``tolerance``, ``max_outliers``, ``max_band``, ``min_keep``: see
+        :func:`trim_box`.
+
+    Returns
+    -------
+    PIL.Image.Image
+        The picture inside the borders; ``image`` itself (not a copy) when
+        there is nothing to cut.
+
+    Examples
+    --------
+    >>> from PIL import Image, ImageOps
+    >>> photo = Image.effect_noise((60, 40), 64)
+    >>> trim_borders(ImageOps.expand(photo, border=(0, 30), fill=0)).size
+    (60, 40)
+    >>> trim_borders(photo) is photo
+    True
+    """
+    box = trim_box(image, **options)
+    if box == (0, 0, *image.size):
+        return image
+    return image.crop(box)
