@@ -15,8 +15,10 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .dihedral import dihedral_hex
 from .hashing import check_method, hash_hex
 from .loading import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageLoadError, decode_image
+from .trim import trim_borders
 
 __all__ = ["HASH_COLUMNS", "hash_file", "hash_images", "list_images"]
 
@@ -97,6 +99,8 @@ def hash_file(
     hash_size: int = 8,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     exact: bool = False,
+    trim: bool = False,
+    dihedral: bool = False,
 ) -> dict:
     """Hash one file into a row of the hash table; never raises for a bad file.
 
@@ -113,6 +117,8 @@ def hash_file(
         the fully decoded image. By default JPEGs are decoded at a reduced scale
         (libjpeg DCT scaling), several times faster and almost always within a
         bit or two of the exact hash.
+    trim, dihedral
+        See :func:`dedupkit.hash_images`.
 
     Returns
     -------
@@ -130,7 +136,10 @@ def hash_file(
         decoded = decode_image(
             path, max_pixels=max_pixels, draft_size=None if exact else max(64, 8 * hash_size)
         )
-        row["hash"] = hash_hex(decoded.image, method=method, hash_size=hash_size)
+        image = trim_borders(decoded.image) if trim else decoded.image
+        row["hash"] = hash_hex(image, method=method, hash_size=hash_size)
+        if dihedral:
+            row["hash_dihedral"] = dihedral_hex(image, method=method, hash_size=hash_size)
         row["width"], row["height"], row["format"] = decoded.width, decoded.height, decoded.format
     except ImageLoadError as exc:
         row["error"] = exc.reason
@@ -158,6 +167,8 @@ def hash_images(
     executor: Executor | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     exact: bool = False,
+    trim: bool = False,
+    dihedral: bool = False,
     extensions: Iterable[str] | None = None,
     progress: bool | None = None,
     chunk_size: int = 64,
@@ -184,6 +195,15 @@ def hash_images(
     exact
         Decode JPEGs at full resolution so hashes are bit-identical to
         imagehash on the full image (slower). See :func:`hash_file`.
+    trim
+        Cut plain borders, padding, letterbox bars, a plain canvas around the
+        picture and caption bars before hashing (:func:`dedupkit.trim.trim_borders`),
+        so that framed copies hash like the picture. Photos without such a
+        frame are hashed as they are.
+    dihedral
+        Also hash the 8 orientations of each image (turns and mirror images)
+        into a ``hash_dihedral`` column, for
+        :func:`dedupkit.find_pairs_dihedral` and :func:`dedupkit.search_dihedral`.
     extensions
         File endings taken from a folder; default: common image formats.
         Files left out are listed in ``result.attrs["skipped"]``.
@@ -220,7 +240,8 @@ def hash_images(
     files, skipped = list_images(source, extensions=extensions)
     if skipped:
         logger.info("skipped %d files that are not images by their extension", len(skipped))
-    options = {"method": method, "hash_size": hash_size, "max_pixels": max_pixels, "exact": exact}
+    options = {"method": method, "hash_size": hash_size, "max_pixels": max_pixels, "exact": exact,
+               "trim": trim, "dihedral": dihedral}
     show = progress if progress is not None else len(files) > _PROGRESS_FROM
     bar = tqdm(total=len(files), desc="hashing", unit="img", disable=not show)
     rows: list[dict] = []
@@ -237,8 +258,8 @@ def hash_images(
                 rows.extend(_run(pool, files, options, chunk_size, bar))
     finally:
         bar.close()
-    table = _to_frame(rows)
-    table.attrs.update(method=method, hash_size=hash_size, skipped=skipped)
+    table = _to_frame(rows, dihedral=dihedral)
+    table.attrs.update(method=method, hash_size=hash_size, skipped=skipped, trim=trim)
     return table
 
 
@@ -254,8 +275,11 @@ def _run(executor: Executor, files: list[str], options: dict, chunk_size: int, b
             future.cancel()
 
 
-def _to_frame(rows: list[dict]) -> pd.DataFrame:
-    table = pd.DataFrame.from_records(rows, columns=list(HASH_COLUMNS))
+def _to_frame(rows: list[dict], *, dihedral: bool = False) -> pd.DataFrame:
+    columns = [*HASH_COLUMNS, "hash_dihedral"] if dihedral else list(HASH_COLUMNS)
+    table = pd.DataFrame.from_records(rows, columns=columns)
+    if dihedral:
+        table["hash_dihedral"] = table["hash_dihedral"].astype("string")
     for column in ("width", "height", "bytes"):
         table[column] = table[column].astype("Int64")
     for column in ("path", "hash", "format", "error"):

@@ -75,3 +75,15 @@ def test_plain_images_are_left_whole():
 def test_bad_options_are_refused(small_photo):
     with pytest.raises(ValueError, match="max_outliers"):
         trim_box(small_photo, max_outliers=2)
+
+
+def test_hash_images_with_trim_hashes_a_padded_copy_like_the_photo(tmp_path, small_photo):
+    from dedupkit import find_pairs, hash_images
+
+    small_photo.save(tmp_path / "photo.png")
+    ImageOps.expand(small_photo, border=(0, 40), fill=(0, 0, 0)).save(tmp_path / "letterboxed.png")
+    plain = hash_images(tmp_path, workers=1)
+    trimmed = hash_images(tmp_path, workers=1, trim=True)
+    assert trimmed.attrs["trim"] is True
+    assert find_pairs(plain, max_distance=10).empty
+    assert find_pairs(trimmed, max_distance=0)["distance"].tolist() == [0]
