@@ -15,19 +15,33 @@ from .evaluate import (
     recommend_threshold,
     threshold_summary,
 )
+from .export import export_duplicates, hashes_for, load_threshold, save_hashes, save_threshold
 from .groups import find_groups
 from .hashing import METHODS, codes_to_hex, hamming, hash_bits, hash_hex, hex_to_codes
 from .loading import ImageLoadError, load_image
 from .scan import hash_file, hash_images, list_images
 from .search import HashIndex, find_pairs
+from .thumbnails import thumbnail
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # dedupkit.plotting is imported on first use: matplotlib is slow to import
+    # and a service never draws.
+    if name == "plotting":
+        import importlib
+
+        return importlib.import_module(".plotting", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "METHODS",
     "HashIndex",
     "ImageLoadError",
     "codes_to_hex",
+    "export_duplicates",
     "find_groups",
     "find_pairs",
     "hamming",
@@ -35,14 +49,20 @@ __all__ = [
     "hash_file",
     "hash_hex",
     "hash_images",
+    "hashes_for",
     "hex_to_codes",
     "list_images",
     "load_image",
+    "load_threshold",
     "pair_truth",
     "pairs_near_threshold",
+    "plotting",
     "precision_recall",
     "random_distances",
     "read_truth",
     "recommend_threshold",
+    "save_hashes",
+    "save_threshold",
     "threshold_summary",
+    "thumbnail",
 ]

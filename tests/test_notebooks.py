@@ -1,0 +1,101 @@
+"""The notebooks: committed clean, parameterised, and run headless on a folder other than the sample.
+
+The sample run is ``pytest --nbval-lax notebooks/`` (``make test``); here papermill
+runs the three notebooks one after the other on a folder built under
+``tmp_path``, passing it as a parameter, as a user would with their own photos.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from PIL import Image, ImageOps
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+NAMES = ["01_hash_dataset", "02_tune_threshold", "03_export_duplicates"]
+
+
+def test_the_three_notebooks_are_there():
+    assert [p.stem for p in NOTEBOOKS] == NAMES
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_committed_clean_with_a_parameters_cell_first(path):
+    notebook = nbformat.read(path, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", []), "the first code cell must be tagged 'parameters'"
+    assert all(not cell.outputs and cell.execution_count is None for cell in code), "strip outputs with nbstripout"
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    assert any(re.search(r"^assert ", cell.source, re.M) for cell in code), "key numbers are checked by asserts"
+    assert "image_dir" in code[0].source and "output_dir" in code[0].source
+
+
+@pytest.fixture()
+def kernel(tmp_path, monkeypatch):
+    """A 'python3' kernel that is this interpreter, whatever kernels the machine has."""
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (dedupkit tests)", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    return "python3"
+
+
+@pytest.fixture()
+def photos(tmp_path, originals):
+    """Four photos, a half-size copy in a sub-folder, a greyscale copy, a broken file and a text file."""
+    root = tmp_path / "my photos"  # a space, as users' folders have
+    (root / "sub").mkdir(parents=True)
+    for path in originals[:4]:
+        shutil.copy(path, root / path.name)
+    first = Image.open(originals[0])
+    first.resize((first.width // 2, first.height // 2)).save(root / "sub" / "half.jpg", quality=90)
+    ImageOps.grayscale(Image.open(originals[1])).save(root / "grey.png")
+    (root / "broken.jpg").write_bytes(originals[2].read_bytes()[:500])
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_the_notebooks_run_on_another_folder(photos, tmp_path, kernel, originals):
+    papermill = pytest.importorskip("papermill")
+    out = tmp_path / "results"
+    out.mkdir()
+    runs = {"01_hash_dataset": {}, "02_tune_threshold": {"threshold": 8}, "03_export_duplicates": {}}
+    for name, extra in runs.items():
+        papermill.execute_notebook(
+            str(REPO / "notebooks" / f"{name}.ipynb"), str(out / f"{name}.ipynb"),
+            parameters={"image_dir": str(photos), "output_dir": str(out), **extra},
+            kernel_name=kernel, cwd=str(tmp_path), progress_bar=False, log_output=False,
+        )
+        executed = nbformat.read(out / f"{name}.ipynb", as_version=4)
+        assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+        errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+        assert not errors
+
+    hashes = pd.read_parquet(out / "hashes.parquet")
+    assert len(hashes) == 7 and hashes["error"].notna().sum() == 1
+    saved = json.loads((out / "threshold.json").read_text())
+    assert saved["threshold"] == 8 and saved["counts"]["pairs"] == 2 and saved["recommended"] is None
+
+    duplicates = pd.read_csv(out / "duplicates.csv")
+    found = {frozenset(pair) for pair in zip(duplicates["path_a"], duplicates["path_b"])}
+    assert found == {frozenset({originals[0].name, "sub/half.jpg"}), frozenset({originals[1].name, "grey.png"})}
+    groups = pd.read_csv(out / "groups.csv")
+    assert len(groups) == 4 and groups["keep"].sum() == 2
+    # kept: the full-size photo over its half-size copy; of equal pixels, the larger file (the PNG)
+    assert set(groups.loc[groups["keep"], "path"]) == {originals[0].name, "grey.png"}
+
+    figures = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert figures == ["distance_distribution.png", "formats_and_sizes.png", "largest_groups.png",
+                       "threshold_edge.png", "widest_groups.png"]  # no precision/recall: no ground truth
+    assert sorted(p.name for p in photos.rglob("*")) == sorted(
+        ["sub", "half.jpg", "grey.png", "broken.jpg", "notes.txt", *(p.name for p in originals[:4])])
