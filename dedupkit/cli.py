@@ -1,8 +1,9 @@
-"""The ``dedupkit`` command line: hash a folder, find its duplicates, check one set against another."""
+"""The ``dedupkit`` command line: hash a folder, find its duplicates, check one set against another, serve."""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import sys
 from collections.abc import Sequence
@@ -73,7 +74,34 @@ def build_parser() -> argparse.ArgumentParser:
     find_cmd.add_argument("--against", type=_existing_dir, default=None, metavar="REF_DIR",
                           help="report only pairs between DIR and this reference folder")
     _add_hash_options(find_cmd)
+
+    serve_cmd = commands.add_parser(
+        "serve", help="run the duplicate-detection web service",
+        description="Run the web service (FastAPI on uvicorn; API docs at /docs). Settings not given here come "
+                    "from DEDUPKIT_* environment variables (DEDUPKIT_DB, DEDUPKIT_MAX_DISTANCE, ...); the token "
+                    "only from DEDUPKIT_TOKEN, so that it does not show in the process list.",
+    )
+    serve_cmd.add_argument("--host", default="127.0.0.1",
+                           help="address to listen on (default: 127.0.0.1, reachable from this machine only)")
+    serve_cmd.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
+    serve_cmd.add_argument("--db", type=Path, default=None, help="SQLite database (default: dedupkit.db)")
+    serve_cmd.add_argument("--max-distance", type=_positive_int, default=None,
+                           help="default threshold for a near-duplicate, inclusive (default: 10)")
+    serve_cmd.add_argument("--method", default=None, choices=METHODS, help="hash method (default: dhash)")
+    serve_cmd.add_argument("--hash-size", type=_positive_int, default=None, help="8 for 64-bit hashes (default)")
+    serve_cmd.add_argument("--max-upload-bytes", type=_positive_int, default=None,
+                           help="largest request body, all files together (default: 33554432, 32 MiB)")
+    serve_cmd.add_argument("--max-pixels", type=_positive_int, default=None,
+                           help="largest image decoded, width x height (default: 50000000)")
+    serve_cmd.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     return parser
+
+
+def _port(value: str) -> int:
+    port = _positive_int(value)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {port}")
+    return port
 
 
 def _hash(directory: Path, args: argparse.Namespace) -> pd.DataFrame:
@@ -140,12 +168,51 @@ def _cmd_find(args: argparse.Namespace, out) -> None:
         print(f"{n_groups} groups, {int((~groups['keep']).sum())} files could be removed: {args.groups}", file=out)
 
 
+def _cmd_serve(args: argparse.Namespace, out) -> None:
+    # Imported here so that the other commands start without loading the web stack.
+    import uvicorn
+    from pydantic import ValidationError
+
+    from .service.app import create_app
+    from .service.settings import Settings
+    from .service.store import ImageStore, StoreError
+
+    given = {"db": args.db, "max_distance": args.max_distance, "method": args.method, "hash_size": args.hash_size,
+             "max_upload_bytes": args.max_upload_bytes, "max_pixels": args.max_pixels}
+    try:
+        settings = Settings(**{name: value for name, value in given.items() if value is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+                             for e in exc.errors())
+        raise CommandError(f"invalid settings: {problems}") from None
+    try:
+        store = ImageStore(settings.db, method=settings.method, hash_size=settings.hash_size)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    if settings.token is None and not _is_loopback(args.host):
+        print(f"dedupkit serve: warning: listening on {args.host} without a token: anyone who can reach this "
+              "port can read, add and delete images. Set DEDUPKIT_TOKEN.", file=sys.stderr)
+    print(f"serving {len(store)} images from {settings.db} ({settings.method}, hash_size={settings.hash_size}) "
+          f"on http://{args.host}:{args.port} (API docs: /docs; token {'required' if settings.token else 'not set'})",
+          file=out, flush=True)
+    uvicorn.run(create_app(settings, store=store), host=args.host, port=args.port, log_level=args.log_level)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 success, 2 usage or input error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        {"hash": _cmd_hash, "find": _cmd_find}[args.command](args, sys.stdout)
+        {"hash": _cmd_hash, "find": _cmd_find, "serve": _cmd_serve}[args.command](args, sys.stdout)
     except CommandError as exc:
         print(f"dedupkit {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,91 @@
+"""The FastAPI application: :func:`create_app` wires settings, store, routers, limits and errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from .. import __version__
+from .dependencies import get_settings, get_store, require_token
+from .limits import BodySizeLimit
+from .routers import images, search, status
+from .settings import Settings
+from .store import ImageStore
+
+__all__ = ["create_app", "get_settings", "get_store"]
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Upload images and learn at once whether a near-duplicate is already stored.
+
+Each image is hashed with a perceptual hash (dHash by default) and compared by
+Hamming distance with every stored hash (exact search, faiss). SQLite is the
+source of truth; an answered upload is on disk. When the server has a token,
+every endpoint but `/health` needs `Authorization: Bearer <token>`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, store: ImageStore | None = None) -> FastAPI:
+    """Build the service.
+
+    Parameters
+    ----------
+    settings
+        Default: read from ``DEDUPKIT_*`` environment variables.
+    store
+        An already opened store to serve (``dedupkit serve`` opens it first to
+        report a bad database before starting); by default the lifespan opens
+        ``settings.db``. Either way it is closed when the app shuts down.
+
+    Returns
+    -------
+    fastapi.FastAPI
+        Serve it with uvicorn, or test it with ``fastapi.testclient.TestClient``.
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if store is None:
+            opened = ImageStore(settings.db, method=settings.method, hash_size=settings.hash_size)
+        else:
+            opened = store
+        app.state.store = opened
+        try:
+            yield
+        finally:
+            opened.close()
+
+    app = FastAPI(title="dedupkit", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    guarded = [Depends(require_token)]
+    app.include_router(status.health_router)
+    app.include_router(status.router, dependencies=guarded)
+    app.include_router(images.router, dependencies=guarded)
+    app.include_router(search.router, dependencies=guarded)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    return app
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 with a one-line ``detail`` for people, and FastAPI's ``errors`` list for programs."""
+    errors = jsonable_encoder(exc.errors())
+    parts = []
+    for error in errors:
+        where, *field = [str(part) for part in error.get("loc", ())] or ["request"]
+        parts.append(f"{'.'.join(field) or where} ({where}): {error.get('msg', 'invalid')}")
+    return JSONResponse({"detail": "; ".join(parts), "errors": errors}, status_code=422)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unexpected error in %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": "internal server error; the server log has the details"}, status_code=500)

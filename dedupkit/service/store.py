@@ -1,0 +1,409 @@
+"""Where the service keeps images: SQLite on disk, a faiss index in memory, in step.
+
+SQLite is the source of truth. It runs in WAL mode with ``synchronous=FULL``:
+each commit waits until the write-ahead log is on disk, so an image whose
+request was answered survives a ``kill -9`` of the server and also a power
+cut. (``NORMAL`` would already survive ``kill -9``, since a committed WAL write
+sits in the operating system's cache, which outlives the process; it may lose
+the last commits on a power cut. One fsync per upload is small next to
+decoding the image.) The faiss index is rebuilt from the table when the store
+opens and changed only together with it, under one lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import NamedTuple
+
+import faiss
+import numpy as np
+
+from ..hashing import check_method, hex_to_codes
+from ..search import HashIndex
+from .schemas import ImageFacts, Match, StoredImage
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no guard against a second server
+    fcntl = None
+
+__all__ = ["Found", "ImageStore", "StoreError"]
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+_META_TABLE = "dedupkit_meta"
+_SCHEMA = f"""
+CREATE TABLE {_META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, even after a delete
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    method TEXT NOT NULL,
+    hash_size INTEGER NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE INDEX images_sha256 ON images (sha256);
+"""
+_COLUMNS = "id, name, sha256, hash, method, hash_size, width, height, bytes, created"
+
+
+class StoreError(Exception):
+    """The database cannot be used by this server; ``str(error)`` says why and what to do."""
+
+
+class Found(NamedTuple):
+    """What a search found."""
+
+    matches: list[Match]  # nearest first, then by id
+    truncated: bool  # more matches than the limit
+    exact_duplicate: bool  # a stored image has exactly the query's bytes
+
+
+class ImageStore:
+    """The images a service holds, searchable by Hamming distance, safe to share between threads.
+
+    Parameters
+    ----------
+    path
+        SQLite database file; created (with its folder) if missing.
+    method, hash_size
+        How hashes are made. A database remembers the ones it was created
+        with and refuses to open with others.
+
+    Raises
+    ------
+    StoreError
+        The file is not a dedupkit database, was made with another method or
+        hash size, or is already open in another server.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, method: str = "dhash", hash_size: int = 8):
+        check_method(method, hash_size)
+        self.path = Path(path)
+        self.method = method
+        self.hash_size = int(hash_size)
+        self._lock = threading.Lock()
+        self._index = HashIndex(method=method, hash_size=hash_size)
+        self._db: sqlite3.Connection | None = None
+        self._guard = _lock_file(self.path)
+        try:
+            self._db = _connect(self.path)
+            self._check_or_create()
+            rows = self._db.execute("SELECT id, hash FROM images ORDER BY id").fetchall()
+            if rows:
+                self._index.add_codes([str(row[0]) for row in rows], hex_to_codes([row[1] for row in rows]))
+        except BaseException:
+            self.close()
+            raise
+        logger.info("opened %s: %d images, %s hash_size=%d", self.path, len(self._index), method, hash_size)
+
+    # -- opening and closing -------------------------------------------------
+
+    def _check_or_create(self) -> None:
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            with _transaction(self._db):
+                for statement in _SCHEMA.strip().split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.executemany(
+                    f"INSERT INTO {_META_TABLE} (key, value) VALUES (?, ?)",
+                    [("schema_version", str(SCHEMA_VERSION)), ("method", self.method),
+                     ("hash_size", str(self.hash_size))],
+                )
+            return
+        if _META_TABLE not in tables:
+            raise StoreError(
+                f"{self.path}: an SQLite database, but not one made by dedupkit (tables: {', '.join(sorted(tables))}); "
+                "give another database file"
+            )
+        meta = dict(self._db.execute(f"SELECT key, value FROM {_META_TABLE}").fetchall())
+        if meta.get("schema_version") != str(SCHEMA_VERSION):
+            raise StoreError(
+                f"{self.path}: database schema version {meta.get('schema_version')!r}, "
+                f"this dedupkit reads version {SCHEMA_VERSION}"
+            )
+        if (meta.get("method"), meta.get("hash_size")) != (self.method, str(self.hash_size)):
+            raise StoreError(
+                f"{self.path} was created with method={meta.get('method')}, hash_size={meta.get('hash_size')}; "
+                f"this server is set to method={self.method}, hash_size={self.hash_size}. Hashes made in different "
+                "ways cannot be compared: start with the database's settings, or give another database file."
+            )
+
+    def close(self) -> None:
+        """Close the database (idempotent)."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            _unlock_file(self._guard)
+            self._guard = None
+
+    def __enter__(self) -> ImageStore:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __repr__(self) -> str:
+        return f"ImageStore({str(self.path)!r}, method={self.method!r}, hash_size={self.hash_size}, size={len(self)})"
+
+    @property
+    def index_kind(self) -> str:
+        """The kind of the in-memory index, e.g. ``"faiss.IndexBinaryFlat"``."""
+        return f"faiss.{type(self._index._index).__name__}"
+
+    # -- writing ---------------------------------------------------------------
+
+    def add(
+        self,
+        images: Sequence[ImageFacts],
+        *,
+        max_distance: int | None = None,
+        k: int | None = None,
+        limit: int = 100,
+    ) -> list[tuple[StoredImage, Found]]:
+        """Store images, all or none, each after looking for what is stored near it.
+
+        Parameters
+        ----------
+        images
+            Hashed images, stored in this order in one transaction; each is
+            compared with everything stored before it, including the images
+            before it in ``images``.
+        max_distance, k
+            As in :meth:`search`. Both ``None`` skips the search (a bulk import).
+        limit
+            Most matches listed per image.
+
+        Returns
+        -------
+        list of (StoredImage, Found)
+            For each image: its row and what was found before storing it
+            (nothing when not searching).
+
+        Raises
+        ------
+        ValueError
+            A hash of the wrong length, or a bad ``max_distance`` or ``k``.
+        """
+        searching = max_distance is not None or k is not None
+        codes = [self._code(image.hash) for image in images]
+        created = _now()
+        results = []
+        with self._lock:
+            added: list[str] = []
+            pending_keys: list[str] = []
+            pending_codes: list[np.ndarray] = []
+            try:
+                with _transaction(self._db):
+                    for image, code in zip(images, codes):
+                        if searching:
+                            self._add_to_index(pending_keys, pending_codes, added)
+                            found = self._search(code, image.sha256, max_distance, k, limit)
+                        else:
+                            found = Found([], False, False)
+                        cursor = self._db.execute(
+                            "INSERT INTO images (name, sha256, hash, method, hash_size, width, height, bytes, created) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (image.name, image.sha256, image.hash, self.method, self.hash_size,
+                             image.width, image.height, image.bytes, created),
+                        )
+                        stored = StoredImage(id=cursor.lastrowid, method=self.method, hash_size=self.hash_size,
+                                             created=created, **image.model_dump())
+                        pending_keys.append(str(stored.id))
+                        pending_codes.append(code)
+                        results.append((stored, found))
+                    self._add_to_index(pending_keys, pending_codes, added)
+            except BaseException:
+                self._index.remove(added)  # the rollback undid the rows; undo the index too
+                raise
+        return results
+
+    def _add_to_index(self, keys: list[str], codes: list[np.ndarray], added: list[str]) -> None:
+        if keys:
+            self._index.add_codes(keys, np.concatenate(codes))
+            added.extend(keys)
+            keys.clear()
+            codes.clear()
+
+    def delete(self, image_id: int) -> bool:
+        """Delete an image; it stops matching at once. Return whether it existed."""
+        with self._lock, _transaction(self._db):
+            deleted = self._db.execute("DELETE FROM images WHERE id = ?", (image_id,)).rowcount
+            if deleted:
+                self._index.remove([str(image_id)])
+        return bool(deleted)
+
+    # -- reading -----------------------------------------------------------------
+
+    def search(
+        self,
+        hash_hex: str,
+        *,
+        sha256: str | None = None,
+        max_distance: int | None = 10,
+        k: int | None = None,
+        limit: int = 100,
+    ) -> Found:
+        """Find stored images near a hash, without storing anything.
+
+        Parameters
+        ----------
+        hash_hex
+            The query hash, hex, made with this store's method and hash size.
+        sha256
+            The query file's SHA-256, to recognise byte-for-byte copies.
+        max_distance
+            Keep matches within this many bits (inclusive).
+        k
+            Keep only the ``k`` nearest (within ``max_distance`` if given too).
+        limit
+            Most matches returned.
+
+        Returns
+        -------
+        Found
+            The matches, nearest first (then by id); whether more than
+            ``limit`` were found; whether a stored image has exactly the bytes
+            with ``sha256``.
+
+        Raises
+        ------
+        ValueError
+            A hash of the wrong length, bad hex, or a bad ``max_distance`` or ``k``.
+        """
+        code = self._code(hash_hex)
+        with self._lock:
+            return self._search(code, sha256, max_distance, k, limit)
+
+    def _search(
+        self, code: np.ndarray, sha256: str | None, max_distance: int | None, k: int | None, limit: int
+    ) -> Found:
+        with _one_search_thread():
+            found = self._index.search_codes(["query"], code, max_distance=max_distance, k=k)
+        ids = found["match"].to_numpy(dtype=np.int64)
+        distances = found["distance"].to_numpy(dtype=np.int64)
+        order = np.lexsort((ids, distances))[:limit]
+        ids, distances = ids[order].tolist(), distances[order].tolist()
+        rows = {}
+        if ids:
+            placeholders = ", ".join("?" * len(ids))
+            rows = {row[0]: row[1:] for row in self._db.execute(
+                f"SELECT id, name, sha256 FROM images WHERE id IN ({placeholders})", ids)}
+        matches = [Match(id=i, name=rows[i][0], distance=d, exact=sha256 is not None and rows[i][1] == sha256)
+                   for i, d in zip(ids, distances)]
+        exact = sha256 is not None and self._db.execute(
+            "SELECT 1 FROM images WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone() is not None
+        return Found(matches, len(found) > limit, exact)
+
+    def get(self, image_id: int) -> StoredImage | None:
+        """The stored image with this id, or ``None``."""
+        with self._lock:
+            row = self._db.execute(f"SELECT {_COLUMNS} FROM images WHERE id = ?", (image_id,)).fetchone()
+        return None if row is None else _row_to_image(row)
+
+    def list(self, *, offset: int = 0, limit: int = 100) -> tuple[list[StoredImage], int]:
+        """A page of stored images in id order, and how many there are in all."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM images ORDER BY id LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+            total = len(self._index)
+        return [_row_to_image(row) for row in rows], total
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _code(self, hash_hex: str) -> np.ndarray:
+        n_digits = self._index.n_bits // 4
+        if not isinstance(hash_hex, str) or len(hash_hex) != n_digits:
+            raise ValueError(
+                f"hash must be {n_digits} hex digits (a {self._index.n_bits}-bit {self.method}), got {hash_hex!r}"
+            )
+        return hex_to_codes([hash_hex])
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (durable when it returns), or ``ROLLBACK`` on any error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+@contextmanager
+def _one_search_thread() -> Iterator[None]:
+    """Search one query on the calling thread, without an OpenMP team.
+
+    faiss parallelises even a single query; on a busy machine the team waits
+    for free cores and a 1 ms search takes 10 ms or more (measured with two
+    cores under load). OpenMP's thread count belongs to the calling thread, so
+    this leaves other threads (a notebook's ``find_pairs``) as they were.
+    """
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot open the database ({exc}); give another database file") from None
+    if mode != "wal":  # pragma: no cover - e.g. a file system without shared memory
+        logger.warning("%s: SQLite refused WAL mode (%s); answered writes are still durable", path, mode)
+    db.execute("PRAGMA synchronous = FULL")
+    return db
+
+
+def _lock_file(path: Path):
+    """Hold an exclusive lock on ``<db>.lock`` so that one server at a time uses a database."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:  # pragma: no cover
+        return None
+    guard = open(path.with_name(path.name + ".lock"), "a")  # noqa: SIM115 - held until close()
+    try:
+        fcntl.flock(guard, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        guard.close()
+        raise StoreError(
+            f"{path} is in use by another dedupkit server (its lock file {guard.name} is held); "
+            "one server per database keeps the in-memory index in step"
+        ) from None
+    return guard
+
+
+def _unlock_file(guard) -> None:
+    if guard is not None:
+        guard.close()  # closing releases the lock
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _row_to_image(row: tuple) -> StoredImage:
+    return StoredImage(**dict(zip(_COLUMNS.split(", "), row)))

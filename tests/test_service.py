@@ -1,0 +1,435 @@
+"""The web service, in process: every endpoint, every bad input, auth, storage, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import threading
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from dedupkit import hamming, hash_file, hex_to_codes
+from dedupkit.cli import main
+from dedupkit.service.app import create_app
+from dedupkit.service.schemas import ImageFacts
+from dedupkit.service.settings import Settings
+from dedupkit.service.store import ImageStore, StoreError
+
+with warnings.catch_warnings():  # starlette suggests another HTTP client for its TestClient; httpx works
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+TOKEN = "s3cret-token"
+LIMIT = 1_000_000  # bytes per request in these tests
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A tiny PNG that claims to be ``width`` x ``height``: a decompression bomb's shape, without its bulk."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def sample(name: str) -> tuple[str, bytes]:
+    return name, (SAMPLE / name).read_bytes()
+
+
+@pytest.fixture(autouse=True)
+def _no_dedupkit_environment(monkeypatch):
+    """Settings come from the test, never from the developer's shell."""
+    for name in [n for n in __import__("os").environ if n.startswith("DEDUPKIT_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def make_client(tmp_path):
+    """Start an app on a fresh database (or ``db``); closed at the end of the test."""
+    clients = []
+
+    def make(db: Path | None = None, **settings) -> TestClient:
+        settings.setdefault("max_upload_bytes", LIMIT)
+        client = TestClient(create_app(Settings(db=db or tmp_path / "images.db", **settings)))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client) -> TestClient:
+    return make_client()
+
+
+def add(client: TestClient, *files: tuple[str, bytes], **params) -> dict:
+    response = client.post("/images", files=[("files", f) for f in files], params=params)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def count(client: TestClient, **headers) -> int:
+    return client.get("/stats", headers=headers).json()["count"]
+
+
+# -- the endpoints ----------------------------------------------------------------
+
+
+def test_health_is_open(client):
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_add_answers_id_hash_and_stored_near_duplicates(client):
+    first = add(client, sample("coffee.jpg"))["images"][0]
+    assert first["id"] >= 1 and first["name"] == "coffee.jpg" and first["matches"] == []
+    assert not first["exact_duplicate"]
+    second = add(client, sample("coffee__half_size.jpg"))["images"][0]
+    # the service hashes an upload exactly as `dedupkit hash` hashes the file on disk
+    assert second["hash"] == hash_file(SAMPLE / "coffee__half_size.jpg")["hash"]
+    size = (SAMPLE / "coffee__half_size.jpg").stat().st_size
+    assert (second["width"], second["height"], second["bytes"]) == (300, 200, size)
+    assert second["id"] != first["id"]
+    assert second["matches"] == [{"id": first["id"], "name": "coffee.jpg", "distance": 0, "exact": False}]
+    assert not second["exact_duplicate"]
+
+
+def test_an_exact_copy_is_recognised_by_its_bytes(client):
+    first = add(client, sample("tulips.jpg"))["images"][0]
+    again = add(client, ("copy.jpg", (SAMPLE / "tulips.jpg").read_bytes()))["images"][0]
+    assert again["exact_duplicate"] and again["sha256"] == first["sha256"]
+    assert again["matches"] == [{"id": first["id"], "name": "tulips.jpg", "distance": 0, "exact": True}]
+    assert count(client) == 2  # a copy is still stored, under its own id
+
+
+def test_files_of_one_request_are_stored_in_order_and_see_each_other(client):
+    body = add(client, sample("sunset.jpg"), sample("sunset__brighter.jpg"), sample("rocket.jpg"))
+    sunset, brighter, rocket = body["images"]
+    assert [m["id"] for m in brighter["matches"]] == [sunset["id"]]
+    assert rocket["matches"] == [] and body["max_distance"] == 10
+    assert count(client) == 3
+
+
+def test_max_distance_is_inclusive_and_per_request(client):
+    original, crop = "china_temple.jpg", "china_temple__crop_4pct.jpg"
+    distance = int(hamming(*hex_to_codes([hash_file(SAMPLE / original)["hash"], hash_file(SAMPLE / crop)["hash"]])))
+    assert distance > 0
+    add(client, sample(original))
+    near = client.post("/search", files={"file": sample(crop)}, params={"max_distance": distance - 1}).json()
+    assert near["matches"] == [] and near["max_distance"] == distance - 1
+    at = add(client, sample(crop), max_distance=distance)["images"][0]
+    assert [m["distance"] for m in at["matches"]] == [distance]
+
+
+def test_search_by_file_stores_nothing(client):
+    stored = add(client, sample("grace_hopper.jpg"))["images"][0]
+    body = client.post("/search", files={"file": sample("grace_hopper__exif_rotated.jpg")}).json()
+    assert body["matches"] == [{"id": stored["id"], "name": "grace_hopper.jpg", "distance": 0, "exact": False}]
+    assert body["hash"] == hash_file(SAMPLE / "grace_hopper__exif_rotated.jpg")["hash"] and body["sha256"]
+    exact = client.post("/search", files={"file": sample("grace_hopper.jpg")}).json()
+    assert exact["exact_duplicate"] and exact["matches"][0]["exact"]
+    assert count(client) == 1
+
+
+def test_search_by_hash_and_k_nearest(client):
+    images = add(client, sample("coins.jpg"), sample("brick.jpg"), sample("camera.jpg"))["images"]
+    coins = images[0]
+    by_hash = client.post("/search", data={"hash": coins["hash"].upper()}).json()
+    assert [m["id"] for m in by_hash["matches"]] == [coins["id"]] and by_hash["sha256"] is None
+    # k without max_distance: the k nearest, however far
+    nearest = client.post("/search", data={"hash": coins["hash"]}, params={"k": 2}).json()
+    assert nearest["max_distance"] is None and len(nearest["matches"]) == 2
+    assert nearest["matches"][0]["id"] == coins["id"] and nearest["matches"][1]["distance"] > 10
+    # k with max_distance: the k nearest within it
+    within = client.post("/search", data={"hash": coins["hash"]}, params={"k": 2, "max_distance": 10}).json()
+    assert [m["id"] for m in within["matches"]] == [coins["id"]]
+    assert count(client) == 3
+
+
+def test_matches_are_capped_at_max_matches(make_client):
+    client = make_client(max_matches=2)
+    data = (SAMPLE / "coffee.jpg").read_bytes()
+    add(client, *[(f"{i}.jpg", data) for i in range(3)])
+    body = client.post("/search", files={"file": ("q.jpg", data)}).json()
+    assert [m["id"] for m in body["matches"]] == [1, 2] and body["matches_truncated"]
+
+
+def test_get_and_list_images(client):
+    body = add(client, *(sample(name) for name in ("coins.jpg", "brick.jpg", "camera.jpg")))
+    ids = [image["id"] for image in body["images"]]
+    one = client.get(f"/images/{ids[1]}").json()
+    assert one["name"] == "brick.jpg" and one["method"] == "dhash" and one["hash_size"] == 8 and one["created"]
+    page = client.get("/images", params={"offset": 1, "limit": 1}).json()
+    assert [item["id"] for item in page["items"]] == [ids[1]] and page["total"] == 3
+    assert page["offset"] == 1 and page["limit"] == 1
+    assert [i["id"] for i in client.get("/images").json()["items"]] == ids
+    assert client.get("/images", params={"offset": 10}).json()["items"] == []
+
+
+def test_delete_stops_matching_at_once(client):
+    stored = add(client, sample("wine_room.jpg"))["images"][0]
+    assert client.delete(f"/images/{stored['id']}").status_code == 204
+    assert client.post("/search", files={"file": sample("wine_room.jpg")}).json()["matches"] == []
+    assert client.get(f"/images/{stored['id']}").status_code == 404
+    assert count(client) == 0
+    again = add(client, sample("wine_room.jpg"))["images"][0]
+    assert again["id"] != stored["id"] and again["matches"] == []  # ids are never reused
+
+
+def test_stats(client):
+    add(client, sample("coins.jpg"))
+    assert client.get("/stats").json() == {
+        "count": 1, "method": "dhash", "hash_size": 8, "n_bits": 64, "index": "faiss.IndexBinaryFlat",
+        "max_distance": 10,
+    }
+
+
+def test_openapi_docs_describe_the_api(client):
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/images", "/images/{image_id}", "/search", "/health", "/stats"} <= set(paths)
+
+
+# -- bad input: a clear 4xx, never a 500, and nothing changes ----------------------
+
+BAD_REQUESTS = [
+    # (id, method, path, keyword arguments, status, words in detail)
+    ("not-an-image", "post", "/images", {"files": [("files", sample("bad/notes.jpg"))]}, 422, "not an image"),
+    ("text-file", "post", "/images", {"files": [("files", ("a.txt", b"hello, world"))]}, 422, "a.txt: not an image"),
+    ("truncated", "post", "/images", {"files": [("files", sample("bad/truncated.jpg"))]}, 422, "truncated"),
+    ("empty-file", "post", "/images", {"files": [("files", ("empty.jpg", b""))]}, 422, "empty.jpg: empty file"),
+    ("one-bad-among-good", "post", "/images",
+     {"files": [("files", sample("coffee.jpg")), ("files", sample("bad/truncated.jpg"))]}, 422, "truncated.jpg"),
+    ("no-files", "post", "/images", {}, 422, "files (body): Field required"),
+    ("over-pixel-limit", "post", "/images", {"files": [("files", ("big.png", png_header(8000, 8000)))]}, 422,
+     "64,000,000 pixels (8000x8000), over the limit of 50,000,000"),
+    ("decompression-bomb", "post", "/images", {"files": [("files", ("bomb.png", png_header(100_000, 100_000)))]},
+     422, "too large to open safely"),
+    ("over-size-limit", "post", "/images", {"files": [("files", ("big.jpg", bytes(LIMIT + 1)))]}, 413,
+     "over the limit of 1,000,000 bytes"),
+    ("max-distance-too-high", "post", "/images", {"files": [("files", sample("coffee.jpg"))],
+                                                  "params": {"max_distance": 65}}, 422, "between 0 and 64"),
+    ("max-distance-negative", "post", "/images", {"files": [("files", sample("coffee.jpg"))],
+                                                  "params": {"max_distance": -1}}, 422, "between 0 and 64"),
+    ("max-distance-not-a-number", "post", "/images", {"files": [("files", sample("coffee.jpg"))],
+                                                      "params": {"max_distance": "ten"}}, 422, "valid integer"),
+    ("search-max-distance", "post", "/search", {"data": {"hash": "f3e96933160b1b36"}, "params": {"max_distance": 65}},
+     422, "between 0 and 64"),
+    ("search-bad-hex", "post", "/search", {"data": {"hash": "not-hex-at-all!!"}}, 422, "not a hex hash"),
+    ("search-short-hash", "post", "/search", {"data": {"hash": "f3e9"}}, 422, "must be 16 hex digits"),
+    ("search-k-zero", "post", "/search", {"data": {"hash": "f3e96933160b1b36"}, "params": {"k": 0}}, 422,
+     "k (query)"),
+    ("search-neither", "post", "/search", {}, 422, "not neither"),
+    ("search-both", "post", "/search", {"files": {"file": sample("coffee.jpg")}, "data": {"hash": "f3e96933160b1b36"}},
+     422, "not both"),
+    ("search-not-an-image", "post", "/search", {"files": {"file": sample("bad/notes.jpg")}}, 422, "not an image"),
+    ("get-unknown-id", "get", "/images/999", {}, 404, "no image with id 999"),
+    ("get-bad-id", "get", "/images/abc", {}, 422, "image_id (path)"),
+    ("delete-unknown-id", "delete", "/images/999", {}, 404, "no image with id 999"),
+    ("list-limit-zero", "get", "/images", {"params": {"limit": 0}}, 422, "limit (query)"),
+    ("unknown-path", "get", "/nowhere", {}, 404, "Not Found"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs", "status", "words"), [case[1:] for case in BAD_REQUESTS],
+                         ids=[case[0] for case in BAD_REQUESTS])
+def test_bad_input_gets_a_clear_4xx_and_changes_nothing(client, method, path, kwargs, status, words):
+    add(client, sample("camera.jpg"))
+    before = client.get("/images").json()
+    response = client.request(method.upper(), path, **kwargs)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert words in response.json()["detail"]
+    assert client.get("/images").json() == before
+
+
+def test_a_chunked_upload_over_the_limit_is_refused(client):
+    def body():
+        yield b'--x\r\nContent-Disposition: form-data; name="files"; filename="a.jpg"\r\n\r\n'
+        for _ in range(2 * LIMIT // 65536):
+            yield b"\0" * 65536
+
+    response = client.post("/images", content=body(), headers={"content-type": "multipart/form-data; boundary=x"})
+    assert response.status_code == 413 and "over the limit" in response.json()["detail"]
+    assert count(client) == 0
+
+
+@pytest.mark.parametrize("announce", [True, False], ids=["content-length", "chunked"])
+def test_the_size_limit_stops_reading_the_body(client, announce):
+    """The app reads at most one chunk past the limit, and none at all when Content-Length is over it."""
+    chunk, chunks_read = 64 * 1024, 0
+    headers = [(b"content-type", b"multipart/form-data; boundary=x")]
+    if announce:
+        headers.append((b"content-length", str(100 * chunk).encode()))
+    sent = []
+
+    opening = b'--x\r\nContent-Disposition: form-data; name="files"; filename="a.jpg"\r\n\r\n'
+
+    async def receive():
+        nonlocal chunks_read
+        chunks_read += 1
+        body = opening.ljust(chunk, b"\0") if chunks_read == 1 else b"\0" * chunk
+        return {"type": "http.request", "body": body, "more_body": chunks_read < 100}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/images", "raw_path": b"/images", "query_string": b"", "headers": headers,
+             "server": ("test", 80), "client": ("test", 1), "root_path": "", "app": client.app}
+    asyncio.run(client.app(scope, receive, send))
+    assert sent[0]["status"] == 413
+    assert chunks_read == (0 if announce else LIMIT // chunk + 1)
+
+
+# -- token -----------------------------------------------------------------------
+
+
+def test_a_token_guards_every_endpoint_but_health(make_client):
+    client = make_client(token=TOKEN)
+    good, wrong = {"Authorization": f"Bearer {TOKEN}"}, {"Authorization": "Bearer s3cret-tokem"}
+    assert client.get("/health").status_code == 200
+    attempts = [("GET", "/stats", {}), ("GET", "/images", {}), ("GET", "/images/1", {}), ("DELETE", "/images/1", {}),
+                ("POST", "/images", {"files": [("files", sample("coffee.jpg"))]}),
+                ("POST", "/search", {"data": {"hash": "f3e96933160b1b36"}})]
+    for method, path, kwargs in attempts:
+        for headers in ({}, wrong, {"Authorization": f"Basic {TOKEN}"}):
+            response = client.request(method, path, headers=headers, **kwargs)
+            assert response.status_code == 401, (method, path, headers)
+            assert "token" in response.json()["detail"] and response.headers["www-authenticate"].startswith("Bearer")
+    assert count(client, **good) == 0
+    assert client.post("/images", files=[("files", sample("coffee.jpg"))], headers=good).status_code == 201
+    assert count(client, **good) == 1
+
+
+# -- settings ----------------------------------------------------------------------
+
+
+def test_settings_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEDUPKIT_DB", str(tmp_path / "env.db"))
+    monkeypatch.setenv("DEDUPKIT_MAX_DISTANCE", "4")
+    monkeypatch.setenv("DEDUPKIT_TOKEN", TOKEN)
+    monkeypatch.setenv("DEDUPKIT_MAX_UPLOAD_BYTES", "1000")
+    settings = Settings()
+    assert (settings.db, settings.max_distance, settings.max_upload_bytes) == (tmp_path / "env.db", 4, 1000)
+    assert settings.token.get_secret_value() == TOKEN and TOKEN not in repr(settings)
+    assert Settings(max_distance=6).max_distance == 6  # arguments win
+    monkeypatch.setenv("DEDUPKIT_TOKEN", "")
+    assert Settings().token is None
+
+
+@pytest.mark.parametrize(("values", "words"), [
+    ({"max_distance": 65}, "between 0 and 64"),
+    ({"method": "md5"}, "not supported"),
+    ({"hash_size": 5}, "whole number of bytes"),
+    ({"max_upload_bytes": 0}, "greater than or equal to 1"),
+], ids=["distance", "method", "hash-size", "upload-limit"])
+def test_bad_settings_are_refused(values, words):
+    with pytest.raises(ValidationError, match=words):
+        Settings(**values)
+
+
+# -- the store -----------------------------------------------------------------------
+
+
+def facts(hashes: list[str]) -> list[ImageFacts]:
+    return [ImageFacts(name=f"{i}.jpg", sha256=f"{i:064x}", hash=h, width=1, height=1, bytes=1)
+            for i, h in enumerate(hashes)]
+
+
+def test_store_search_agrees_with_brute_force(tmp_path):
+    rng = np.random.default_rng(4)
+    stored = rng.integers(0, 256, (300, 8), dtype=np.uint8)
+    stored[100:150] = stored[:50] ^ (rng.random((50, 8)) < 0.05)  # some near copies
+    queries = np.concatenate([stored[:20] ^ (rng.random((20, 8)) < 0.04), rng.integers(0, 256, (5, 8), dtype=np.uint8)])
+    with ImageStore(tmp_path / "s.db") as store:
+        ids = [s.id for s, _ in store.add(facts([row.tobytes().hex() for row in stored]))]
+        for query in queries:
+            distances = hamming(stored, query)
+            for max_distance in (0, 6, 20):
+                found = store.search(query.tobytes().hex(), max_distance=max_distance, limit=1000)
+                expected = sorted((int(d), ids[i]) for i, d in enumerate(distances) if d <= max_distance)
+                assert [(m.distance, m.id) for m in found.matches] == expected
+            nearest = store.search(query.tobytes().hex(), max_distance=None, k=5)
+            assert [m.distance for m in nearest.matches] == sorted(int(d) for d in distances)[:5]
+
+
+def test_store_survives_a_restart(tmp_path):
+    path = tmp_path / "s.db"
+    with ImageStore(path) as store:
+        kept, gone = (s.id for s, _ in store.add(facts(["00000000000000ff", "000000000000ffff"])))
+        store.delete(gone)
+    with ImageStore(path) as store:
+        assert len(store) == 1 and store.get(kept).hash == "00000000000000ff" and store.get(gone) is None
+        assert [m.id for m in store.search("00000000000000ff", max_distance=64).matches] == [kept]
+        assert [s.id for s, _ in store.add(facts(["ffffffffffffffff"]))] == [gone + 1]
+
+
+def test_a_database_refuses_another_method_or_hash_size(tmp_path, make_client, capsys):
+    path = tmp_path / "s.db"
+    ImageStore(path, method="dhash", hash_size=8).close()
+    for method, hash_size in (("phash", 8), ("dhash", 16)):
+        with pytest.raises(StoreError, match="was created with method=dhash, hash_size=8; this server is set to"):
+            ImageStore(path, method=method, hash_size=hash_size)
+    with pytest.raises(StoreError, match="created with method=dhash"):
+        make_client(db=path, method="phash")
+    assert main(["serve", "--db", str(path), "--hash-size", "16", "--port", "1"]) == 2
+    assert "created with method=dhash, hash_size=8" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_a_dedupkit_database_is_refused(tmp_path):
+    (tmp_path / "notes.db").write_text("not a database, just some text that is long enough " * 10)
+    with pytest.raises(StoreError, match="notes.db: cannot open the database"):
+        ImageStore(tmp_path / "notes.db")
+    other = tmp_path / "other.db"
+    import sqlite3
+
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE t (x)")
+    db.close()
+    with pytest.raises(StoreError, match="not one made by dedupkit"):
+        ImageStore(other)
+
+
+def test_one_server_per_database(tmp_path):
+    with ImageStore(tmp_path / "s.db"):
+        with pytest.raises(StoreError, match="in use by another dedupkit server"):
+            ImageStore(tmp_path / "s.db")
+    ImageStore(tmp_path / "s.db").close()  # free again once closed
+
+
+# -- concurrency ---------------------------------------------------------------------
+
+
+def test_parallel_uploads_are_all_stored_and_each_sees_those_before_it(client):
+    data = (SAMPLE / "coffee.jpg").read_bytes()
+    start = threading.Barrier(16)
+    answers: list[dict] = []
+
+    def upload(i: int) -> None:
+        start.wait()
+        response = client.post("/images", files=[("files", (f"{i}.jpg", data))])
+        answers.append(response.json()["images"][0])
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    ids = sorted(answer["id"] for answer in answers)
+    assert len(answers) == 16 and len(set(ids)) == 16
+    assert count(client) == 16 and len(client.app.state.store) == 16
+    # uploads are checked and stored one at a time: each saw exactly the ones stored before it
+    for answer in answers:
+        assert sorted(m["id"] for m in answer["matches"]) == [i for i in ids if i < answer["id"]]
+    found = client.post("/search", files={"file": ("q.jpg", data)}).json()["matches"]
+    assert sorted(m["id"] for m in found) == ids
