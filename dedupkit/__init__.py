@@ -6,6 +6,8 @@
 >>> groups = dedupkit.find_groups(pairs, hashes)      # doctest: +SKIP
 """
 
+from .dihedral import ORIENTATIONS, find_pairs_dihedral, search_dihedral
+from .edits import make_benchmark
 from .evaluate import (
     pair_truth,
     pairs_near_threshold,
@@ -22,6 +24,7 @@ from .loading import ImageLoadError, load_image
 from .scan import hash_file, hash_images, list_images
 from .search import HashIndex, find_pairs
 from .thumbnails import thumbnail
+from .trim import trim_borders
 
 __version__ = "0.1.0"
 
@@ -38,12 +41,14 @@ def __getattr__(name: str):
 
 __all__ = [
     "METHODS",
+    "ORIENTATIONS",
     "HashIndex",
     "ImageLoadError",
     "codes_to_hex",
     "export_duplicates",
     "find_groups",
     "find_pairs",
+    "find_pairs_dihedral",
     "hamming",
     "hash_bits",
     "hash_file",
@@ -54,6 +59,7 @@ __all__ = [
     "list_images",
     "load_image",
     "load_threshold",
+    "make_benchmark",
     "pair_truth",
     "pairs_near_threshold",
     "plotting",
@@ -63,6 +69,8 @@ __all__ = [
     "recommend_threshold",
     "save_hashes",
     "save_threshold",
+    "search_dihedral",
     "threshold_summary",
     "thumbnail",
+    "trim_borders",
 ]
