@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -130,6 +131,8 @@ def save_threshold(output_dir: str | os.PathLike, threshold: int, **details) -> 
     if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
         raise ValueError(f"threshold must be a whole number of bits >= 0, got {threshold!r}")
     path = _output(output_dir) / THRESHOLD_FILE
+    details = {key: None if isinstance(value, float) and math.isnan(value) else value  # JSON has no NaN
+               for key, value in details.items()}
     path.write_text(json.dumps({"threshold": threshold, **details}, indent=2, default=_plain) + "\n")
     return path
 

@@ -79,7 +79,7 @@ def plot_distances(
         ``threshold + 1`` (pairs at ``threshold`` are duplicates).
     random
         Distances of random pairs (:func:`dedupkit.random_distances`), drawn
-        as an outline.
+        as an outline: where unrelated pictures fall.
     max_distance
         The bound the pairs were searched up to, said in the legend;
         default: their largest distance.
@@ -121,7 +121,7 @@ def plot_distances(
     if random is not None and len(random):
         counts = np.histogram(random, bins)[0]
         highest = max(highest, counts.max())
-        ax.stairs(counts, bins, color=RANDOM, linewidth=1.4, label=f"{len(random):,} random pairs (for contrast)")
+        ax.stairs(counts, bins, color=RANDOM, linewidth=1.4, label=f"{len(random):,} pairs of any two images (for contrast)")
     if threshold is not None:
         ax.axvline(threshold + 0.5, color=THRESHOLD, linewidth=2, linestyle="--",
                    label=f"threshold: duplicate if distance \u2264 {threshold}")

@@ -62,8 +62,8 @@ def test_hashes_for_reuses_the_saved_table_only_while_it_matches_the_folder(fold
 
 
 def test_threshold_round_trip(tmp_path):
-    path = export.save_threshold(tmp_path / "out", 9, method="dhash", recall=0.5)
-    assert json.loads(path.read_text()) == {"threshold": 9, "method": "dhash", "recall": 0.5}
+    path = export.save_threshold(tmp_path / "out", 9, method="dhash", recall=0.5, precision=float("nan"))
+    assert json.loads(path.read_text()) == {"threshold": 9, "method": "dhash", "recall": 0.5, "precision": None}
     assert export.load_threshold(tmp_path / "out")["threshold"] == 9
     with pytest.raises(FileNotFoundError, match="02_tune_threshold"):
         export.load_threshold(tmp_path)
