@@ -42,6 +42,7 @@ from dedupkit.service.store import ImageStore
 
 MAX_DISTANCE = 10
 CONCURRENCY = 8
+ROUNDS = 5  # blocks per design and concurrency, taken in turns
 
 
 def seed_app(index_path: Path):
@@ -84,11 +85,11 @@ def start(command: list[str], port: int, env: dict | None = None) -> tuple[subpr
     raise RuntimeError(f"{command} did not answer within 60 s")
 
 
-def measure(port: int, queries: list[str], concurrency: int) -> dict:
-    """Send every query once (after a warm-up), ``concurrency`` at a time.
+def measure(port: int, queries: list[str], concurrency: int) -> tuple[list[float], int, float]:
+    """Send every query once, ``concurrency`` at a time.
 
-    ``rps`` counts answered requests only (status 200), and the latencies in ms
-    are theirs; ``errors`` counts the others.
+    Returns the latencies (ms) of the answered requests (status 200), the
+    number of the others, and the wall-clock seconds.
     """
     url = f"http://127.0.0.1:{port}/search"
 
@@ -106,16 +107,22 @@ def measure(port: int, queries: list[str], concurrency: int) -> dict:
                 errors += not ok
         return times, errors
 
-    run(queries[:20])
     parts = [queries[i::concurrency] for i in range(concurrency)]
     began = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         done = list(pool.map(run, parts))
     seconds = time.perf_counter() - began
-    latencies = np.concatenate([np.asarray(times, dtype=float) for times, _ in done])
-    errors = sum(e for _, e in done)
+    return [t for times, _ in done for t in times], sum(e for _, e in done), seconds
+
+
+def summarise(blocks: list[tuple[list[float], int, float]]) -> dict:
+    """Requests per second (answered ones) and p50/p99 latency over all blocks of one design."""
+    latencies = np.asarray([t for times, _, _ in blocks for t in times], dtype=float)
+    errors = sum(e for _, e, _ in blocks)
+    seconds = sum(s for _, _, s in blocks)
     p50, p99 = np.percentile(latencies, [50, 99]) if len(latencies) else (np.nan, np.nan)
-    return {"rps": len(latencies) / seconds, "p50": float(p50), "p99": float(p99), "errors": errors, "n": len(queries)}
+    return {"rps": len(latencies) / seconds, "p50": float(p50), "p99": float(p99), "errors": errors,
+            "n": len(latencies) + errors}
 
 
 def setup(folder: Path, n: int, rng: np.random.Generator) -> tuple[Path, Path, np.ndarray]:
@@ -174,30 +181,36 @@ def main() -> None:
                 "seed": ([sys.executable, __file__, "--serve-seed", str(seed_index), "--port"], args.seed_requests,
                          os.environ | {"OMP_NUM_THREADS": "1"}),
             }
-            results = {}
-            for design, (command, count, env) in designs.items():
-                port = free_port()
-                server, startup = start(command + [str(port)], port, env=env)
-                try:
-                    for concurrency in (1, CONCURRENCY):
-                        result = measure(port, queries_near(codes, count, rng), concurrency)
-                        result["crashed"] = server.poll() is not None
-                        results[design, concurrency] = result
+            servers = {}
+            try:
+                for design, (command, _, env) in designs.items():
+                    port = free_port()
+                    servers[design] = (port, *start(command + [str(port)], port, env=env))
+                    measure(port, queries_near(codes, 20, rng), 1)  # warm-up
+                for concurrency in (1, CONCURRENCY):
+                    # The designs take turns, a block each, so that the load of a shared machine
+                    # falls on both alike.
+                    blocks = {design: [] for design in designs}
+                    for _ in range(ROUNDS):
+                        for design, (_, count, _) in designs.items():
+                            port, server, _ = servers[design]
+                            if server.poll() is None:
+                                blocks[design].append(measure(port, queries_near(codes, count // ROUNDS, rng),
+                                                              concurrency))
+                    results = {}
+                    for design, (port, server, startup) in servers.items():
+                        result = results[design] = summarise(blocks[design]) | {"crashed": server.poll() is not None}
                         rows.append((n, design, concurrency, result, startup))
                         print(f"  {design:8s} c={concurrency}: {result['rps']:8.0f} req/s  p50 {result['p50']:7.2f} ms"
-                              f"  p99 {result['p99']:7.2f} ms  errors {result['errors']}/{result['n']}"
+                              f"  p99 {result['p99']:7.2f} ms  failed {result['errors']}/{result['n']}"
                               f"{'  SERVER CRASHED' if result['crashed'] else ''}  (start-up {startup:.1f} s)")
-                        if result["crashed"]:
-                            break
-                finally:
+                    new, old = results["service"], results["seed"]
+                    print(f"  c={concurrency}: service/seed {new['rps'] / old['rps']:.2f}x req/s, "
+                          f"p50 {new['p50'] / old['p50']:.2f}x, p99 {new['p99'] / old['p99']:.2f}x")
+            finally:
+                for _, server, _ in servers.values():
                     server.terminate()
                     server.wait(timeout=30)
-            for concurrency in (1, CONCURRENCY):
-                if ("seed", concurrency) not in results:
-                    continue
-                new, old = results["service", concurrency], results["seed", concurrency]
-                print(f"  c={concurrency}: service/seed {new['rps'] / old['rps']:.1f}x req/s, "
-                      f"p50 {old['p50'] / new['p50']:.1f}x lower, p99 {old['p99'] / new['p99']:.1f}x lower")
     print("\n| stored | design | clients | requests | req/s | p50 ms | p99 ms | failed | start-up s |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for n, design, concurrency, r, startup in rows:

@@ -182,9 +182,10 @@ def _cmd_serve(args: argparse.Namespace, out) -> None:
     try:
         settings = Settings(**{name: value for name, value in given.items() if value is not None})
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
-                             for e in exc.errors())
-        raise CommandError(f"invalid settings: {problems}") from None
+        problems = [error["msg"].removeprefix("Value error, ") for error in exc.errors()]
+        fields = [".".join(map(str, error["loc"])) for error in exc.errors()]
+        raise CommandError("invalid settings: " + "; ".join(
+            f"{field}: {problem}" if field else problem for field, problem in zip(fields, problems))) from None
     try:
         store = ImageStore(settings.db, method=settings.method, hash_size=settings.hash_size)
     except StoreError as exc:

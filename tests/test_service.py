@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from dedupkit import hamming, hash_file, hex_to_codes
-from dedupkit.cli import main
+from dedupkit.cli import _is_loopback, main
 from dedupkit.service.app import create_app
 from dedupkit.service.schemas import ImageFacts
 from dedupkit.service.settings import Settings
@@ -384,6 +384,27 @@ def test_a_database_refuses_another_method_or_hash_size(tmp_path, make_client, c
         make_client(db=path, method="phash")
     assert main(["serve", "--db", str(path), "--hash-size", "16", "--port", "1"]) == 2
     assert "created with method=dhash, hash_size=8" in capsys.readouterr().err
+
+
+def test_serve_refuses_bad_settings_before_starting(tmp_path, capsys):
+    assert main(["serve", "--db", str(tmp_path / "s.db"), "--max-distance", "65", "--port", "1"]) == 2
+    assert "invalid settings: max_distance must be between 0 and 64" in capsys.readouterr().err
+    assert not (tmp_path / "s.db").exists()
+
+
+@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("::1", True), ("localhost", True),
+                                                ("0.0.0.0", False), ("192.168.1.20", False), ("example.org", False)])
+def test_serve_knows_a_loopback_address(host, loopback):
+    assert _is_loopback(host) is loopback
+
+
+def test_the_app_serves_a_store_opened_beforehand_and_closes_it(tmp_path):
+    store = ImageStore(tmp_path / "opened.db")  # empty: its length is 0, and it must still be used
+    with TestClient(create_app(Settings(db=tmp_path / "unused.db"), store=store)) as client:
+        add(client, sample("coffee.jpg"))
+        assert len(store) == 1
+    assert not (tmp_path / "unused.db").exists()
+    ImageStore(tmp_path / "opened.db").close()  # the app closed it, so it can be opened again
 
 
 def test_a_file_that_is_not_a_dedupkit_database_is_refused(tmp_path):
