@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from dedupkit import hamming, hash_file, hex_to_codes
 from dedupkit.cli import _is_loopback, main
-from dedupkit.service.app import create_app
+from dedupkit.service.app import create_app, get_store
 from dedupkit.service.schemas import ImageFacts
 from dedupkit.service.settings import Settings
 from dedupkit.service.store import ImageStore, StoreError
@@ -289,6 +289,19 @@ def test_the_size_limit_stops_reading_the_body(client, announce):
     asyncio.run(client.app(scope, receive, send))
     assert sent[0]["status"] == 413
     assert chunks_read == (0 if announce else LIMIT // chunk + 1)
+
+
+def test_an_unexpected_error_is_a_json_500(tmp_path):
+    class BrokenStore:
+        def search(self, *args, **kwargs):
+            raise RuntimeError("disk on fire")
+
+    app = create_app(Settings(db=tmp_path / "s.db"))
+    app.dependency_overrides[get_store] = BrokenStore
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/search", data={"hash": "f3e96933160b1b36"})
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal server error; the server log has the details"}
 
 
 # -- token -----------------------------------------------------------------------

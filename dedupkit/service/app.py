@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,8 +18,6 @@ from .settings import Settings
 from .store import ImageStore
 
 __all__ = ["create_app", "get_settings", "get_store"]
-
-logger = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 Upload images and learn at once whether a near-duplicate is already stored.
@@ -87,5 +84,5 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unexpected error in %s %s", request.method, request.url.path)
+    """500 as JSON too; Starlette re-raises the exception afterwards, so the server logs it."""
     return JSONResponse({"detail": "internal server error; the server log has the details"}, status_code=500)
