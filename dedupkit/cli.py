@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .dihedral import find_pairs_dihedral, search_dihedral
 from .groups import find_groups
 from .hashing import METHODS
 from .scan import hash_images
@@ -46,6 +47,9 @@ def _add_hash_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
     parser.add_argument("--exact", action="store_true", help="decode JPEGs at full size (bit-identical to imagehash)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--trim", action=argparse.BooleanOptionalAction, default=False,
+                        help="cut plain borders, padding, letterbox bars, canvas and caption bars before hashing "
+                             "(default: --no-trim)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     find_cmd.add_argument("--hashes", type=Path, default=None, help="also write the hash table to this CSV")
     find_cmd.add_argument("--against", type=_existing_dir, default=None, metavar="REF_DIR",
                           help="report only pairs between DIR and this reference folder")
+    find_cmd.add_argument("--dihedral", action="store_true",
+                          help="also find mirrored and 90/180/270-degree turned copies (about 8x the search); "
+                               "adds an 'orientation' column")
     _add_hash_options(find_cmd)
 
     serve_cmd = commands.add_parser(
@@ -104,10 +111,11 @@ def _port(value: str) -> int:
     return port
 
 
-def _hash(directory: Path, args: argparse.Namespace) -> pd.DataFrame:
+def _hash(directory: Path, args: argparse.Namespace, *, dihedral: bool = False) -> pd.DataFrame:
     try:
         hashes = hash_images(directory, method=args.method, hash_size=args.hash_size, workers=args.workers,
-                             exact=args.exact, progress=False if args.no_progress else None)
+                             exact=args.exact, progress=False if args.no_progress else None,
+                             trim=args.trim, dihedral=dihedral)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     hashes["path"] = [os.path.relpath(p, directory) for p in hashes["path"]]
@@ -138,7 +146,7 @@ def _cmd_hash(args: argparse.Namespace, out) -> None:
 
 
 def _cmd_find(args: argparse.Namespace, out) -> None:
-    hashes = _hash(args.dir, args)
+    hashes = _hash(args.dir, args, dihedral=args.dihedral)
     n_errors = int(hashes["error"].notna().sum())
     if args.hashes:
         _write(hashes, args.hashes)
@@ -151,14 +159,20 @@ def _cmd_find(args: argparse.Namespace, out) -> None:
     if args.against is not None:
         reference = _hash(args.against, args)
         index = HashIndex.from_hashes(reference, method=args.method, hash_size=args.hash_size)
-        matches = index.search(hashes, max_distance=args.max_distance)
+        if args.dihedral:
+            matches = search_dihedral(index, hashes, max_distance=args.max_distance)
+        else:
+            matches = index.search(hashes, max_distance=args.max_distance)
         matches = matches.rename(columns={"query": "path"})
         _write(matches, args.output)
         print(f"indexed {len(index)} reference images in {args.against}", file=out)
         print(f"{matches['path'].nunique()} files in {args.dir} match a reference image "
               f"({len(matches)} pairs within distance {args.max_distance}): {args.output}", file=out)
         return
-    pairs = find_pairs(hashes, max_distance=args.max_distance)
+    if args.dihedral:
+        pairs = find_pairs_dihedral(hashes, max_distance=args.max_distance)
+    else:
+        pairs = find_pairs(hashes, max_distance=args.max_distance)
     _write(pairs, args.output)
     print(f"{len(pairs)} pairs within distance {args.max_distance}: {args.output}", file=out)
     if args.groups:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from dedupkit import HashIndex, hash_images
 from dedupkit.dihedral import ORIENTATIONS, dihedral_hex, find_pairs_dihedral, search_dihedral
@@ -72,3 +72,20 @@ def test_dihedral_needs_the_dihedral_column(turned_dir):
     empty = pd.DataFrame({"path": pd.array([], "string"), "hash": pd.array([], "string"),
                           "hash_dihedral": pd.array([], "string")})
     assert find_pairs_dihedral(empty).empty
+
+
+def test_cli_find_dihedral_and_trim(tmp_path, turned_dir):
+    from dedupkit.cli import main
+
+    ImageOps.expand(Image.open(turned_dir / "b.png"), border=(0, 20), fill=(0, 0, 0)).save(tmp_path / "b_boxed.png")
+    assert main(["find", str(turned_dir), "-o", str(tmp_path / "pairs.csv"), "--dihedral", "--max-distance", "6",
+                 "--no-progress"]) == 0
+    pairs = pd.read_csv(tmp_path / "pairs.csv")
+    assert list(pairs.columns) == ["path_a", "path_b", "distance", "orientation"]
+    assert ("a.png", "a_mirror.png", "mirror") in set(zip(pairs["path_a"], pairs["path_b"], pairs["orientation"]))
+    for trim, found in (("--no-trim", 0), ("--trim", 1)):
+        out = tmp_path / f"against{trim}.csv"
+        assert main(["find", str(tmp_path), "--against", str(turned_dir), "-o", str(out), "--dihedral", trim,
+                     "--max-distance", "6", "--no-progress"]) == 0
+        matches = pd.read_csv(out)
+        assert (matches["path"] == "b_boxed.png").sum() == found, matches
