@@ -110,6 +110,10 @@ def _cut_axis(block: np.ndarray, frame_colours: list[np.ndarray], first_turn: bo
     n = len(block)
     if n == 0:
         return 0, 0
+    edges = block[[0, -1]]  # most photos: neither edge line is plain, and nothing more to look at
+    off = np.abs(edges - np.median(edges, axis=1)[:, None, :]).max(axis=2) > tolerance
+    if (off.mean(axis=1) > max_outliers).all():
+        return 0, n
     reference = np.median(block, axis=1)  # (rows, channels): each row's colour
     plain = (np.abs(block - reference[:, None, :]).max(axis=2) > tolerance).mean(axis=1) <= max_outliers
     head = _edge_run(block, reference, plain, tolerance, band)
