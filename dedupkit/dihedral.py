@@ -149,20 +149,17 @@ def find_pairs_dihedral(hashes: pd.DataFrame, *, max_distance: int = 10) -> pd.D
     match, dist = labels.astype(np.int64), dist.astype(np.int64)
     other = query != match
     query, orientation, match, dist = query[other], orientation[other], match[other], dist[other]
-    # "match looks like query turned by k": for the pair (a, b) = (query, match) that is k,
-    # for (match, query) it is k's inverse. Keep each unordered pair once, at its best.
-    swap = query > match
+    # "match looks like query turned by k": for the pair (query, match) that is k, for (match, query)
+    # its inverse. Pair tables list each pair once, with path_a < path_b, at its best orientation.
+    swap = paths[query] > paths[match]
     a, b = np.where(swap, match, query), np.where(swap, query, match)
     orientation = np.where(swap, _INVERSE[orientation], orientation)
     keep = _best_orientation(a, orientation, b, dist)
-    path_a, path_b, orientation = paths[a[keep]], paths[b[keep]], orientation[keep]
-    swap = path_a > path_b  # pair tables list each pair with path_a < path_b
-    orientation = np.where(swap, _INVERSE[orientation], orientation)
     pairs = pd.DataFrame({
-        "path_a": pd.array(np.where(swap, path_b, path_a), dtype="string"),
-        "path_b": pd.array(np.where(swap, path_a, path_b), dtype="string"),
+        "path_a": pd.array(paths[a[keep]], dtype="string"),
+        "path_b": pd.array(paths[b[keep]], dtype="string"),
         "distance": dist[keep],
-        "orientation": pd.array(np.asarray(ORIENTATIONS, dtype=object)[orientation], dtype="string"),
+        "orientation": pd.array(np.asarray(ORIENTATIONS, dtype=object)[orientation[keep]], dtype="string"),
     })
     return pairs.sort_values(["distance", "path_a", "path_b"], ignore_index=True)
 

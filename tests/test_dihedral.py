@@ -48,6 +48,12 @@ def test_find_pairs_dihedral_finds_the_mirror_and_names_the_orientation(turned_d
     assert pairs.loc[pairs["orientation"] == "mirror", "distance"].max() <= 2
 
 
+def test_row_order_does_not_change_the_pairs(turned_dir):
+    hashes = hash_images(turned_dir, dihedral=True, workers=1)
+    shuffled = hashes.sample(frac=1, random_state=3).reset_index(drop=True)
+    assert find_pairs_dihedral(shuffled, max_distance=6).equals(find_pairs_dihedral(hashes, max_distance=6))
+
+
 def test_a_plain_find_misses_what_the_dihedral_one_finds(turned_dir):
     from dedupkit import find_pairs
 
