@@ -170,7 +170,7 @@ def decode_image(
     try:
         if image.getexif().get(_ORIENTATION, 1) in (5, 6, 7, 8):
             width, height = height, width
-        if draft_size is not None and fmt == "JPEG":
+        if draft_size is not None and fmt in ("JPEG", "MPO"):
             image.draft("L", (draft_size, draft_size))
         image.load()
         upright = ImageOps.exif_transpose(image)  # a copy, transposed if needed

@@ -1,0 +1,460 @@
+"""A persistent hash cache, so that a re-scan hashes only new or changed files.
+
+:func:`dedupkit.hash_images` takes ``cache=`` (a file path, or ``True`` for
+``.dedupkit-cache.parquet`` in the scanned folder). The cache is one Parquet
+file plus, while a scan runs, an append-only journal beside it::
+
+    photos/.dedupkit-cache.parquet                       # merged rows
+    photos/.dedupkit-cache.parquet.journal-<id>.arrows   # this scan's new rows
+
+A row is reused only if its file has the same path, size and modification time
+(nanoseconds) and was hashed with the same settings: method, hash size, exact
+or fast decoding, and every other option that changes the row (``trim``,
+``dihedral``, ``max_pixels``), plus a version of dedupkit's hashing code. Rows
+made with other settings stay in the file for the scans that use them.
+
+Every finished chunk of a scan is appended to the journal at once (an Arrow IPC
+stream, readable up to its last complete chunk even if the process was killed
+mid-write). At the end of a scan the journal is merged into the Parquet file,
+written to a temporary file and moved into place with :func:`os.replace`, so the
+cache file is never half-written. An interrupted scan (Ctrl-C, a killed kernel)
+leaves its journal behind; the next scan reads it, so at most the chunks that
+were being hashed at that moment are lost.
+
+Paths inside the cache's folder are stored relative to it, so a folder moved or
+copied together with its cache (keeping modification times, as ``cp -p`` and
+``rsync -a`` do) is not hashed again. Rows of files that no longer exist are
+dropped when the journal is merged.
+
+One scan per cache file at a time is the intended use. Two scans sharing a
+cache never see each other's half-written data (journals are locked while
+written); at worst a few rows are not cached and get hashed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import logging
+import os
+import uuid
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+
+try:  # advisory locks keep a running scan's journal from being merged away
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no locks, same behaviour otherwise
+    fcntl = None
+
+__all__ = ["DEFAULT_CACHE_NAME", "HashCache", "resolve_cache_path", "settings_key"]
+
+logger = logging.getLogger(__name__)
+
+#: File name of the cache that ``hash_images(folder, cache=True)`` keeps in ``folder``.
+DEFAULT_CACHE_NAME = ".dedupkit-cache.parquet"
+
+#: Columns that identify a cached row; every other column is the row itself.
+KEY_COLUMNS = ("path", "size", "mtime_ns", "settings")
+_FORMAT = "dedupkit-hash-cache/1"  # stored in the Parquet metadata
+_INT_COLUMNS = frozenset({"size", "mtime_ns", "width", "height", "bytes"})
+# Errors that depend on the machine, not on the file's bytes: never cached.
+_TRANSIENT_ERRORS = ("file not found", "permission denied", "cannot read the file")
+
+
+def settings_key(settings: Mapping[str, object]) -> str:
+    """A stable string for a set of hashing options (the ``settings`` column)."""
+    return json.dumps(dict(settings), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def resolve_cache_path(cache: str | os.PathLike | bool | None, source: object) -> Path | None:
+    """Where ``hash_images(source, cache=cache)`` keeps its cache, or ``None`` for no cache.
+
+    ``None`` or ``False``: no cache. ``True``: ``.dedupkit-cache.parquet`` in
+    ``source``, which must then be a folder. A path: that file.
+    """
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        if not isinstance(source, (str, os.PathLike)) or not Path(source).is_dir():
+            raise ValueError(
+                "cache=True keeps the cache in the scanned folder, so the source must be a folder; "
+                "pass cache='path/to/cache.parquet' for a list of files"
+            )
+        return Path(source) / DEFAULT_CACHE_NAME
+    if isinstance(cache, (str, os.PathLike)):
+        path = Path(cache)
+        if path.is_dir():
+            return path / DEFAULT_CACHE_NAME
+        return path
+    raise TypeError(f"cache must be None, True/False or a file path, got {cache!r}")
+
+
+class HashCache:
+    """Rows of earlier scans, looked up by path, size, modification time and settings.
+
+    Use :meth:`lookup` once with the files of a scan, :meth:`record` for each
+    finished chunk, and :meth:`close` at the end (``compact=True`` after a
+    complete scan). :func:`dedupkit.hash_images` does all of this for you.
+
+    Parameters
+    ----------
+    path
+        The Parquet file (created on the first :meth:`close`).
+    settings
+        The options the rows are hashed with; rows with other settings are kept
+        but never returned.
+
+    Raises
+    ------
+    ValueError
+        ``path`` exists but is not a dedupkit hash cache (it is never
+        overwritten then).
+    """
+
+    def __init__(self, path: str | os.PathLike, settings: Mapping[str, object]):
+        self.path = Path(path)
+        self.root = os.path.abspath(self.path.parent)
+        self._prefix = self.root.rstrip(os.sep) + os.sep
+        self.settings = settings_key(settings)
+        self._table, self._merged_journals, self._signature = self._load()  # every cached row, all settings
+        self._stats: dict[str, tuple[int, int]] = {}  # path -> (size, mtime_ns) of the files to hash
+        self._journal: _Journal | None = None
+        self._journals_written: list[str] = []
+        self._new: list[pa.Table] = []  # rows recorded by this scan
+        self._seen: set[str] | None = None  # key paths of the files of this scan
+        self.recorded = 0
+        self._broken = False
+
+    # -- reading -------------------------------------------------------------
+    def _journal_paths(self) -> list[str]:
+        pattern = glob.escape(str(self.path)) + ".journal-*.arrows"
+        return sorted(glob.glob(pattern), key=lambda p: (_mtime(p), p))
+
+    def _load(self) -> tuple[pd.DataFrame, list[str], tuple | None]:
+        """Every row of the Parquet file and the journals, the journals read, the file's signature."""
+        parts = []
+        signature = _signature(self.path)
+        if signature is not None:
+            try:
+                meta = pq.read_schema(self.path).metadata or {}
+            except (OSError, pa.ArrowException) as exc:
+                raise ValueError(
+                    f"{self.path}: not a dedupkit hash cache ({exc}); delete it or pass another cache path"
+                ) from None
+            if meta.get(b"dedupkit") != _FORMAT.encode():
+                raise ValueError(
+                    f"{self.path}: not a dedupkit hash cache (made by another program or another "
+                    "dedupkit version); delete it or pass another cache path"
+                )
+            parts.append(pq.read_table(self.path).to_pandas(types_mapper=_PANDAS_TYPES.get))
+        journals = []
+        for journal in self._journal_paths():
+            frame = _read_journal(journal)
+            if frame is not None:
+                parts.append(frame)
+            journals.append(journal)
+        return _merge(parts), journals, signature
+
+    def key_path(self, path: str) -> str:
+        """The path as stored: relative to the cache's folder when inside it, else absolute."""
+        full = os.path.abspath(path)
+        if full.startswith(self._prefix):
+            return full[len(self._prefix):]
+        return full
+
+    def lookup(self, files: Sequence[str]) -> tuple[list[dict], list[str]]:
+        """Split a scan's files into cached rows and files to hash.
+
+        Returns
+        -------
+        rows, to_hash
+            Rows (with the scan's own paths) for the files that are cached and
+            unchanged, and the paths that must be hashed, in the given order.
+        """
+        keys, sizes, mtimes = [], [], []
+        for path in files:
+            keys.append(self.key_path(path))
+            try:
+                st = os.stat(path)
+                sizes.append(st.st_size)
+                mtimes.append(st.st_mtime_ns)
+            except OSError:
+                sizes.append(-1)
+                mtimes.append(-1)
+        self._seen = set(keys)
+        wanted = pd.DataFrame({"path": pd.Series(keys, dtype=object), "size": np.asarray(sizes, dtype=np.int64),
+                               "mtime_ns": np.asarray(mtimes, dtype=np.int64), "_at": np.arange(len(keys))})
+        mine = self._table[self._table["settings"] == self.settings]
+        if not len(mine) or not len(wanted):
+            mine = mine.iloc[:0].astype({"path": object})
+        hits = wanted.merge(mine, on=["path", "size", "mtime_ns"], how="inner")
+        hit_at = np.zeros(len(keys), dtype=bool)
+        hit_at[hits["_at"].to_numpy()] = True
+        payload = [c for c in hits.columns if c not in (*KEY_COLUMNS, "_at")]
+        rows = []
+        if len(hits):
+            values = hits[payload].astype(object).where(hits[payload].notna(), None)
+            for at, record in zip(hits["_at"].to_numpy(), values.to_dict("records")):
+                record["path"] = files[at]
+                rows.append(record)
+        to_hash = []
+        for at in np.flatnonzero(~hit_at):
+            to_hash.append(files[at])
+            if sizes[at] >= 0:
+                self._stats[files[at]] = (sizes[at], mtimes[at])
+        return rows, to_hash
+
+    # -- writing -------------------------------------------------------------
+    def record(self, rows: Iterable[dict]) -> None:
+        """Append freshly hashed rows to this scan's journal (one chunk at a time).
+
+        If the journal cannot be written (read-only folder, full disk) the
+        cache warns once and stops writing; the scan goes on.
+        """
+        if self._broken:
+            return
+        try:
+            self._record(rows)
+        except OSError as exc:
+            self._give_up(exc)
+
+    def _give_up(self, exc: OSError) -> None:
+        self._broken = True
+        warnings.warn(f"hash cache {self.path} cannot be written ({exc}); going on without it",
+                      RuntimeWarning, stacklevel=3)
+        if self._journal is not None:
+            with contextlib.suppress(OSError):
+                self._journal.close()
+            self._journal = None
+
+    def _record(self, rows: Iterable[dict]) -> None:
+        records = []
+        for row in rows:
+            stat = self._stats.get(row["path"])
+            error = row.get("error")
+            if stat is None or (error and str(error).startswith(_TRANSIENT_ERRORS)):
+                continue
+            record = dict(row)
+            record["path"] = self.key_path(row["path"])
+            record["size"], record["mtime_ns"] = stat
+            record["settings"] = self.settings
+            records.append(record)
+        if not records:
+            return
+        if self._journal is not None and not self._journal.fits(records):
+            self._journal.close()  # another set of columns: start another journal
+            self._journal = None
+        if self._journal is None:
+            self._journal = _Journal(f"{self.path}.journal-{uuid.uuid4().hex}.arrows")
+            self._journals_written.append(self._journal.path)
+        self._new.append(self._journal.append(records))  # columnar: small next to the rows
+        self.recorded += len(records)
+
+    def close(self, *, compact: bool = True) -> None:
+        """Finish this scan's journal and, if ``compact``, merge everything into the Parquet file.
+
+        Merging drops rows of files that no longer exist. Without ``compact``
+        (an interrupted scan) the journal stays beside the cache for the next
+        scan to read.
+        """
+        if self._broken:
+            return
+        try:
+            self._close(compact)
+        except OSError as exc:
+            self._give_up(exc)
+
+    def _close(self, compact: bool) -> None:
+        journal, self._journal = self._journal, None
+        if journal is not None:
+            journal.close()
+        if not compact:
+            return
+        if _signature(self.path) == self._signature:
+            # the usual case: nobody rewrote the file since this scan read it
+            new = (pa.concat_tables(self._new, promote_options="permissive").to_pandas(types_mapper=_PANDAS_TYPES.get)
+                   if self._new else None)
+            table = _merge([self._table, new])
+            journals = self._merged_journals + self._journals_written
+        else:  # another scan merged meanwhile: start again from what is on disk now
+            table, journals, _ = self._load()
+        before = len(table)
+        table = self._drop_removed(table)
+        if not journals and len(table) == before and self.path.exists():
+            return  # nothing new, nothing removed: leave the file alone
+        self._write(table)
+        for done in journals:
+            if not _try_lock_and_remove(done):
+                logger.debug("journal %s is still being written; left for a later scan", done)
+        self._table, self._merged_journals, self._signature = table, [], _signature(self.path)
+        self._new, self._journals_written = [], []
+
+    def _drop_removed(self, table: pd.DataFrame) -> pd.DataFrame:
+        if not len(table):
+            return table
+        seen = self._seen or set()
+        unknown = ~table["path"].isin(seen)
+        if not unknown.any():
+            return table
+        candidates = table.loc[unknown, "path"].unique()
+        gone = {p for p in candidates if not os.path.exists(os.path.join(self.root, p))}
+        if gone:
+            logger.info("cache: dropping %d rows of files that no longer exist", len(gone))
+            table = table[~table["path"].isin(gone)].reset_index(drop=True)
+        return table
+
+    def _write(self, table: pd.DataFrame) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        arrow = _to_arrow(table)
+        arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), b"dedupkit": _FORMAT.encode()})
+        tmp = f"{self.path}.tmp-{uuid.uuid4().hex}"
+        try:
+            pq.write_table(arrow, tmp)
+            os.replace(tmp, self.path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(tmp)
+
+    def __len__(self) -> int:
+        return int((self._table["settings"] == self.settings).sum())
+
+
+class _Journal:
+    """An Arrow IPC stream of row batches, locked while open."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
+        if fcntl is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._writer: ipc.RecordBatchStreamWriter | None = None
+        self._schema: pa.Schema | None = None
+
+    def fits(self, records: list[dict]) -> bool:
+        """Whether the records can go into this journal (same columns, compatible types)."""
+        if self._schema is None:
+            return True
+        try:
+            _to_arrow(pd.DataFrame.from_records(records), schema=self._schema)
+        except (pa.ArrowException, ValueError, TypeError):
+            return False
+        return set(self._schema.names) == set().union(*records)
+
+    def append(self, records: list[dict]) -> pa.Table:
+        """Write the records as one batch, flushed to the file at once; return them as a table."""
+        frame = pd.DataFrame.from_records(records)
+        batch = _to_arrow(frame, schema=self._schema)
+        if self._writer is None:
+            self._schema = batch.schema
+            self._writer = ipc.new_stream(self._file, self._schema)
+        self._writer.write_table(batch)
+        self._file.flush()
+        return batch
+
+    def close(self) -> None:
+        try:
+            if self._writer is not None:
+                self._writer.close()
+        finally:
+            self._file.close()  # releases the lock
+
+
+def _read_journal(path: str) -> pd.DataFrame | None:
+    """The complete batches of a journal; a torn last batch (killed writer) is ignored."""
+    batches = []
+    try:
+        with open(path, "rb") as handle:
+            reader = ipc.open_stream(handle)
+            while True:
+                try:
+                    batches.append(reader.read_next_batch())
+                except StopIteration:
+                    break
+                except (OSError, pa.ArrowException):
+                    break
+            schema = reader.schema
+    except (OSError, pa.ArrowException):
+        return None  # empty or torn before the first batch
+    if not batches:
+        return None
+    return pa.Table.from_batches(batches, schema=schema).to_pandas(types_mapper=_PANDAS_TYPES.get)
+
+
+def _try_lock_and_remove(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.remove(path)
+        return True
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype()}  # keep integers with gaps as integers
+
+
+def _merge(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Rows of several sources, the last one winning for each (path, settings)."""
+    parts = [p for p in parts if p is not None and len(p)]
+    if not parts:
+        return _empty()
+    table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return table.drop_duplicates(["path", "settings"], keep="last", ignore_index=True)
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c in _INT_COLUMNS else object) for c in KEY_COLUMNS})
+
+
+def _arrow_type(name: str, values: pd.Series) -> pa.DataType:
+    if name in _INT_COLUMNS:
+        return pa.int64()
+    present = values.dropna()
+    if not len(present):
+        return pa.string()
+    first = present.iloc[0]
+    if isinstance(first, (bool, np.bool_)):
+        return pa.bool_()
+    if isinstance(first, (int, np.integer)):
+        return pa.int64()
+    if isinstance(first, (float, np.floating)):
+        return pa.float64()
+    return pa.string()
+
+
+def _to_arrow(frame: pd.DataFrame, schema: pa.Schema | None = None) -> pa.Table:
+    """A frame as an Arrow table with plain types (nullable ints, strings); ``schema`` if given."""
+    if schema is not None and set(schema.names) == set(frame.columns):
+        fields = list(schema)
+    else:
+        fields = [pa.field(c, _arrow_type(c, frame[c])) for c in frame.columns]
+    arrays = []
+    for field in fields:
+        arrays.append(pa.array(frame[field.name], type=field.type, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
