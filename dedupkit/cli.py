@@ -47,6 +47,9 @@ def _add_hash_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
     parser.add_argument("--exact", action="store_true", help="decode JPEGs at full size (bit-identical to imagehash)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--cache", nargs="?", const=True, default=None, metavar="PATH",
+                        help="keep hashes in a Parquet cache and hash only new or changed files next time "
+                             "(default PATH: DIR/.dedupkit-cache.parquet)")
     parser.add_argument("--trim", action=argparse.BooleanOptionalAction, default=False,
                         help="cut plain borders, padding, letterbox bars, canvas and caption bars before hashing "
                              "(default: --no-trim)")
@@ -115,7 +118,7 @@ def _hash(directory: Path, args: argparse.Namespace, *, dihedral: bool = False) 
     try:
         hashes = hash_images(directory, method=args.method, hash_size=args.hash_size, workers=args.workers,
                              exact=args.exact, progress=False if args.no_progress else None,
-                             trim=args.trim, dihedral=dihedral)
+                             trim=args.trim, dihedral=dihedral, cache=args.cache)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     hashes["path"] = [os.path.relpath(p, directory) for p in hashes["path"]]
@@ -155,6 +158,8 @@ def _cmd_find(args: argparse.Namespace, out) -> None:
     skipped = len(hashes.attrs.get("skipped", []))
     note = f" ({skipped} other file{'s' * (skipped != 1)} left out by extension)" if skipped else ""
     print(f"scanned {len(hashes)} files in {args.dir}{note}: {n_errors} could not be read", file=out)
+    if hashes.attrs.get("cached"):
+        print(f"  {hashes.attrs['cached']} files taken from the cache, {hashes.attrs['hashed']} hashed", file=out)
     _report_errors(hashes, out)
     if args.against is not None:
         reference = _hash(args.against, args)

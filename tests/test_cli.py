@@ -73,3 +73,19 @@ def test_help_everywhere():
     for args in (["--help"], ["hash", "--help"], ["find", "--help"]):
         result = subprocess.run([sys.executable, "-m", "dedupkit", *args], capture_output=True, text=True)
         assert result.returncode == 0 and "usage: dedupkit" in result.stdout
+
+
+def test_cache_option_hashes_only_what_changed(small_dir, tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in small_dir.glob("*.jpg"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    cache = tmp_path / "cache.parquet"
+    args = ["find", str(folder), "-o", str(tmp_path / "pairs.csv"), "--cache", str(cache), "--workers", "1"]
+    assert main(args) == 0
+    assert cache.exists() and "from the cache" not in capsys.readouterr().out
+    assert main(args) == 0
+    assert "7 files taken from the cache, 0 hashed" in capsys.readouterr().out
+    (folder / "new.jpg").write_bytes(next(small_dir.glob("*.jpg")).read_bytes())
+    assert main(args) == 0
+    assert "7 files taken from the cache, 1 hashed" in capsys.readouterr().out
