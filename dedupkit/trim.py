@@ -22,6 +22,7 @@ __all__ = ["trim_borders", "trim_box"]
 
 _WORK_SIDE = 512  # larger images are measured on a copy shrunk to this
 _EDGE_FRACTION = 0.3  # of the line after a frame that must differ from the frame's colour
+_BAND_FRACTION = 0.6  # of each line of a caption band that must have the frame's colour (text is thin)
 
 
 def trim_box(
@@ -71,7 +72,7 @@ def trim_box(
     work = image if image.mode in ("RGB", "L") else image.convert("RGB")
     scale = max(width, height) / _WORK_SIDE
     if scale > 1:
-        work = work.resize((max(1, round(width / scale)), max(1, round(height / scale))), Image.Resampling.BOX)
+        work = work.resize((max(1, round(width / scale)), max(1, round(height / scale))), Image.Resampling.NEAREST)
     pixels = np.asarray(work, dtype=np.int16)
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
@@ -146,7 +147,7 @@ def _edge_run(block: np.ndarray, reference: np.ndarray, plain: np.ndarray, toler
     captioned = False
     while 0 < run < n:
         ahead = np.abs(block[run : run + band] - colour).max(axis=2)
-        mostly = (ahead <= tolerance).mean(axis=1) >= 0.5
+        mostly = (ahead <= tolerance).mean(axis=1) >= _BAND_FRACTION
         closing = np.flatnonzero(same[run : run + band])
         if not len(closing) or not mostly[: closing[0]].all() or ahead[: closing[0]].max() <= 4 * tolerance:
             break  # no band, or only shades of the frame's colour (a sky, not text)
