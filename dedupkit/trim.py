@@ -7,10 +7,15 @@ it. A photo without a frame comes back as it is.
 
 A line (row or column) at the edge is *plain* when almost all its pixels are
 within ``tolerance`` levels of its median colour (JPEG noise stays well
-inside). Plain lines are cut from each side, over and over (a title bar, then
-a canvas). A band of lines mostly of the same colour as the plain lines just
-cut, closed by another plain line of that colour, is cut too: a caption bar
-with a line of text in it.
+inside). A run of plain lines of one colour is a frame when it ends at an
+edge (the next line is mostly of other colours) and there is one at the
+opposite side too (a border, letterbox or pillarbox bars, a canvas), or it
+has the colour of a frame already found (the rest of a canvas, after a title
+bar). A band of lines mostly of the frame's colour with strong contrast in it
+(text), closed by another plain line of that colour, is cut as well: a
+caption bar. A plain sky at one edge only is not a frame, so photos keep
+their pixels. Images are measured on a nearest-neighbour copy of at most 512
+pixels, and the box is mapped back to full size.
 """
 
 from __future__ import annotations
