@@ -399,6 +399,7 @@ def make_benchmark(
     *,
     edits: Sequence[Edit] = DEFAULT_EDITS,
     distractors: float | int = 0.25,
+    max_photos: int | None = None,
     max_side: int | None = 1024,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -416,6 +417,9 @@ def make_benchmark(
         Photos copied without edits, so that there are pictures that are not
         duplicates of anything: a fraction of the photos (``0.25``) or a count.
         Chosen at random with ``seed``.
+    max_photos
+        Use at most this many photos, picked at random with ``seed`` (to
+        calibrate on a sample of a large collection); default: all.
     max_side
         Photos with a longer side are first shrunk to it (keeps the benchmark
         quick); ``None`` keeps them as they are. The original in the benchmark
@@ -442,6 +446,12 @@ def make_benchmark(
     if len(set(names)) != len(names):
         raise ValueError(f"edit names must be unique, got {names}")
     files, _ = list_images(source)
+    if max_photos is not None:
+        if isinstance(max_photos, bool) or not isinstance(max_photos, int) or max_photos < 1:
+            raise ValueError(f"max_photos must be a positive whole number or None, got {max_photos!r}")
+        if len(files) > max_photos:
+            picked = np.random.default_rng(seed).choice(len(files), size=max_photos, replace=False)
+            files = [files[i] for i in sorted(picked)]
     photos: list[tuple[str, Image.Image, str]] = []
     used: set[str] = set()
     for path in files:
@@ -500,8 +510,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("out", help="folder to write the benchmark into")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--distractors", type=float, default=0.25, help="fraction of photos left unedited")
+    parser.add_argument("--max-photos", type=int, default=None, help="use a random sample of this many photos")
     args = parser.parse_args(argv)
-    truth = make_benchmark(args.photos, args.out, seed=args.seed, distractors=args.distractors)
+    truth = make_benchmark(args.photos, args.out, seed=args.seed, distractors=args.distractors,
+                           max_photos=args.max_photos)
     print(f"wrote {len(truth)} files ({truth['group'].nunique()} pictures) and truth.csv to {args.out}")
     return 0
 

@@ -137,3 +137,29 @@ def test_edit_table_lists_every_default_edit():
     assert table["edit"].tolist() == [e.name for e in DEFAULT_EDITS]
     assert set(table["category"]) == {"mild", "frame", "dihedral", "hard"}
     assert table.set_index("edit").loc["exif_6", "family"] == "exif_orientation"
+
+
+def test_a_sample_of_a_large_folder(tmp_path, originals):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for path in originals[:5]:
+        Image.open(path).convert("RGB").resize((48, 32)).save(photos / path.name)
+    edits = [EDITS["grey"]]
+    truth = make_benchmark(photos, tmp_path / "out", edits=edits, distractors=0, max_photos=3, seed=1)
+    assert truth["group"].nunique() == 3 and len(truth) == 6
+    again = make_benchmark(photos, tmp_path / "again", edits=edits, distractors=0, max_photos=3, seed=1)
+    assert truth.equals(again)
+    with pytest.raises(ValueError, match="max_photos"):
+        make_benchmark(photos, tmp_path / "bad", edits=edits, max_photos=0)
+
+
+def test_python_m_dedupkit_edits(tmp_path, originals, capsys):
+    from dedupkit.edits import main
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for path in originals[:2]:
+        Image.open(path).convert("RGB").resize((48, 32)).save(photos / path.name)
+    assert main([str(photos), str(tmp_path / "bench"), "--distractors", "0"]) == 0
+    assert "truth.csv" in capsys.readouterr().out
+    assert len(pd.read_csv(tmp_path / "bench" / "truth.csv")) == 2 * (1 + len(DEFAULT_EDITS))
