@@ -251,8 +251,10 @@ def hash_images(
         One row per file, sorted by path, with columns ``path``, ``hash`` (hex
         string, missing on error), ``width``, ``height`` (as displayed),
         ``format``, ``bytes`` and ``error`` (missing when the file was hashed).
-        ``attrs`` holds ``method``, ``hash_size``, ``skipped``, ``hashed``
-        (files hashed by this call) and ``cached`` (rows taken from the cache).
+        With ``dihedral=True``, also ``hash_dihedral`` (the 8 orientations'
+        hashes, joined). ``attrs`` holds ``method``, ``hash_size``, ``trim``,
+        ``skipped``, ``hashed`` (files hashed by this call) and ``cached``
+        (rows taken from the cache).
 
     Raises
     ------
