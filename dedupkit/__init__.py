@@ -22,7 +22,7 @@ from .groups import find_groups
 from .hashing import METHODS, codes_to_hex, hamming, hash_bits, hash_hex, hex_to_codes
 from .loading import ImageLoadError, load_image
 from .scan import hash_file, hash_images, list_images
-from .search import HashIndex, find_pairs
+from .search import HashIndex, TooManyPairsWarning, find_pairs, find_value_pairs
 from .thumbnails import thumbnail
 from .trim import trim_borders
 
@@ -44,11 +44,13 @@ __all__ = [
     "ORIENTATIONS",
     "HashIndex",
     "ImageLoadError",
+    "TooManyPairsWarning",
     "codes_to_hex",
     "export_duplicates",
     "find_groups",
     "find_pairs",
     "find_pairs_dihedral",
+    "find_value_pairs",
     "hamming",
     "hash_bits",
     "hash_file",

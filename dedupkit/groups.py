@@ -54,10 +54,17 @@ def find_groups(pairs: pd.DataFrame, hashes: pd.DataFrame | None = None) -> pd.D
         raise ValueError(f"the pair table needs 'path_a' and 'path_b' columns; missing {sorted(missing)}")
     if len(pairs) == 0:
         return _empty()
-    paths, inverse = np.unique(
-        np.concatenate([pairs["path_a"].astype(str).to_numpy(), pairs["path_b"].astype(str).to_numpy()]),
-        return_inverse=True,
+    # the distinct paths in sorted order, and each end of each pair as an index into them
+    # (hash-based factorize, then a sort of the distinct paths only: np.unique sorts all ends)
+    ends, distinct = pd.factorize(
+        np.concatenate([pairs["path_a"].astype(str).to_numpy(), pairs["path_b"].astype(str).to_numpy()])
     )
+    distinct = np.asarray(distinct, dtype=object)
+    order = np.argsort(distinct, kind="stable")
+    paths = distinct[order]
+    position = np.empty(len(order), np.int64)
+    position[order] = np.arange(len(order))
+    inverse = position[ends]
     n = len(paths)
     a, b = inverse[: len(pairs)], inverse[len(pairs):]
     graph = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
@@ -107,19 +114,40 @@ def _add_keep_order(table: pd.DataFrame, hashes: pd.DataFrame | None) -> pd.Data
 
 
 def _exact_diameters(table: pd.DataFrame, hashes: pd.DataFrame) -> None:
-    """Replace each group's diameter by the largest distance between any two member hashes."""
+    """Replace each group's diameter by the largest distance between any two member hashes.
+
+    ``table`` is sorted by group, so each group's rows are contiguous. Small
+    groups are done all at once, one size at a time; larger ones one by one.
+    """
     lookup = hashes.dropna(subset=["hash"]).drop_duplicates("path")
     lookup = pd.Series(lookup["hash"].astype(str).to_numpy(), index=lookup["path"].astype(str).to_numpy())
-    for group, members in table.groupby("group")["path"]:
-        if len(members) > _EXACT_DIAMETER_UP_TO or not members.isin(lookup.index).all():
+    member_hash = lookup.reindex(table["path"].astype(str).to_numpy()).to_numpy(dtype=object)
+    groups = table["group"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    sizes = np.diff(np.r_[starts, len(groups)])
+    complete = np.logical_and.reduceat(pd.notna(member_hash), starts)
+    eligible = complete & (sizes <= _EXACT_DIAMETER_UP_TO)
+    if not eligible.any():
+        return
+    rows = np.repeat(eligible, sizes)
+    codes = np.zeros((len(groups), len(member_hash[rows][0]) // 2), np.uint8)
+    codes[rows] = hex_to_codes(member_hash[rows])
+    diameters = table["diameter"].to_numpy(np.int64)[starts].copy()
+    for size in np.unique(sizes[eligible]):
+        chosen = np.flatnonzero(eligible & (sizes == size))
+        if size <= 64:  # every pair of every group of this size, a batch of groups at a time
+            first, second = np.triu_indices(size, k=1)
+            batch = max(1, 2_000_000 // max(1, len(first)))
+            for lo in range(0, len(chosen), batch):
+                group_starts = starts[chosen[lo:lo + batch], None]
+                distances = hamming(codes[group_starts + first], codes[group_starts + second])
+                diameters[chosen[lo:lo + batch]] = distances.max(axis=1) if len(first) else 0
             continue
-        codes = hex_to_codes(lookup.loc[members.to_numpy()].to_numpy())
-        unique = np.unique(codes, axis=0)
-        if len(unique) < 2:
-            largest = 0
-        else:
-            largest = max(int(hamming(unique[i], unique[i + 1:]).max()) for i in range(len(unique) - 1))
-        table.loc[table["group"] == group, "diameter"] = largest
+        for g in chosen:
+            unique = np.unique(codes[starts[g]:starts[g] + size], axis=0)
+            diameters[g] = max((int(hamming(unique[i], unique[i + 1:]).max()) for i in range(len(unique) - 1)),
+                               default=0)
+    table["diameter"] = np.repeat(diameters, sizes)
 
 
 def _empty() -> pd.DataFrame:

@@ -1,4 +1,9 @@
-"""Exact Hamming-distance search over hash tables with faiss binary indexes.
+"""Exact Hamming-distance search over hash tables.
+
+A self-join (:func:`find_pairs`) first collapses identical hashes, then finds
+the pairs of distinct values with faiss's flat binary index for small sets or
+dedupkit's compiled multi-index join (:mod:`dedupkit.multiindex`) for large
+ones; both are exact. :class:`HashIndex` searches a stored set with faiss.
 
 ``max_distance`` is inclusive everywhere in dedupkit: a pair at exactly
 ``max_distance`` bits is found. faiss's binary range search keeps only
@@ -9,21 +14,79 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import faiss
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .hashing import check_method, hex_to_codes
+from .hashing import check_method, codes_to_hex, hex_to_codes
 
-__all__ = ["HashIndex", "check_max_distance", "faiss_radius", "find_pairs", "pairs_from_codes"]
+__all__ = [
+    "SEARCH_METHODS",
+    "HashIndex",
+    "TooManyPairsWarning",
+    "ValuePairs",
+    "check_max_distance",
+    "faiss_radius",
+    "find_pairs",
+    "find_value_pairs",
+    "pairs_from_codes",
+    "value_pairs_from_codes",
+]
 
 PAIR_COLUMNS = ("path_a", "path_b", "distance")
+#: The ``method`` choices of :func:`find_pairs`.
+SEARCH_METHODS = ("auto", "faiss", "mih")
 _QUERY_BATCH = 4096  # queries per faiss call, so results of a batch stay small
+# "auto" uses faiss below this many distinct hashes: loading the compiled
+# kernels costs about a second once per process, faiss needs 0.5 s for 50,000.
+_MIH_FROM = 50_000
+# faiss IndexBinaryFlat, ns per (ordered) pair and 64-bit word on one core, measured
+# here; used to compare with the multi-index plan's estimate.
+_FAISS_NS = (0.37, 0.18)  # first word, each further word
+DEFAULT_MAX_PAIRS = 10_000_000
+
+
+class TooManyPairsWarning(UserWarning):
+    """:func:`find_pairs` returned the condensed table: all pairs would be more than ``max_pairs`` rows."""
+
+
+class ValuePairs(NamedTuple):
+    """Pairs between distinct hash values, and which rows hold each value.
+
+    Attributes
+    ----------
+    values
+        ``(n_values, n_bytes)`` ``uint8``: each distinct code once.
+    inverse
+        ``int64``, one per row of the input: the index of its value.
+    counts
+        ``int64``, one per value: how many rows hold it.
+    first, second, distance
+        ``int64`` arrays, one entry per pair of distinct values within the
+        distance (``first < second``, indexes into ``values``).
+    """
+
+    values: np.ndarray
+    inverse: np.ndarray
+    counts: np.ndarray
+    first: np.ndarray
+    second: np.ndarray
+    distance: np.ndarray
+
+    @property
+    def n_row_pairs(self) -> int:
+        """Pairs of rows these stand for: ``count_a * count_b`` per value pair, plus pairs of identical rows."""
+        counts = self.counts
+        between = int(np.dot(counts[self.first], counts[self.second])) if len(self.first) else 0
+        return between + int((counts * (counts - 1) // 2).sum())
 
 
 def check_max_distance(max_distance: int, n_bits: int) -> int:
@@ -117,8 +180,41 @@ def _expand_pairs(
     return np.concatenate(a), np.concatenate(b), np.concatenate(dist)
 
 
-def pairs_from_codes(codes: np.ndarray, *, max_distance: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All pairs of rows of ``codes`` within ``max_distance`` bits (inclusive).
+def _check_method(method: str) -> str:
+    if method not in SEARCH_METHODS:
+        raise ValueError(f"method must be one of {list(SEARCH_METHODS)}, got {method!r}")
+    return method
+
+
+def _unique_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct rows of ``codes``, the value index of each row, and each value's count."""
+    n, n_bytes = codes.shape
+    if n_bytes == 8:  # one machine word: a plain integer sort
+        keys, inverse, counts = np.unique(codes.view(np.uint64).ravel(), return_inverse=True, return_counts=True)
+        values = keys.view(np.uint8).reshape(-1, 8)
+    else:
+        keys, inverse, counts = np.unique(codes.view(np.dtype((np.void, n_bytes))).ravel(),
+                                          return_inverse=True, return_counts=True)
+        values = np.frombuffer(keys.tobytes(), np.uint8).reshape(-1, n_bytes)
+    return np.ascontiguousarray(values), inverse.ravel().astype(np.int64), counts.astype(np.int64)
+
+
+def _choose_method(n_values: int, n_bits: int, max_distance: int) -> str:
+    """``"faiss"`` for small sets, else whichever of faiss and the multi-index plan is estimated faster."""
+    if n_values < _MIH_FROM:
+        return "faiss"
+    from .multiindex import plan_blocks
+
+    words = -(-n_bits // 64)
+    faiss_ns = (_FAISS_NS[0] + _FAISS_NS[1] * (words - 1)) * float(n_values) ** 2
+    return "mih" if plan_blocks(n_values, n_bits, max_distance).cost < faiss_ns else "faiss"
+
+
+def value_pairs_from_codes(codes: np.ndarray, *, max_distance: int = 10, method: str = "auto") -> ValuePairs:
+    """Collapse identical codes, then find every pair of distinct values within ``max_distance``.
+
+    The output grows with the number of distinct values, not with the square
+    of a cluster of identical hashes; :func:`pairs_from_codes` expands it to rows.
 
     Parameters
     ----------
@@ -126,6 +222,53 @@ def pairs_from_codes(codes: np.ndarray, *, max_distance: int = 10) -> tuple[np.n
         ``(n, n_bytes)`` ``uint8`` packed hashes.
     max_distance
         Largest Hamming distance kept (inclusive).
+    method
+        ``"auto"`` (default): faiss's flat index below 50,000 distinct values
+        (or when the estimate says so), dedupkit's multi-index join above;
+        ``"faiss"``: always faiss ``IndexBinaryFlat.range_search``;
+        ``"mih"``: always the compiled multi-index join
+        (:func:`dedupkit.multiindex.self_join`). All are exact.
+
+    Returns
+    -------
+    ValuePairs
+    """
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    if codes.ndim != 2:
+        raise ValueError(f"codes must be a 2-D uint8 array, got shape {codes.shape}")
+    n_bits = codes.shape[1] * 8
+    max_distance = check_max_distance(max_distance, n_bits)
+    method = _check_method(method)
+    values, inverse, counts = _unique_rows(codes)
+    if method == "auto":
+        method = _choose_method(len(values), n_bits, max_distance)
+    if len(values) < 2 or max_distance == 0:
+        u = v = d = np.zeros(0, np.int64)
+    elif method == "faiss":
+        u, v, d = _self_range_search(values, max_distance)
+    else:
+        from .multiindex import pack_words, self_join
+
+        u, v, d = self_join(pack_words(values), max_distance, n_bits=n_bits)
+    return ValuePairs(values, inverse, counts, u, v, d)
+
+
+def pairs_from_codes(
+    codes: np.ndarray, *, max_distance: int = 10, method: str = "auto"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All pairs of rows of ``codes`` within ``max_distance`` bits (inclusive).
+
+    Every pair of rows, so ``k`` identical codes give ``k (k - 1) / 2`` pairs;
+    :func:`value_pairs_from_codes` is the compact form.
+
+    Parameters
+    ----------
+    codes
+        ``(n, n_bytes)`` ``uint8`` packed hashes.
+    max_distance
+        Largest Hamming distance kept (inclusive).
+    method
+        ``"auto"``, ``"faiss"`` or ``"mih"``, as in :func:`value_pairs_from_codes`.
 
     Returns
     -------
@@ -136,17 +279,34 @@ def pairs_from_codes(codes: np.ndarray, *, max_distance: int = 10) -> tuple[np.n
     if codes.ndim != 2:
         raise ValueError(f"codes must be a 2-D uint8 array, got shape {codes.shape}")
     max_distance = check_max_distance(max_distance, codes.shape[1] * 8)
+    _check_method(method)
     if len(codes) < 2:
         empty = np.zeros(0, np.int64)
         return empty, empty, empty
-    unique, inverse = np.unique(codes, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    u, v, d = _self_range_search(unique, max_distance)
-    i, j, dist = _expand_pairs(u, v, d, inverse, len(unique))
+    found = value_pairs_from_codes(codes, max_distance=max_distance, method=method)
+    i, j, dist = _expand_pairs(found.first, found.second, found.distance, found.inverse, len(found.values))
     return np.minimum(i, j), np.maximum(i, j), dist
 
 
-def find_pairs(hashes: pd.DataFrame, *, max_distance: int = 10) -> pd.DataFrame:
+def _condensed_pairs(found: ValuePairs, ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each value pair once, between the values' first rows (by ``ranks``), and every other row to its first."""
+    by_value = np.lexsort((ranks, found.inverse))  # rows by value, then rank
+    starts = np.concatenate([[0], np.cumsum(found.counts)[:-1]])
+    first_row = by_value[starts]
+    others = np.flatnonzero(first_row[found.inverse] != np.arange(len(found.inverse)))
+    i = np.concatenate([first_row[found.first], first_row[found.inverse[others]]])
+    j = np.concatenate([first_row[found.second], others])
+    d = np.concatenate([found.distance, np.zeros(len(others), np.int64)])
+    return i, j, d
+
+
+def find_pairs(
+    hashes: pd.DataFrame,
+    *,
+    max_distance: int = 10,
+    method: str = "auto",
+    max_pairs: int | None = DEFAULT_MAX_PAIRS,
+) -> pd.DataFrame:
     """Find every pair of images whose hashes differ in at most ``max_distance`` bits.
 
     Exact: the same pairs as comparing every hash with every other.
@@ -160,6 +320,24 @@ def find_pairs(hashes: pd.DataFrame, *, max_distance: int = 10) -> pd.DataFrame:
     max_distance
         Largest Hamming distance that counts as a duplicate, **inclusive**.
         About 10 of 64 bits is a good start for dHash.
+    method
+        ``"auto"`` (default), ``"faiss"`` or ``"mih"``: how pairs of distinct
+        hash values are found (see :func:`value_pairs_from_codes`). All are
+        exact; ``"auto"`` uses faiss's flat index below 50,000 distinct hashes
+        and the compiled multi-index join above (a million 64-bit hashes
+        within distance 10 in about two seconds on two cores).
+    max_pairs
+        Most rows to return in full (default ten million; ``None``: no limit).
+        ``k`` copies of one hash alone make ``k (k - 1) / 2`` pairs, so a few
+        thousand blank images can make the full table too big for memory. If
+        there are more pairs than this, a :class:`TooManyPairsWarning` is
+        given and the **condensed** table is returned instead: each pair of
+        distinct hash values once (between the first path of each value, in
+        alphabetical order), and every other file with the same hash as a
+        first path paired with it at distance 0. It has the same connected
+        components, so :func:`dedupkit.find_groups` gives the same groups,
+        and the same largest distance per group. :func:`find_value_pairs`
+        gives the pairs of values with their counts.
 
     Returns
     -------
@@ -170,8 +348,16 @@ def find_pairs(hashes: pd.DataFrame, *, max_distance: int = 10) -> pd.DataFrame:
     Raises
     ------
     ValueError
-        Missing columns, hashes of different lengths, a bad hex string, or
-        ``max_distance`` outside ``0..n_bits``.
+        Missing columns, hashes of different lengths, a bad hex string,
+        ``max_distance`` outside ``0..n_bits``, an unknown ``method``, or a
+        negative ``max_pairs``.
+
+    Notes
+    -----
+    To tune the threshold, compute the pairs once at the largest distance of
+    interest and filter: ``pairs[pairs.distance <= t]`` is exactly
+    ``find_pairs(hashes, max_distance=t)`` (filtering a condensed table gives
+    the condensed table at ``t``).
 
     Examples
     --------
@@ -185,21 +371,110 @@ def find_pairs(hashes: pd.DataFrame, *, max_distance: int = 10) -> pd.DataFrame:
     paths, codes = _hash_column(hashes)
     n_bits = codes.shape[1] * 8
     check_max_distance(max_distance, n_bits)
-    i, j, dist = pairs_from_codes(codes, max_distance=max_distance)
-    return _pair_frame(paths[i], paths[j], dist)
+    _check_method(method)
+    if max_pairs is not None and (
+        isinstance(max_pairs, bool) or not isinstance(max_pairs, (int, np.integer)) or max_pairs < 0
+    ):
+        raise ValueError(f"max_pairs must be a non-negative integer or None, got {max_pairs!r}")
+    ranks = _path_ranks(paths)
+    if len(codes) < 2:
+        empty = np.zeros(0, np.int64)
+        return _pair_frame(paths, ranks, empty, empty, empty)
+    found = value_pairs_from_codes(codes, max_distance=max_distance, method=method)
+    total = found.n_row_pairs
+    if max_pairs is None or total <= max_pairs:
+        i, j, dist = _expand_pairs(found.first, found.second, found.distance, found.inverse, len(found.values))
+    else:
+        i, j, dist = _condensed_pairs(found, ranks)
+        warnings.warn(
+            f"{total:,} pairs within distance {max_distance} is more than max_pairs={max_pairs:,}: "
+            f"returning the condensed table of {len(i):,} rows (each pair of distinct hash values once, "
+            f"between the first path of each, and every other file with an identical hash paired with "
+            f"that first path at distance 0). find_groups gives the same groups from it; "
+            f"find_value_pairs gives the counts.",
+            TooManyPairsWarning,
+            stacklevel=2,
+        )
+    return _pair_frame(paths, ranks, i, j, dist)
 
 
-def _pair_frame(first: np.ndarray, second: np.ndarray, distance: np.ndarray) -> pd.DataFrame:
-    """Build a pair table with ``path_a < path_b``, sorted by distance then paths."""
-    first, second = np.asarray(first, dtype=object), np.asarray(second, dtype=object)
-    swap = first > second
-    path_a = np.where(swap, second, first)
-    path_b = np.where(swap, first, second)
-    pairs = pd.DataFrame(
-        {"path_a": pd.array(path_a, dtype="string"), "path_b": pd.array(path_b, dtype="string"),
-         "distance": np.asarray(distance, dtype=np.int64)}
-    )
-    return pairs.sort_values(["distance", "path_a", "path_b"], ignore_index=True)
+def find_value_pairs(hashes: pd.DataFrame, *, max_distance: int = 10, method: str = "auto") -> pd.DataFrame:
+    """Pairs of distinct hash values within ``max_distance``, with how many files hold each.
+
+    The compact form of :func:`find_pairs` for data with large clusters: its
+    size grows with the number of distinct hashes, not with the square of a
+    cluster. A hash held by several files also gets a row of its own
+    (``hash_a == hash_b``, distance 0).
+
+    Parameters
+    ----------
+    hashes
+        A hash table with ``path`` and ``hash`` columns (as for :func:`find_pairs`).
+    max_distance
+        Largest Hamming distance kept, inclusive.
+    method
+        ``"auto"``, ``"faiss"`` or ``"mih"`` (see :func:`value_pairs_from_codes`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``hash_a``, ``hash_b`` (hex, ``hash_a <= hash_b``), ``distance``,
+        ``count_a``, ``count_b`` (files with each hash); sorted by distance,
+        then hashes. The file pairs a row stands for are
+        ``count_a * count_b``, or ``count_a * (count_a - 1) / 2`` when
+        ``hash_a == hash_b``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"path": ["a", "b", "c"], "hash": ["00000000000000ff"] * 2 + ["00000000000000fe"]})
+    >>> find_value_pairs(table, max_distance=1)
+                 hash_a            hash_b  distance  count_a  count_b
+    0  00000000000000ff  00000000000000ff         0        2        2
+    1  00000000000000fe  00000000000000ff         1        1        2
+    """
+    _, codes = _hash_column(hashes)
+    check_max_distance(max_distance, codes.shape[1] * 8)
+    found = value_pairs_from_codes(codes, max_distance=max_distance, method=method)
+    repeated = np.flatnonzero(found.counts > 1)
+    first = np.concatenate([repeated, found.first])
+    second = np.concatenate([repeated, found.second])
+    hexes = np.asarray(codes_to_hex(found.values), dtype=object) if len(found.values) else np.zeros(0, object)
+    a, b = hexes[first], hexes[second]
+    swap = a > b
+    first, second = np.where(swap, second, first), np.where(swap, first, second)
+    table = pd.DataFrame({
+        "hash_a": pd.array(hexes[first], dtype="string"),
+        "hash_b": pd.array(hexes[second], dtype="string"),
+        "distance": np.concatenate([np.zeros(len(repeated), np.int64), found.distance]),
+        "count_a": found.counts[first],
+        "count_b": found.counts[second],
+    })
+    return table.sort_values(["distance", "hash_a", "hash_b"], ignore_index=True)
+
+
+def _path_ranks(paths: np.ndarray) -> np.ndarray:
+    """The rank of each path in alphabetical (code point) order, as ``int64``."""
+    try:  # Arrow sorts UTF-8 bytes, which is code point order, much faster than numpy on objects
+        order = pc.sort_indices(pa.array(paths, pa.string())).to_numpy().astype(np.int64)
+    except (pa.ArrowException, UnicodeError):  # e.g. undecodable file names (lone surrogates)
+        order = np.argsort(paths, kind="stable")
+    ranks = np.empty(len(paths), np.int64)
+    ranks[order] = np.arange(len(paths))
+    return ranks
+
+
+def _pair_frame(
+    paths: np.ndarray, ranks: np.ndarray, i: np.ndarray, j: np.ndarray, distance: np.ndarray
+) -> pd.DataFrame:
+    """Build a pair table of rows ``i``, ``j`` with ``path_a < path_b``, sorted by distance then paths."""
+    i, j, distance = (np.asarray(x, dtype=np.int64) for x in (i, j, distance))
+    swap = ranks[i] > ranks[j]
+    first, second = np.where(swap, j, i), np.where(swap, i, j)
+    order = np.lexsort((ranks[second], ranks[first], distance))
+    first, second = first[order], second[order]
+    names = pd.array(paths, dtype="string")
+    return pd.DataFrame({"path_a": names.take(first), "path_b": names.take(second), "distance": distance[order]})
 
 
 class HashIndex:
