@@ -50,9 +50,9 @@ def _add_hash_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache", nargs="?", const=True, default=None, metavar="PATH",
                         help="keep hashes in a Parquet cache and hash only new or changed files next time "
                              "(default PATH: DIR/.dedupkit-cache.parquet)")
-    parser.add_argument("--trim", action=argparse.BooleanOptionalAction, default=False,
+    parser.add_argument("--trim", action=argparse.BooleanOptionalAction, default=None,
                         help="cut plain borders, padding, letterbox bars, canvas and caption bars before hashing "
-                             "(default: --no-trim)")
+                             "(default: --trim, or --no-trim with --exact)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -105,7 +105,7 @@ def hash_file(
     hash_size: int = 8,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     exact: bool = False,
-    trim: bool = False,
+    trim: bool | None = None,
     dihedral: bool = False,
 ) -> dict:
     """Hash one file into a row of the hash table; never raises for a bad file.
@@ -145,7 +145,7 @@ def hash_file(
         pass
     try:
         decoded = decode_image(path, max_pixels=max_pixels, draft_size=None if exact else fast_draft_size(hash_size))
-        image = trim_borders(decoded.image) if trim else decoded.image
+        image = trim_borders(decoded.image) if _trim_on(trim, exact) else decoded.image
         if exact:
             row["hash"] = hash_hex(image, method=method, hash_size=hash_size)
         elif dihedral:  # the 8 turns of one image that imagehash shrinks (see dedupkit.fastpath)
@@ -166,6 +166,11 @@ def hash_file(
     return row
 
 
+def _trim_on(trim: bool | None, exact: bool) -> bool:
+    """Trimming is on by default, off by default with ``exact=True`` (imagehash's bits)."""
+    return (not exact) if trim is None else bool(trim)
+
+
 def _hash_chunk(paths: Sequence[str], options: dict) -> list[dict]:
     return [hash_file(p, **options) for p in paths]
 
@@ -184,7 +189,7 @@ def hash_images(
     executor: Executor | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     exact: bool = False,
-    trim: bool = False,
+    trim: bool | None = None,
     dihedral: bool = False,
     extensions: Iterable[str] | None = None,
     progress: bool | None = None,
@@ -219,7 +224,10 @@ def hash_images(
         Cut plain borders, padding, letterbox bars, a plain canvas around the
         picture and caption bars before hashing (:func:`dedupkit.trim.trim_borders`),
         so that framed copies hash like the picture. Photos without such a
-        frame are hashed as they are.
+        frame are hashed as they are. Default (``None``): on, except with
+        ``exact=True``, which then gives imagehash's bits for the whole image.
+        Measured on 38 kinds of edits it costs no precision and finds 95-100%
+        of framed copies instead of about 28% (``benchmarks/README.md``).
     dihedral
         Also hash the 8 orientations of each image (turns and mirror images)
         into a ``hash_dihedral`` column, for
@@ -276,6 +284,7 @@ def hash_images(
     files, skipped = list_images(source, extensions=extensions)
     if skipped:
         logger.info("skipped %d files that are not images by their extension", len(skipped))
+    trim = _trim_on(trim, exact)
     options = {"method": method, "hash_size": hash_size, "max_pixels": max_pixels, "exact": exact,
                "trim": trim, "dihedral": dihedral}
     cache_path = resolve_cache_path(cache, source)

@@ -82,8 +82,9 @@ def test_hash_images_with_trim_hashes_a_padded_copy_like_the_photo(tmp_path, sma
 
     small_photo.save(tmp_path / "photo.png")
     ImageOps.expand(small_photo, border=(0, 40), fill=(0, 0, 0)).save(tmp_path / "letterboxed.png")
-    plain = hash_images(tmp_path, workers=1)
-    trimmed = hash_images(tmp_path, workers=1, trim=True)
-    assert trimmed.attrs["trim"] is True
+    plain = hash_images(tmp_path, workers=1, trim=False)
+    trimmed = hash_images(tmp_path, workers=1)  # trimming is on by default
+    assert trimmed.attrs["trim"] is True and plain.attrs["trim"] is False
+    assert hash_images(tmp_path, workers=1, exact=True).attrs["trim"] is False
     assert find_pairs(plain, max_distance=10).empty
     assert find_pairs(trimmed, max_distance=0)["distance"].tolist() == [0]
