@@ -609,33 +609,47 @@ class HashIndex:
         self, queries: Sequence[str], codes: np.ndarray, *, max_distance: int | None = 10, k: int | None = None
     ) -> pd.DataFrame:
         """Like :meth:`search`, for packed codes labelled by ``queries``."""
-        codes = self._check_codes(codes)
         queries = np.asarray(list(queries), dtype=object)
+        q_idx, match, dist = self.search_arrays(codes, max_distance=max_distance, k=k)
+        result = pd.DataFrame(
+            {"query": pd.array(queries[q_idx], dtype="string"),
+             "match": pd.array(match, dtype="string"),
+             "distance": dist}
+        )
+        return result.sort_values(["query", "distance", "match"], ignore_index=True)
+
+    def search_arrays(
+        self, codes: np.ndarray, *, max_distance: int | None = 10, k: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Like :meth:`search_codes`, as plain arrays: no table is built (for one query, fast).
+
+        Returns
+        -------
+        query, match, distance
+            The row of ``codes`` each result answers (``int64``), the stored
+            key (object array) and the distance (``int64``); in faiss's order.
+        """
+        codes = self._check_codes(codes)
         if max_distance is None and k is None:
             raise ValueError("give max_distance, k, or both")
         if max_distance is not None:
             max_distance = check_max_distance(max_distance, self.n_bits)
         if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
             raise ValueError(f"k must be a positive integer, got {k!r}")
-        q_idx, match, dist = [], [], []
-        if len(self) and len(codes):
-            if k is not None:
-                distances, labels = self._index.search(codes, int(min(k, len(self))))
-                rows = np.repeat(np.arange(len(codes)), labels.shape[1])
-                keep = labels.ravel() >= 0
-                if max_distance is not None:
-                    keep &= distances.ravel() <= max_distance
-                q_idx, match, dist = rows[keep], labels.ravel()[keep], distances.ravel()[keep]
-            else:
-                lims, distances, labels = self._index.range_search(codes, faiss_radius(max_distance))
-                q_idx = np.repeat(np.arange(len(codes)), np.diff(lims).astype(np.int64))
-                match, dist = labels, distances
-        result = pd.DataFrame(
-            {"query": pd.array(queries[np.asarray(q_idx, dtype=np.int64)], dtype="string"),
-             "match": pd.array(self._keys[np.asarray(match, dtype=np.int64)], dtype="string"),
-             "distance": np.asarray(dist, dtype=np.int64)}
-        )
-        return result.sort_values(["query", "distance", "match"], ignore_index=True)
+        empty = np.zeros(0, np.int64)
+        if not (len(self) and len(codes)):
+            return empty, self._keys[empty], empty
+        if k is not None:
+            distances, labels = self._index.search(codes, int(min(k, len(self))))
+            rows = np.repeat(np.arange(len(codes)), labels.shape[1])
+            keep = labels.ravel() >= 0
+            if max_distance is not None:
+                keep &= distances.ravel() <= max_distance
+            q_idx, match, dist = rows[keep], labels.ravel()[keep], distances.ravel()[keep]
+        else:
+            lims, dist, match = self._index.range_search(codes, faiss_radius(max_distance))
+            q_idx = np.repeat(np.arange(len(codes)), np.diff(lims).astype(np.int64))
+        return q_idx.astype(np.int64), self._keys[match.astype(np.int64)], dist.astype(np.int64)
 
     def search_images(
         self,

@@ -155,3 +155,15 @@ def test_hash_index_refuses_codes_of_another_length():
     index = HashIndex(hash_size=8)
     with pytest.raises(ValueError, match="64-bit"):
         index.add_codes(["a"], np.zeros((1, 32), np.uint8))
+
+
+def test_search_arrays_agree_with_the_table():
+    codes = planted_codes(200, 8, seed=5)
+    index = HashIndex.from_hashes(table(codes[:150]))
+    names = [f"q{i}" for i in range(len(codes) - 150)]
+    for options in ({"max_distance": 9}, {"k": 4, "max_distance": None}, {"k": 2, "max_distance": 12}):
+        q, keys, d = index.search_arrays(codes[150:], **options)
+        found = index.search_codes(names, codes[150:], **options)
+        assert len(found) > 0
+        assert sorted(zip([f"q{i}" for i in q], keys, d.tolist())) == sorted(
+            zip(found["query"], found["match"], found["distance"]))

@@ -296,9 +296,8 @@ class ImageStore:
         self, code: np.ndarray, sha256: str | None, max_distance: int | None, k: int | None, limit: int
     ) -> Found:
         with _one_search_thread():
-            found = self._index.search_codes(["query"], code, max_distance=max_distance, k=k)
-        ids = found["match"].to_numpy(dtype=np.int64)
-        distances = found["distance"].to_numpy(dtype=np.int64)
+            _, keys, distances = self._index.search_arrays(code, max_distance=max_distance, k=k)
+        ids = keys.astype(np.int64)
         order = np.lexsort((ids, distances))[:limit]
         ids, distances = ids[order].tolist(), distances[order].tolist()
         rows = {}
@@ -310,7 +309,7 @@ class ImageStore:
                    for i, d in zip(ids, distances)]
         exact = sha256 is not None and self._db.execute(
             "SELECT 1 FROM images WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone() is not None
-        return Found(matches, len(found) > limit, exact)
+        return Found(matches, len(keys) > limit, exact)
 
     def get(self, image_id: int) -> StoredImage | None:
         """The stored image with this id, or ``None``."""
