@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # The notebooks ask for a kernel named python3; this one runs the venv's own python,
 # whatever other python3 kernels the machine has (a venv's kernels come first).
 KERNEL := $(VENV)/share/jupyter/kernels/python3/kernel.json
-NOTEBOOKS := 01_hash_dataset 02_tune_threshold 03_export_duplicates
+NOTEBOOKS := 01_hash_dataset 02_tune_threshold 03_export_duplicates 04_calibrate_and_compare
 
 .PHONY: install demo test lab clean
 

@@ -33,6 +33,7 @@ __all__ = [
     "precision_recall",
     "random_distances",
     "read_truth",
+    "recall_by_edit",
     "recommend_threshold",
     "threshold_summary",
 ]
@@ -310,6 +311,73 @@ def recommend_threshold(curve: pd.DataFrame, *, min_precision: float | None = No
     breaks = np.flatnonzero(np.diff(best) > 1)
     run = best[: breaks[0] + 1] if len(breaks) else best  # the first run of consecutive thresholds
     return int(thresholds[run[(len(run) - 1) // 2]])
+
+
+def recall_by_edit(
+    pairs: pd.DataFrame,
+    truth: pd.DataFrame,
+    threshold: int,
+    *,
+    root: str | os.PathLike | None = None,
+) -> pd.DataFrame:
+    """How many edited copies of each edit are found next to their own original.
+
+    A copy counts as found when its pair with the original of its group is
+    within ``threshold`` (inclusive). This is the per-copy recall of a
+    benchmark made by :func:`dedupkit.make_benchmark`, not the pairwise recall
+    of :func:`precision_recall` (which also counts e.g. a mirror with a crop).
+
+    Parameters
+    ----------
+    pairs
+        A pair table with ``distance``, found with at least ``threshold``.
+    truth
+        A table with ``file``, ``group`` and ``edit`` columns, where each
+        group's original has ``edit == "original"`` (a ``truth.csv`` written
+        by :func:`dedupkit.make_benchmark`).
+    threshold
+        Largest distance that counts as a duplicate (inclusive).
+    root
+        The image folder the truth's paths are relative to.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per edit, in the order of the truth, indexed by ``edit``:
+        ``copies``, ``found`` and ``recall`` (``found / copies``). Copies of a
+        group without an original are left out.
+
+    Raises
+    ------
+    ValueError
+        ``threshold`` is not a whole number >= 0, or the truth has no ``edit``
+        column.
+
+    Examples
+    --------
+    >>> truth = pd.DataFrame({"file": ["a.jpg", "a__grey.jpg", "a__crop.jpg"], "group": ["a"] * 3,
+    ...                       "edit": ["original", "grey", "crop"]})
+    >>> pairs = pd.DataFrame({"path_a": ["a.jpg", "a.jpg"], "path_b": ["a__grey.jpg", "a__crop.jpg"],
+    ...                       "distance": [2, 12]})
+    >>> recall_by_edit(pairs, truth, 10)["recall"].to_dict()
+    {'grey': 1.0, 'crop': 0.0}
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 0:
+        raise ValueError(f"threshold must be a whole number of bits >= 0, got {threshold!r}")
+    truth = read_truth(truth)
+    if "edit" not in truth.columns:
+        raise ValueError(f"the truth needs an 'edit' column (columns are {list(truth.columns)}); "
+                         "make it with make_benchmark()")
+    original = truth[truth["edit"] == "original"].drop_duplicates("group").set_index("group")["file"]
+    copies = truth[(truth["edit"] != "original") & truth["group"].isin(original.index)]
+    within = pairs[pairs["distance"] <= threshold]
+    near = {frozenset((_key(a, root), _key(b, root))) for a, b in zip(within["path_a"], within["path_b"])}
+    found = [frozenset((f, original[g])) in near for f, g in zip(copies["file"], copies["group"])]
+    table = pd.DataFrame({"edit": copies["edit"].astype(str).to_numpy(), "found": found})
+    table = table.groupby("edit", sort=False)["found"].agg(copies="size", found="sum")
+    table["found"] = table["found"].astype(np.int64)
+    table["recall"] = table["found"] / table["copies"]
+    return table
 
 
 def random_distances(hashes: pd.DataFrame, *, n: int = 2000, seed: int = 0) -> np.ndarray:

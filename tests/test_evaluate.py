@@ -204,3 +204,27 @@ def test_random_distances_are_all_pairs_when_few_and_seeded_when_many():
     drawn = evaluate.random_distances(hashes, n=100, seed=3)
     assert len(drawn) == 100 and (drawn > 0).all()  # never a file with itself
     np.testing.assert_array_equal(drawn, evaluate.random_distances(hashes, n=100, seed=3))
+
+
+def test_recall_by_edit_counts_each_copy_against_its_own_original():
+    truth = pd.DataFrame({
+        "file": ["a.jpg", "a__grey.jpg", "a__crop.jpg", "b.jpg", "b__grey.jpg", "b__crop.jpg", "c__grey.jpg"],
+        "group": ["a", "a", "a", "b", "b", "b", "c"],
+        "edit": ["original", "grey", "crop", "original", "grey", "crop", "grey"]})  # c has no original
+    pairs = _pairs([("a__grey.jpg", "a.jpg", 3),  # either order
+                    ("a.jpg", "a__crop.jpg", 4),  # exactly at the threshold: found
+                    ("b.jpg", "b__grey.jpg", 5),  # just outside
+                    ("b__grey.jpg", "b__crop.jpg", 0),  # two copies: not a copy with its original
+                    ("a__crop.jpg", "b__crop.jpg", 1)])
+    table = evaluate.recall_by_edit(pairs, truth, 4)
+    assert table.index.tolist() == ["grey", "crop"]
+    assert table["copies"].tolist() == [2, 2] and table["found"].tolist() == [1, 1]
+    assert table["recall"].tolist() == [0.5, 0.5]
+    assert evaluate.recall_by_edit(pairs, truth, 5)["found"].tolist() == [2, 1]
+
+
+def test_recall_by_edit_needs_an_edit_column_and_a_threshold():
+    with pytest.raises(ValueError, match="'edit' column"):
+        evaluate.recall_by_edit(_pairs([]), _truth({"a.jpg": "a"}), 3)
+    with pytest.raises(ValueError, match="whole number"):
+        evaluate.recall_by_edit(_pairs([]), _truth({"a.jpg": "a"}), -1)

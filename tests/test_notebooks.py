@@ -1,7 +1,7 @@
 """The notebooks: committed clean, parameterised, and run headless on a folder other than the sample.
 
 The sample run is ``pytest --nbval-lax notebooks/`` (``make test``); here papermill
-runs the three notebooks one after the other on a folder built under
+runs the four notebooks one after the other on a folder built under
 ``tmp_path``, passing it as a parameter, as a user would with their own photos.
 """
 
@@ -20,10 +20,10 @@ from PIL import Image, ImageOps
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
-NAMES = ["01_hash_dataset", "02_tune_threshold", "03_export_duplicates"]
+NAMES = ["01_hash_dataset", "02_tune_threshold", "03_export_duplicates", "04_calibrate_and_compare"]
 
 
-def test_the_three_notebooks_are_there():
+def test_the_notebooks_are_there():
     assert [p.stem for p in NOTEBOOKS] == NAMES
 
 
@@ -69,7 +69,8 @@ def test_the_notebooks_run_on_another_folder(photos, tmp_path, kernel, originals
     papermill = pytest.importorskip("papermill")
     out = tmp_path / "results"
     out.mkdir()
-    runs = {"01_hash_dataset": {}, "02_tune_threshold": {"threshold": 8}, "03_export_duplicates": {}}
+    runs = {"01_hash_dataset": {}, "02_tune_threshold": {"threshold": 8}, "03_export_duplicates": {},
+            "04_calibrate_and_compare": {"max_photos": 4, "methods": ["dhash"]}}
     for name, extra in runs.items():
         papermill.execute_notebook(
             str(REPO / "notebooks" / f"{name}.ipynb"), str(out / f"{name}.ipynb"),
@@ -94,8 +95,17 @@ def test_the_notebooks_run_on_another_folder(photos, tmp_path, kernel, originals
     # kept: the full-size photo over its half-size copy; of equal pixels, the larger file (the PNG)
     assert set(groups.loc[groups["keep"], "path"]) == {originals[0].name, "grey.png"}
 
+    # calibration: the 4 originals (half.jpg and grey.png are copies of two, broken.jpg is unreadable),
+    # one left unedited as a distractor, 39 edits of each of the others
+    calibration = json.loads((out / "calibration.json").read_text())
+    assert calibration["photos"] == 4 and calibration["files"] == 4 + 3 * 39
+    assert [m["label"] for m in calibration["methods"]] == ["dhash", "dhash +trim"]
+    assert calibration["recommended"]["method"] == "dhash" and calibration["recommended"]["precision"] >= 0.99
+    truth = pd.read_csv(out / "calibration" / "truth.csv")
+    assert len(truth) == calibration["files"] and (out / "calibration" / truth["file"]).map(Path.is_file).all()
+
     figures = sorted(p.name for p in (out / "figures").glob("*.png"))
-    assert figures == ["distance_distribution.png", "formats_and_sizes.png", "largest_groups.png",
-                       "threshold_edge.png", "widest_groups.png"]  # no precision/recall: no ground truth
+    assert figures == ["calibration_precision_recall.png", "distance_distribution.png", "formats_and_sizes.png",
+                       "largest_groups.png", "threshold_edge.png", "widest_groups.png"]  # no ground truth for 02
     assert sorted(p.name for p in photos.rglob("*")) == sorted(
         ["sub", "half.jpg", "grey.png", "broken.jpg", "notes.txt", *(p.name for p in originals[:4])])
