@@ -28,9 +28,9 @@ demo: $(STAMP) $(KERNEL)
 			-p image_dir data/sample -p output_dir out || exit 1; \
 	done
 	@echo
-	@echo "Executed notebooks:  out/01_hash_dataset.ipynb out/02_tune_threshold.ipynb out/03_export_duplicates.ipynb"
+	@echo "Executed notebooks:  out/01_hash_dataset.ipynb out/02_tune_threshold.ipynb out/03_export_duplicates.ipynb out/04_calibrate_and_compare.ipynb"
 	@echo "Duplicates (CSV):    out/duplicates.csv out/groups.csv  (nothing was deleted or moved)"
-	@echo "Threshold chosen:    out/threshold.json"
+	@echo "Threshold chosen:    out/threshold.json  (calibration on edited copies: out/calibration.json)"
 	@echo "Figures (PNG):       out/figures/ (distance_distribution.png, threshold_edge.png, largest_groups.png, ...)"
 	@echo "Open them with:      make lab"
 

@@ -14,6 +14,7 @@ from .evaluate import (
     precision_recall,
     random_distances,
     read_truth,
+    recall_by_edit,
     recommend_threshold,
     threshold_summary,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "precision_recall",
     "random_distances",
     "read_truth",
+    "recall_by_edit",
     "recommend_threshold",
     "save_hashes",
     "save_threshold",
