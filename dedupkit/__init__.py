@@ -23,7 +23,8 @@ from .groups import find_groups
 from .hashing import METHODS, codes_to_hex, hamming, hash_bits, hash_hex, hex_to_codes
 from .loading import ImageLoadError, load_image
 from .scan import hash_file, hash_images, list_images
-from .search import HashIndex, TooManyPairsWarning, find_pairs, find_value_pairs
+from .index import HashIndex
+from .search import TooManyPairsWarning, find_pairs, find_value_pairs
 from .thumbnails import thumbnail
 from .trim import trim_borders
 

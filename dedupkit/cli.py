@@ -15,7 +15,8 @@ from .dihedral import find_pairs_dihedral, search_dihedral
 from .groups import find_groups
 from .hashing import METHODS
 from .scan import hash_images
-from .search import HashIndex, find_pairs
+from .index import HashIndex
+from .search import find_pairs
 
 __all__ = ["main"]
 

@@ -22,7 +22,8 @@ import pandas as pd
 from PIL import Image
 
 from .hashing import hash_bits, hex_to_codes
-from .search import HashIndex, _hash_column, check_max_distance, faiss_radius
+from .index import HashIndex
+from .search import _hash_column, check_max_distance, faiss_radius
 
 __all__ = ["ORIENTATIONS", "dihedral_hex", "find_pairs_dihedral", "search_dihedral"]
 

@@ -26,7 +26,7 @@ import faiss
 import numpy as np
 
 from ..hashing import check_method, hex_to_codes
-from ..search import HashIndex
+from ..index import HashIndex
 from .schemas import ImageFacts, Match, StoredImage
 
 try:
