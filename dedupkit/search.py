@@ -148,12 +148,10 @@ def _self_range_search(codes: np.ndarray, max_distance: int) -> tuple[np.ndarray
             np.concatenate(dists).astype(np.int64))
 
 
-def _expand_pairs(
-    u: np.ndarray, v: np.ndarray, d: np.ndarray, inverse: np.ndarray, n_unique: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _expand_pairs(found: ValuePairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Turn pairs of distinct hash values into pairs of rows (all members of each)."""
-    order = np.argsort(inverse, kind="stable")
-    counts = np.bincount(inverse, minlength=n_unique)
+    u, v, d, counts = found.first, found.second, found.distance, found.counts
+    order = np.argsort(found.inverse, kind="stable")
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     # pairs between members of two different hash values
     cu, cv = counts[u], counts[v]
@@ -269,16 +267,7 @@ def pairs_from_codes(
     i, j, distance
         ``int64`` arrays with ``i < j``, unordered.
     """
-    codes = np.ascontiguousarray(codes, dtype=np.uint8)
-    if codes.ndim != 2:
-        raise ValueError(f"codes must be a 2-D uint8 array, got shape {codes.shape}")
-    max_distance = check_max_distance(max_distance, codes.shape[1] * 8)
-    _check_method(method)
-    if len(codes) < 2:
-        empty = np.zeros(0, np.int64)
-        return empty, empty, empty
-    found = value_pairs_from_codes(codes, max_distance=max_distance, method=method)
-    i, j, dist = _expand_pairs(found.first, found.second, found.distance, found.inverse, len(found.values))
+    i, j, dist = _expand_pairs(value_pairs_from_codes(codes, max_distance=max_distance, method=method))
     return np.minimum(i, j), np.maximum(i, j), dist
 
 
@@ -363,21 +352,15 @@ def find_pairs(
     0  a.jpg  b.jpg         1
     """
     paths, codes = _hash_column(hashes)
-    n_bits = codes.shape[1] * 8
-    check_max_distance(max_distance, n_bits)
-    _check_method(method)
     if max_pairs is not None and (
         isinstance(max_pairs, bool) or not isinstance(max_pairs, (int, np.integer)) or max_pairs < 0
     ):
         raise ValueError(f"max_pairs must be a non-negative integer or None, got {max_pairs!r}")
-    ranks = _path_ranks(paths)
-    if len(codes) < 2:
-        empty = np.zeros(0, np.int64)
-        return _pair_frame(paths, ranks, empty, empty, empty)
     found = value_pairs_from_codes(codes, max_distance=max_distance, method=method)
+    ranks = _path_ranks(paths)
     total = found.n_row_pairs
     if max_pairs is None or total <= max_pairs:
-        i, j, dist = _expand_pairs(found.first, found.second, found.distance, found.inverse, len(found.values))
+        i, j, dist = _expand_pairs(found)
     else:
         i, j, dist = _condensed_pairs(found, ranks)
         warnings.warn(
