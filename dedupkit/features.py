@@ -1,0 +1,125 @@
+"""Local features of an image: ORB keypoints and descriptors on a small grey copy.
+
+The shared base of :mod:`dedupkit.verify` (does B show the same picture as A,
+and how?) and of crop candidates (which pictures share many descriptors?).
+OpenCV is imported on first use: hashing alone never needs it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import NamedTuple
+
+import numpy as np
+from PIL import Image
+
+from .loading import decode_image
+
+__all__ = ["Features", "extract_features", "features_of_image"]
+
+DEFAULT_SIDE = 480  # long side of the working copy, pixels
+DEFAULT_N_FEATURES = 500
+
+
+class Features(NamedTuple):
+    """ORB features of one image.
+
+    ``xy`` are keypoint positions in the working copy's pixels; multiply by
+    ``scale`` for the full image's. ``grey`` is the working copy itself (for
+    photometric checks after alignment). ``size`` is the full image's
+    (width, height), upright.
+    """
+
+    xy: np.ndarray  # (n, 2) float32
+    descriptors: np.ndarray  # (n, 32) uint8
+    grey: np.ndarray  # (h, w) uint8
+    size: tuple[int, int]
+    scale: float
+
+    @property
+    def n(self) -> int:
+        return len(self.xy)
+
+
+def _cv2():
+    try:
+        import cv2  # noqa: PLC0415 - heavy, and only needed for local features
+    except ImportError as exc:  # pragma: no cover - a dependency
+        raise ImportError("local features need OpenCV: pip install opencv-python-headless") from exc
+    return cv2
+
+
+def features_of_image(
+    image: Image.Image | np.ndarray,
+    *,
+    side: int = DEFAULT_SIDE,
+    n_features: int = DEFAULT_N_FEATURES,
+    full_size: tuple[int, int] | None = None,
+) -> Features:
+    """ORB features of a decoded image (PIL image or array), shrunk to ``side`` pixels on its long side.
+
+    Parameters
+    ----------
+    image
+        A decoded image (any mode) or a grey/RGB uint8 array.
+    side
+        Long side of the working copy; smaller images are not enlarged.
+    n_features
+        At most this many keypoints (ORB's strongest).
+    full_size
+        The full image's (width, height) when ``image`` is a reduced decode.
+    """
+    cv2 = _cv2()
+    if isinstance(image, Image.Image):
+        grey_image = image.convert("L")
+        width, height = grey_image.size
+        shrink = min(1.0, side / max(width, height))
+        if shrink < 1.0:
+            grey_image = grey_image.resize(
+                (max(1, round(width * shrink)), max(1, round(height * shrink))), Image.Resampling.BILINEAR,
+                reducing_gap=2.0,
+            )
+        grey = np.asarray(grey_image, dtype=np.uint8)
+    else:
+        array = np.asarray(image)
+        if array.ndim == 3:
+            array = cv2.cvtColor(array.astype(np.uint8), cv2.COLOR_RGB2GRAY)
+        grey = array.astype(np.uint8)
+        height, width = grey.shape
+        shrink = min(1.0, side / max(width, height))
+        if shrink < 1.0:
+            grey = cv2.resize(grey, (max(1, round(width * shrink)), max(1, round(height * shrink))),
+                              interpolation=cv2.INTER_AREA)
+    grey = np.ascontiguousarray(grey)
+    if full_size is None:
+        full_size = (width, height)
+    scale = full_size[0] / grey.shape[1]
+    orb = cv2.ORB_create(nfeatures=n_features, fastThreshold=10, edgeThreshold=15, patchSize=15)
+    keypoints, descriptors = orb.detectAndCompute(grey, None)
+    if descriptors is None or not keypoints:
+        xy = np.empty((0, 2), np.float32)
+        descriptors = np.empty((0, 32), np.uint8)
+    else:
+        xy = np.array([k.pt for k in keypoints], dtype=np.float32)
+    return Features(xy, descriptors, grey, (int(full_size[0]), int(full_size[1])), float(scale))
+
+
+def extract_features(
+    path: str | os.PathLike,
+    *,
+    side: int = DEFAULT_SIDE,
+    n_features: int = DEFAULT_N_FEATURES,
+    max_pixels: int | None = None,
+) -> Features:
+    """ORB features of an image file, decoded at reduced scale where the format allows.
+
+    Raises
+    ------
+    ImageLoadError
+        The file cannot be read as an image.
+    """
+    options = {} if max_pixels is None else {"max_pixels": max_pixels}
+    # the short side of a 2:1 picture whose long side is `side`: JPEGs decode at reduced scale
+    decoded = decode_image(path, draft_size=max(1, side // 2), **options)
+    return features_of_image(decoded.image, side=side, n_features=n_features,
+                             full_size=(decoded.width, decoded.height))
