@@ -1,0 +1,77 @@
+"""Contact sheets of pairs (PNG): two thumbnails side by side and a caption, several pairs per row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw, ImageFont
+
+from dedupkit.thumbnails import thumbnail
+
+SIDE = 150
+ACROSS = 3
+CAPTION = 40
+
+
+def _font(size: int = 11):
+    for name in ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"):
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    return ImageFont.load_default()
+
+
+def sheet(rows: list[tuple[str, str, str]], root: Path, path: Path, title: str) -> Path | None:
+    """Write a sheet of ``(file_a, file_b, caption)`` (files relative to ``root``); None when there are none."""
+    if not rows:
+        return None
+    font, bold = _font(11), _font(14)
+    slot_w, slot_h = 2 * SIDE + 8 + 16, SIDE + CAPTION
+    n_rows = -(-len(rows) // ACROSS)
+    canvas = Image.new("RGB", (ACROSS * slot_w, 28 + n_rows * slot_h), "white")
+    draw = ImageDraw.Draw(canvas)
+    draw.text((6, 6), title, fill="black", font=bold)
+    for k, (a, b, caption) in enumerate(rows):
+        x0, y0 = (k % ACROSS) * slot_w + 4, 28 + (k // ACROSS) * slot_h
+        for i, f in enumerate((a, b)):
+            thumb = Image.fromarray(np.asarray(thumbnail(root / f, size=SIDE)))
+            x = x0 + i * (SIDE + 8) + (SIDE - thumb.width) // 2
+            canvas.paste(thumb, (x, y0 + (SIDE - thumb.height) // 2))
+        for j, line in enumerate(caption.split("\n")[:3]):
+            draw.text((x0, y0 + SIDE + 1 + 12 * j), line[:56], fill="black", font=font)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path)
+    return path
+
+
+def _short(f: str) -> str:
+    return Path(f).stem[:26]
+
+
+def false_sheet(labelled: pd.DataFrame, root: Path, path: Path, title: str, limit: int) -> Path | None:
+    """The false pairs, closest first (smallest hash distance; most inliers for verified pairs)."""
+    false = labelled[~labelled["duplicate"]].copy()
+    keys = ["inliers", "distance"] if "inliers" in false.columns else ["distance"]
+    false = false.sort_values(keys, ascending=[k != "inliers" for k in keys]).head(limit)
+    rows = []
+    for r in false.itertuples(index=False):
+        extra = f" inl={getattr(r, 'inliers')}" if hasattr(r, "inliers") else ""
+        extra += f" sim={getattr(r, 'similarity'):.2f}" if hasattr(r, "similarity") and pd.notna(getattr(r, "similarity")) else ""
+        rows.append((r.path_a, r.path_b,
+                     f"{_short(r.path_a)} | {_short(r.path_b)}\nd={r.distance}{extra} "
+                     f"{r.lookalike_a or ''}{'=' if r.lookalike_a and r.lookalike_a == r.lookalike_b else ''}"))
+    return sheet(rows, root, path, f"{title}: {len(labelled[~labelled['duplicate']])} false pairs (closest first)")
+
+
+def missed_sheet(missed: pd.DataFrame, root: Path, path: Path, title: str, limit: int) -> Path | None:
+    """The missed copies next to their originals, widest first (largest hash distance)."""
+    missed = missed.sort_values("distance", ascending=False).head(limit)
+    rows = []
+    for r in missed.itertuples(index=False):
+        why = f" {getattr(r, 'reason')}" if hasattr(r, "reason") and isinstance(getattr(r, "reason"), str) else ""
+        cand = "" if not hasattr(r, "candidate") else (" cand" if r.candidate else " not-cand")
+        rows.append((r.original, r.file, f"{r.family}/{r.edit}\nd={r.distance}{cand}{why}"))
+    return sheet(rows, root, path, f"{title}: missed copies (original | copy), widest first")
