@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 KERNEL := $(VENV)/share/jupyter/kernels/python3/kernel.json
 NOTEBOOKS := 01_hash_dataset 02_tune_threshold 03_export_duplicates 04_calibrate_and_compare
 
-.PHONY: install demo test lab clean
+.PHONY: install demo test lab clean bench-data
 
 install: $(STAMP) $(KERNEL)
 
@@ -37,6 +37,10 @@ demo: $(STAMP) $(KERNEL)
 test: $(STAMP) $(KERNEL)
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks/
+
+# The verification benchmark (real photos from Debian packages, edits, truth.csv) in bench-data/.
+bench-data: $(STAMP)
+	$(BIN)/python benchmarks/bench_data.py
 
 # Also registers nbstripout in this clone's git config, so notebooks are committed without outputs.
 lab: $(STAMP) $(KERNEL)

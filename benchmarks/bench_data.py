@@ -1,0 +1,644 @@
+"""Build the verification benchmark data set (``make bench-data``).
+
+Real pictures from Debian packages (downloaded once with ``apt-get download``
+and cached under ``<out>/debs/``), normalised into ``<out>/photos/``, with
+seeded randomised edits in ``<out>/edits/``, natural copies shipped by the
+packages themselves in ``<out>/natural/``, hard negatives labelled by a
+``lookalike`` set, and ``<out>/truth.csv`` + ``<out>/summary.json``.
+
+    .venv/bin/python benchmarks/bench_data.py [--out bench-data] [--seed 0]
+
+Running it again skips what is already done. See benchmarks/README.md,
+section "Verification benchmark data", for the rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageOps
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_edits  # noqa: E402
+
+Image.MAX_IMAGE_PIXELS = None
+MAX_SIDE = 1600
+MIN_SIDE = 200
+# Series whose pictures of another aspect ratio may be crops of each other.
+CROP_TESTED = ("sway", "theme-", "kstars-splash", "visp-", "stellarium-")
+IMAGE_EXT = (".jpg", ".jpeg", ".png", ".webp")
+
+PACKAGES = (
+    "gnome-backgrounds", "ukui-wallpapers", "xfdesktop4-data", "sway-backgrounds",
+    "desktop-base", "debian-edu-artwork-emerald", "debian-edu-artwork-homeworld",
+    "debian-edu-artwork-softwaves", "debian-edu-artwork-spacefun",
+    "debian-edu-artwork-buster", "kstars-data", "marble-data", "stellarium-data",
+    "tuxpaint-stamps-default", "gimp-data", "gnome-user-docs", "opencv-doc",
+    "visp-images-data", "xplanet-images",
+)
+# Kept for an independent check: never used here.
+FORBIDDEN = {
+    "plasma-workspace-wallpapers", "mate-backgrounds", "lxqt-themes", "kphotoalbum",
+    "tuxpaint-data", "palapeli-data", "gcompris-qt-data", "python3-sklearn",
+    "python-matplotlib-data", "libjxl-testdata", "gimp-help-en",
+}
+
+
+@dataclass
+class Item:
+    """One picture taken from a package, before grouping."""
+
+    path: Path
+    package: str
+    series: str
+    stem: str
+    lookalike: str = ""
+    crop: tuple[int, int, int, int] | None = None  # for the "two shots" originals
+    same: str = ""  # items sharing a non-empty `same` are declared one picture
+    natural_only: bool = False  # kept only as a natural copy of another item
+    info: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.series}__{self.stem}"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+
+
+# ------------------------------------------------------------------ packages
+def fetch_packages(out: Path, packages: tuple[str, ...]) -> dict[str, Path]:
+    """Download (once) and unpack each package; return its unpacked root."""
+    debs, roots = out / "debs", {}
+    debs.mkdir(parents=True, exist_ok=True)
+    missing = [p for p in packages if not list(debs.glob(f"{p}_*.deb"))]
+    if missing:
+        print(f"apt-get download {' '.join(missing)}", file=sys.stderr)
+        subprocess.run(["apt-get", "download", *missing], cwd=debs, check=True)
+    for pkg in tqdm(packages, desc="unpack"):
+        if pkg in FORBIDDEN:
+            raise ValueError(f"{pkg} is kept for an independent check; remove it from PACKAGES")
+        root = out / "cache" / "unpacked" / pkg
+        if not (root / ".done").exists():
+            deb = sorted(debs.glob(f"{pkg}_*.deb"))[-1]
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir(parents=True)
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+            (root / ".done").touch()
+        roots[pkg] = root
+    return roots
+
+
+def licence_of(root: Path, pkg: str) -> str:
+    """The licences named in the package's copyright file, joined with '; '."""
+    path = root / "usr/share/doc" / pkg / "copyright"
+    if not path.exists():
+        return "unknown"
+    names = []
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("License:"):
+            name = line.split(":", 1)[1].strip()
+            if name and name not in names:
+                names.append(name)
+    if names:
+        return "; ".join(names[:6]) + ("; ..." if len(names) > 6 else "")
+    text = path.read_text(errors="replace")
+    for key in ("CC-BY-SA", "CC-BY", "GPL-3", "GPL-2", "LGPL", "BSD", "public domain"):
+        if key.lower() in text.lower():
+            return key
+    return "see copyright"
+
+
+def size_of(path: Path) -> tuple[int, int]:
+    with Image.open(path) as im:
+        return im.size
+
+
+def images(root: Path, sub: str, pattern: str = "*") -> list[Path]:
+    base = root / sub
+    if not base.exists():
+        return []
+    return sorted(p for p in base.rglob(pattern)
+                  if p.suffix.lower() in IMAGE_EXT and p.is_file() and not p.is_symlink())
+
+
+def big_enough(path: Path) -> bool:
+    try:
+        return min(size_of(path)) >= MIN_SIDE
+    except Exception:
+        return False
+
+
+# ------------------------------------------------------------------ selection
+def select(roots: dict[str, Path]) -> tuple[list[Item], list[Item]]:
+    """Pick the pictures of every package; return (items, sources of two-shot pairs)."""
+    items: list[Item] = []
+
+    def add(path, pkg, series, stem=None, lookalike="", same="", natural_only=False):
+        if big_enough(path):
+            items.append(Item(path, pkg, slug(series), slug(stem or path.stem), slug(lookalike),
+                              same=same, natural_only=natural_only))
+
+    r = roots["gnome-backgrounds"]
+    for p in images(r, "usr/share/backgrounds/gnome"):
+        if p.stem.startswith("vnc"):
+            continue
+        design = re.sub(r"-[ld]$", "", p.stem)
+        add(p, "gnome-backgrounds", f"gnome-{design}", p.stem, f"gnome-{design}")
+
+    for p in images(roots["ukui-wallpapers"], "usr/share/backgrounds"):
+        add(p, "ukui-wallpapers", f"ukui-{p.stem}", p.stem)
+
+    for p in images(roots["xfdesktop4-data"], "usr/share/backgrounds/xfce"):
+        add(p, "xfdesktop4-data", "xfce", p.stem, "xfce")
+
+    for p in images(roots["sway-backgrounds"], "usr/share/backgrounds/sway"):
+        w, h = size_of(p)  # one picture per aspect ratio; other aspects are re-layouts
+        add(p, "sway-backgrounds", "sway", p.stem.replace("Sway_Wallpaper_", ""), "sway",
+            same=f"sway-{round(w / h, 2)}")
+
+    skip = re.compile(r"logo|glow|rocket|swirl|support|emblem|circle|bullet|box|entry|lock|throbber")
+    for pkg in [p for p in roots if p == "desktop-base" or p.startswith("debian-edu-artwork")]:
+        r = roots[pkg]
+        for p in images(r, "usr/share/desktop-base") + images(r, "usr/share/plymouth/themes"):
+            rel = str(p.relative_to(r))
+            m = re.search(r"desktop-base/(?:debian-edu-)?([a-z]+)-theme/", rel) or \
+                re.search(r"plymouth/themes/(?:debian-edu-)?([a-z]+)/", rel)
+            if not m or skip.search(p.name):
+                continue
+            theme = m.group(1)
+            add(p, pkg, f"theme-{theme}", f"{pkg.split('-')[-1]}-{p.parent.name}-{p.stem}",
+                f"theme-{theme}")
+        for p in images(r, "usr/share/plasma/look-and-feel"):
+            add(p, pkg, "theme-plasma-preview", p.stem, "theme-plasma-preview")
+
+    r, pkg = roots["kstars-data"], "kstars-data"
+    for p in images(r, "usr/share/kstars/kstarslite/qml/images", "splash_bg*"):
+        add(p, pkg, "kstars-splash", p.stem.replace("@", "-"), "", same="kstars-splash")
+    add(r / "usr/share/kstars/kstars.png", pkg, "kstars-logo", "kstars")
+    for i in range(0, 36, 4):
+        add(r / f"usr/share/kstars/textures/moon{i:02d}.png", pkg, "kstars-moon", f"moon{i:02d}",
+            "kstars-moon")
+    for name in ("neptune", "pluto", "saturn", "uranus"):
+        add(r / f"usr/share/kstars/textures/{name}.png", pkg, "kstars-planets", name,
+            "kstars-planets")
+    items.extend(doc_screens(r, pkg, "usr/share/doc/HTML", "kstars", 45))
+    items.extend(doc_screens(roots["marble-data"], "marble-data", "usr/share/doc/HTML", "marble", 25))
+    items.extend(doc_screens(roots["gnome-user-docs"], "gnome-user-docs", "usr/share/help",
+                             "gnome-help", 20))
+
+    r, pkg = roots["stellarium-data"], "stellarium-data"
+    nebulae = [p for p in images(r, "usr/share/stellarium/nebulae/default") if big_enough(p)]
+    nebulae = [p for p in nebulae if min(size_of(p)) >= 1000] + \
+        [p for p in nebulae if min(size_of(p)) == 512][::20]
+    nebulae = sorted(nebulae)[::2][:40]
+    for i, p in enumerate(nebulae):
+        add(p, pkg, f"nebulae-{i // 8}", p.stem, f"nebulae-{i // 8}")
+    land = "usr/share/stellarium/landscapes"
+    for name in ("gl1", "gl2", "gl3", "gl4"):
+        add(r / f"{land}/garching/garching-{name}.png", pkg, "stellarium-garching", name,
+            "stellarium-garching")
+    for i in range(1, 9):
+        add(r / f"{land}/hurricane/hurricane{i}.png", pkg, "stellarium-hurricane", f"h{i}",
+            "stellarium-hurricane")
+    for rel in ("ocean/ocean9.png", "guereins/guereinsb.png", "trees/trees_512.png",
+                "mars/mars.png", "moon/apollo17.png"):
+        add(r / land / rel, pkg, f"stellarium-{Path(rel).stem}", Path(rel).stem)
+    tex = [p for p in images(r, "usr/share/stellarium/textures") if size_of(p) == (512, 256)]
+    tex = [p for p in tex if p.stem not in ("nomap", "zodiacallight_2004")][::2]
+    for i, p in enumerate(tex):
+        add(p, pkg, f"planet-maps-{i // 6}", p.stem, f"planet-maps-{i // 6}")
+    for name in ("moon.png", "moon_4k.jpg", "milkyway.png", "corona.png", "earth_cmap.png"):
+        stem = Path(name).stem.split("_")[0]
+        add(r / "usr/share/stellarium/textures" / name, pkg, f"stellarium-{stem}",
+            Path(name).stem, same=f"stellarium-{stem}")
+    for p in images(r, "usr/share/stellarium/models")[::2]:
+        add(p, pkg, "stellarium-models", p.stem, "planet-maps-models")
+    for culture, step in (("western", 8), ("greek_farnese", 6), ("arabic_al-sufi", 6),
+                          ("chinese_contemporary", 10)):
+        arts = [p for p in images(r, f"usr/share/stellarium/skycultures/{culture}")
+                if p.parent.name == culture]
+        for p in arts[::step]:
+            add(p, pkg, f"sky-{culture}", p.stem, f"sky-{culture}")
+    for p in images(roots["kstars-data"], "usr/share/kstars/skycultures/western"):
+        add(p, "kstars-data", "sky-western", f"kstars-{p.stem}", "sky-western", natural_only=True)
+    for p in images(r, "usr/share/stellarium/scenery3d/Sterngarten"):
+        if p.stem.startswith(("Google", "Tafel", "Sterngarten_2")):
+            add(p, pkg, f"stellarium-{p.stem}", p.stem)
+
+    r, pkg = roots["tuxpaint-stamps-default"], "tuxpaint-stamps-default"
+    for p in images(r, "usr/share/tuxpaint/stamps"):
+        rel = p.relative_to(r / "usr/share/tuxpaint/stamps")
+        if "cartoon" in rel.parts or "alphabets" in rel.parts or p.stem.endswith("_mirror"):
+            continue
+        cat = "-".join(rel.parts[:2]) if len(rel.parts) > 2 else rel.parts[0]
+        add(p, pkg, f"tux-{cat}", p.stem, f"tux-{cat}")
+
+    r, pkg = roots["gimp-data"], "gimp-data"
+    add(r / "usr/share/gimp/2.0/images/gimp-splash.png", pkg, "gimp-splash", "splash")
+    add(r / "usr/share/gimp/2.0/scripts/images/texture.jpg", pkg, "gimp-texture", "texture")
+    add(r / "usr/share/gimp/2.0/scripts/images/beavis.jpg", pkg, "gimp-beavis", "beavis")
+
+    r, pkg = roots["opencv-doc"], "opencv-doc"
+    d = "usr/share/doc/opencv-doc/examples/data"
+    groups = {"aero": ["aero1", "aero3"], "aloe": ["aloeL", "aloeR"], "graf": ["graf1", "graf3"],
+              "chessboard": ["left01", "left02", "left05", "right01"],
+              "suzanne": ["Blender_Suzanne1", "Blender_Suzanne2"],
+              "text-blur": ["text_defocus", "text_motion"], "fruit": ["apple", "orange"],
+              "pics": ["pic1", "pic2", "pic3", "pic4", "pic5", "pic6"]}
+    for look, stems in groups.items():
+        for s in stems:
+            for p in images(r, d, f"{s}.*"):
+                add(p, pkg, f"opencv-{look}", s, f"opencv-{look}")
+    for p in images(r, "usr/share/doc/opencv-doc/opencv4/html"):
+        add(p, pkg, "opencv-html", f"html-{p.parent.name}-{p.stem}", natural_only=True)
+    for s in ("baboon", "building", "butterfly", "fruits", "home", "messi5", "smarties",
+              "squirrel_cls", "starry_night", "sudoku", "board", "stuff", "licenseplate_motion",
+              "ela_original", "chicky_512", "digits", "lena", "HappyFish", "mask"):
+        for p in images(r, d, f"{s}.*"):
+            add(p, pkg, f"opencv-{s}", s)
+
+    r, pkg = roots["visp-images-data"], "visp-images-data"
+    v = "usr/share/visp-images-data/ViSP-images"
+    for p in images(r, f"{v}/Klimt") + images(r, f"{v}/Gaussian-filter"):
+        if "sigma=5" in p.name or "sigma=7" in p.name:
+            continue  # too blurred to ask anyone to match
+        add(p, pkg, "visp-klimt", p.stem.replace("=", ""), same="visp-klimt")
+    # (faces/1280px-Solvay... is another scan with another framing: left out as ambiguous)
+    for p in images(r, f"{v}/Solvay"):
+        add(p, pkg, "visp-solvay", p.stem, same="visp-solvay")
+    for p in images(r, f"{v}/AprilTag/benchmark"):
+        add(p, pkg, "visp-apriltag", p.stem, "visp-apriltag")
+    add(r / f"{v}/mire/mire.jpg", pkg, "visp-mire", "mire")
+
+    r, pkg = roots["xplanet-images"], "xplanet-images"
+    for name in ("earth", "night"):
+        add(r / f"usr/share/xplanet/images/{name}.jpg", pkg, "earth-maps", name, "earth-maps")
+
+    # Two shots of one scene: large pictures used only as sources of new originals.
+    sources = [
+        (roots["kstars-data"] / "usr/share/kstars/geomap.jpg", "kstars-data"),
+        (roots["stellarium-data"] / f"{land}/grossmugl/grossmugl_leeberg_crop11.25_2048.png",
+         "stellarium-data"),
+        (roots["ukui-wallpapers"] / "usr/share/backgrounds/rhythm.jpg", "ukui-wallpapers"),
+        (roots["stellarium-data"] / "usr/share/stellarium/textures/milkyway.png", "stellarium-data"),
+        (roots["gimp-data"] / "usr/share/gimp/2.0/images/gimp-splash.png", "gimp-data"),
+    ]
+    used = {s for s, _ in sources}
+    items = [it for it in items if it.path not in used]
+    shots = []
+    for path, pkg in sources:
+        if path.exists():
+            shots.extend(two_shots(path, pkg))
+    return items, shots
+
+
+def doc_screens(root: Path, pkg: str, sub: str, marker: str, pages: int) -> list[Item]:
+    """UI screenshots of a manual: the English ones, and for some pages one translation.
+
+    A translated screenshot is a different picture of the same dialog (a lookalike),
+    unless it is the English one shipped again (found later as a natural copy).
+    """
+    by_page: dict[str, dict[str, Path]] = defaultdict(dict)
+    for p in images(root, sub):
+        parts = p.relative_to(root / sub).parts
+        if marker not in parts or not big_enough(p):
+            continue
+        lang = parts[0]
+        page = "/".join(parts[parts.index(marker) + 1:])
+        by_page[page][lang] = p
+    out = []
+    english = [pg for pg in sorted(by_page) if any(k in by_page[pg] for k in ("en", "C"))]
+    for i, page in enumerate(english[:pages]):
+        langs = by_page[page]
+        en = "en" if "en" in langs else "C"
+        stem = slug(Path(page).with_suffix("").as_posix())
+        series = f"{marker}-doc-{stem}"
+        others = [k for k in sorted(langs) if k not in ("en", "C")]
+        look = series if (others and i % 2 == 0) else ""
+        out.append(Item(langs[en], pkg, series, f"{stem}-{en}", look))
+        pick = others[i % len(others)] if look else None
+        for k in others:
+            out.append(Item(langs[k], pkg, series, f"{stem}-{k}", look, natural_only=k != pick))
+    return out
+
+
+def two_shots(path: Path, pkg: str) -> list[Item]:
+    """Two framings of one scene that overlap 20-40% of their width, full height."""
+    w, h = size_of(path)
+    rng = bench_edits.rng_for(0, "two-shots", path.name)
+    overlap = float(rng.uniform(0.2, 0.4))
+    # two windows of width cw: overlap*cw shared, so the pair spans cw*(2-overlap) <= w
+    cw = int(w / (2 - overlap))
+    ch = int(h * rng.uniform(0.8, 1.0))
+    ya, yb = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, h - ch + 1))
+    xa = 0
+    xb = int(cw * (1 - overlap))
+    series = f"scene-{slug(path.stem)[:24]}"
+    out = []
+    for tag, (x, y) in (("a", (xa, ya)), ("b", (xb, yb))):
+        it = Item(path, pkg, series, f"shot-{tag}", series, crop=(x, y, x + cw, y + ch))
+        it.info = {"overlap": round(overlap, 3), "box": [x, y, x + cw, y + ch]}
+        out.append(it)
+    return out
+
+
+# ------------------------------------------------------------------ loading
+def load_upright(path: Path, crop=None) -> Image.Image:
+    """RGB, EXIF-upright, alpha flattened on white."""
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im)
+        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            im = im.convert("RGBA")
+            bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+            bg.alpha_composite(im)
+            im = bg
+        im = im.convert("RGB")
+    if crop is not None:
+        im = im.crop(crop)
+    return im
+
+
+def normalise(im: Image.Image) -> Image.Image:
+    if max(im.size) > MAX_SIDE:
+        im = im.copy()
+        im.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+    return im
+
+
+def thumb(path: Path, crop=None) -> tuple[np.ndarray, float, int]:
+    """A 128x128 grey thumbnail, the aspect ratio and the pixel count."""
+    im = load_upright(path, crop)
+    w, h = im.size
+    small = np.asarray(im.convert("L").resize((128, 128), Image.Resampling.BOX), np.float32)
+    return small, w / h, w * h
+
+
+# ------------------------------------------------------------------ natural copies
+def natural_groups(items: list[Item], thumbs: np.ndarray, aspects: np.ndarray) -> np.ndarray:
+    """Union of pictures declared one (``Item.same``) or found to be the same pixels.
+
+    Found: same aspect ratio (within 2%) and, on 128x128 grey thumbnails, a mean
+    absolute difference below 3 grey levels and no 8x8 block differing by more
+    than 8 on average (so a translated label or another tag is not "the same").
+    A different aspect ratio is never found the same: a re-layout is a
+    different picture (see the README).
+    """
+    n = len(items)
+    parent = np.arange(n)
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    declared = defaultdict(list)
+    for i, it in enumerate(items):
+        if it.same:
+            declared[it.same].append(i)
+    for idx in declared.values():
+        for j in idx[1:]:
+            parent[find(j)] = find(idx[0])
+    tiny = thumbs.reshape(n, 16, 8, 16, 8).mean(axis=(2, 4)).reshape(n, -1)
+    log_aspect = np.log(aspects)
+    for i in tqdm(range(n), desc="natural copies"):
+        same = np.abs(log_aspect[i + 1:] - log_aspect[i]) < 0.02
+        cand = np.nonzero(same)[0] + i + 1
+        if len(cand) == 0:
+            continue
+        pre = np.abs(tiny[cand] - tiny[i]).mean(axis=1)
+        for j in cand[pre < 6]:
+            d = np.abs(thumbs[i] - thumbs[j])
+            blocks = d.reshape(16, 8, 16, 8).mean(axis=(1, 3))
+            if d.mean() < 3 and blocks.max() < 8:
+                parent[find(j)] = find(i)
+    return np.array([find(i) for i in range(n)])
+
+
+# ------------------------------------------------------------------ edits
+def _edit_one(task: tuple) -> list[dict]:
+    photo_path, name, seed, out_dir, fonts, other_path, cache = task
+    cache = Path(cache)
+    if cache.exists():
+        rows = json.loads(cache.read_text())
+        if all((Path(out_dir).parent / r["file"]).exists() for r in rows):
+            return rows
+    im = Image.open(photo_path).convert("RGB")
+    other = Image.open(other_path).convert("RGB") if other_path else None
+    rows = []
+    for family, i, ed in bench_edits.make_edits(im, seed, name, fonts=fonts, other=other):
+        fname = f"{name}__{family}{i}-{ed.edit}{ed.suffix}"
+        ed.save(Path(out_dir) / fname)
+        rows.append({"file": f"edits/{fname}", "family": family, "edit": ed.edit,
+                     "params": json.dumps(ed.params, sort_keys=True)})
+    cache.write_text(json.dumps(rows))
+    return rows
+
+
+def filler_images(roots: dict[str, Path]) -> list[Path]:
+    """Small pictures that are not in the set, shown inside busy screenshots."""
+    r = roots["tuxpaint-stamps-default"] / "usr/share/tuxpaint/stamps"
+    out = [p for p in sorted(r.rglob("*.png")) if "cartoon" in p.parts]
+    return out[::7]
+
+
+# ------------------------------------------------------------------ split
+def assign_split(originals: pd.DataFrame) -> dict[str, str]:
+    """Split units (connected series) to tune/report, ~50/50 by originals, by hash order."""
+    units = originals.groupby("unit").size()
+    order = sorted(units.index, key=lambda u: hashlib.sha256(u.encode()).hexdigest())
+    count = {"tune": 0, "report": 0}
+    split = {}
+    for u in order:
+        half = "tune" if count["tune"] <= count["report"] else "report"
+        split[u] = half
+        count[half] += int(units[u])
+    return split
+
+
+# ------------------------------------------------------------------ main
+def build(out: Path, seed: int, workers: int) -> pd.DataFrame:
+    roots = fetch_packages(out, PACKAGES)
+    licences = {pkg: licence_of(root, pkg) for pkg, root in roots.items()}
+    items, shots = select(roots)
+
+    # Byte-identical files: keep the first.
+    seen, unique = {}, []
+    for it in tqdm(items, desc="hash files"):
+        digest = hashlib.sha256(it.path.read_bytes()).hexdigest()
+        if digest not in seen:
+            seen[digest] = it
+            unique.append(it)
+    names = defaultdict(int)
+    for it in unique + shots:
+        names[it.name] += 1
+        if names[it.name] > 1:
+            it.stem = f"{it.stem}-{names[it.name]}"
+    allitems = unique + shots
+
+    thumbs, aspects, pixels = [], [], []
+    tdir = out / "cache" / "thumbs"
+    tdir.mkdir(parents=True, exist_ok=True)
+    for it in tqdm(allitems, desc="thumbnails"):
+        key = hashlib.sha256(f"{it.path}|{it.crop}".encode()).hexdigest()[:24]
+        cached = tdir / f"{key}.npz"
+        if cached.exists():
+            z = np.load(cached)
+            t, a, px = z["t"], float(z["a"]), int(z["px"])
+        else:
+            t, a, px = thumb(it.path, it.crop)
+            np.savez(cached, t=t, a=a, px=px)
+        thumbs.append(t)
+        aspects.append(a)
+        pixels.append(px)
+    roots_of = natural_groups(allitems, np.stack(thumbs), np.array(aspects))
+
+    # Group: one original per union (the largest), the others natural copies.
+    members = defaultdict(list)
+    for i, r in enumerate(roots_of):
+        members[r].append(i)
+    (out / "photos").mkdir(exist_ok=True)
+    (out / "natural").mkdir(exist_ok=True)
+    (out / "edits").mkdir(exist_ok=True)
+    (out / "cache" / "edits").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for idx in tqdm(members.values(), desc="originals"):
+        real = [i for i in idx if not allitems[i].natural_only]
+        if not real:
+            continue
+        orig = max(real, key=lambda i: (pixels[i], -i))
+        o = allitems[orig]
+        group = o.name
+        series_set = sorted({allitems[i].series for i in idx})
+        lookalike = next((allitems[i].lookalike for i in idx if allitems[i].lookalike), "")
+        photo = out / "photos" / f"{o.name}.jpg"
+        if not photo.exists():
+            normalise(load_upright(o.path, o.crop)).save(photo, "JPEG", quality=95)
+        info = {"source": str(o.path.relative_to(out / "cache" / "unpacked" / o.package))}
+        info.update(o.info)
+        rows.append(dict(file=f"photos/{photo.name}", group=group, kind="original",
+                         family="original", edit="original", params=json.dumps(info),
+                         lookalike=lookalike, series=o.series, package=o.package,
+                         unit="+".join(series_set)))
+        for i in idx:
+            if i == orig:
+                continue
+            it = allitems[i]
+            dest = out / "natural" / f"{it.name}{it.path.suffix.lower()}"
+            if not dest.exists():
+                shutil.copyfile(it.path, dest)
+            w, h = size_of(it.path)
+            src = str(it.path.relative_to(out / "cache" / "unpacked" / it.package))
+            kind = "crop" if abs(np.log(aspects[i] / aspects[orig])) >= 0.03 else "resave"
+            rows.append(dict(file=f"natural/{dest.name}", group=group, kind="natural",
+                             family="natural", edit=f"natural_{kind}",
+                             params=json.dumps({"source": src, "size": [w, h]}),
+                             lookalike=lookalike, series=it.series, package=it.package,
+                             unit="+".join(series_set)))
+    table = pd.DataFrame(rows)
+    # A unit is a set of series joined by natural copies; join units that share a series.
+    unit_of = _join_units(table["unit"])
+    table["unit"] = table["unit"].map(unit_of)
+
+    fonts = bench_edits.find_fonts()
+    fillers = filler_images(roots)
+    originals = table[table.kind == "original"]
+    tasks = []
+    for k, (_, r) in enumerate(originals.iterrows()):
+        name = Path(r.file).stem
+        other = str(fillers[k % len(fillers)]) if fillers else None
+        tasks.append((str(out / r.file), name, seed, str(out / "edits"), fonts, other,
+                      str(out / "cache" / "edits" / f"{name}.json")))
+    edit_rows = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        results = pool.map(_edit_one, tasks, chunksize=2)
+        for (_, r), got in tqdm(zip(originals.iterrows(), results), total=len(tasks), desc="edits"):
+            for e in got:
+                edit_rows.append(dict(e, group=r.group, kind="edit", lookalike=r.lookalike,
+                                      series=r.series, package=r.package, unit=r.unit))
+    table = pd.concat([table, pd.DataFrame(edit_rows)], ignore_index=True)
+    split = assign_split(table[table.kind == "original"])
+    table["split"] = table["unit"].map(split)
+    table["licence"] = table["package"].map(licences)
+    cols = ["file", "group", "kind", "family", "edit", "params", "lookalike", "series",
+            "package", "licence", "split"]
+    table = table[cols].sort_values(["split", "series", "group", "kind", "file"],
+                                    key=lambda s: s.map({"original": 0, "natural": 1, "edit": 2})
+                                    if s.name == "kind" else s)
+    table.to_csv(out / "truth.csv", index=False)
+    (out / "summary.json").write_text(json.dumps(summary(table, licences), indent=2))
+    return table
+
+
+def _join_units(units: pd.Series) -> dict[str, str]:
+    parent: dict[str, str] = {}
+
+    def find(x):
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for u in units.unique():
+        parts = u.split("+")
+        for p in parts[1:]:
+            a, b = find(parts[0]), find(p)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        find(parts[0])
+    return {u: find(u.split("+")[0]) for u in units.unique()}
+
+
+def summary(table: pd.DataFrame, licences: dict[str, str]) -> dict:
+    orig = table[table.kind == "original"]
+    look = orig[orig.lookalike != ""].groupby("lookalike")["group"].nunique()
+    in_sets = orig[orig.lookalike.isin(look[look >= 2].index)]
+    nat = table[table.kind == "natural"]
+    return {
+        "files": int(len(table)),
+        "groups": int(table.group.nunique()),
+        "by_kind": table.kind.value_counts().to_dict(),
+        "by_family": table.family.value_counts().to_dict(),
+        "by_edit": table.edit.value_counts().to_dict(),
+        "by_split": {s: {"files": int(len(t)), "originals": int((t.kind == "original").sum()),
+                         "natural_groups": int(t[t.kind == "natural"].group.nunique())}
+                     for s, t in table.groupby("split")},
+        "natural_groups": int(nat.group.nunique()),
+        "originals_in_lookalike_sets": int(len(in_sets)),
+        "originals_in_lookalike_sets_frac": round(len(in_sets) / max(1, len(orig)), 3),
+        "lookalike_sets": {k: int(v) for k, v in look.items()},
+        "by_package": orig.package.value_counts().to_dict(),
+        "licences": licences,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="bench-data", type=Path)
+    ap.add_argument("--seed", default=0, type=int)
+    ap.add_argument("--workers", default=2, type=int)
+    args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    table = build(args.out.resolve(), args.seed, args.workers)
+    print(json.dumps(summary(table, {})["by_kind"]))
+    print(f"wrote {args.out / 'truth.csv'} ({len(table)} rows) and {args.out / 'summary.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
