@@ -186,6 +186,24 @@ def _cmd_find(args: argparse.Namespace, out) -> None:
         _write(groups, args.groups)
         n_groups = groups["group"].nunique()
         print(f"{n_groups} groups, {int((~groups['keep']).sum())} files could be removed: {args.groups}", file=out)
+        if not args.dihedral:  # a turned copy's plain hash is far from the kept file's: diameters do not apply
+            _warn_wide_groups(groups, args.max_distance)
+
+
+_WIDE_GROUPS_SHOWN = 10
+
+
+def _warn_wide_groups(groups: pd.DataFrame, max_distance: int) -> None:
+    """Name on stderr the groups whose members are further apart than the threshold (widest first)."""
+    heads = groups.drop_duplicates("group")
+    wide = heads[heads["diameter"] > max_distance].sort_values(["diameter", "group"], ascending=[False, True])
+    for row in wide.head(_WIDE_GROUPS_SHOWN).itertuples():
+        print(f"dedupkit find: warning: group {row.group} ({row.size} files) has diameter {row.diameter}, wider "
+              f"than --max-distance {max_distance}: each file is within {max_distance} of the kept file "
+              f"{row.path}, but not all of them of each other; look before you delete", file=sys.stderr)
+    if len(wide) > _WIDE_GROUPS_SHOWN:
+        print(f"dedupkit find: warning: ... and {len(wide) - _WIDE_GROUPS_SHOWN} more groups wider than "
+              f"--max-distance {max_distance} (see the diameter column)", file=sys.stderr)
 
 
 def _cmd_serve(args: argparse.Namespace, out) -> None:

@@ -433,8 +433,8 @@ def threshold_summary(pairs: pd.DataFrame, threshold: int) -> dict[str, int]:
     Examples
     --------
     >>> pairs = pd.DataFrame({"path_a": ["a", "b", "x"], "path_b": ["b", "c", "y"], "distance": [1, 2, 9]})
-    >>> threshold_summary(pairs, 2)
-    {'threshold': 2, 'pairs': 2, 'groups': 1, 'files': 3, 'to_remove': 2}
+    >>> threshold_summary(pairs, 2)  # a keeps b; c is b's copy, not a's (groups never chain)
+    {'threshold': 2, 'pairs': 2, 'groups': 1, 'files': 2, 'to_remove': 1}
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 0:
         raise ValueError(f"threshold must be a whole number of bits >= 0, got {threshold!r}")

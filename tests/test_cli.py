@@ -30,7 +30,7 @@ def test_find_writes_pairs_and_groups(sample_dir, tmp_path, capsys):
     assert len(pairs) == 11 and pairs["distance"].max() <= 10
     assert ("coffee.jpg", "coffee__half_size.jpg") in set(zip(pairs["path_a"], pairs["path_b"]))
     groups = pd.read_csv(groups_csv)
-    assert list(groups.columns) == ["group", "path", "keep", "size", "diameter"]
+    assert list(groups.columns) == ["group", "path", "keep", "size", "diameter", "link_distance"]
     printed = capsys.readouterr().out
     assert "scanned 44 files" in printed and "3 could not be read" in printed
     assert "11 pairs within distance 10" in printed and "11 groups" in printed
@@ -89,3 +89,30 @@ def test_cache_option_hashes_only_what_changed(small_dir, tmp_path, capsys):
     (folder / "new.jpg").write_bytes(next(small_dir.glob("*.jpg")).read_bytes())
     assert main(args) == 0
     assert "7 files taken from the cache, 1 hashed" in capsys.readouterr().out
+
+
+def test_find_warns_about_a_group_wider_than_the_threshold(tmp_path, capsys):
+    # a picture and two edits of it, each 16 bits of dHash from it and 32 from each other
+    import numpy as np
+    from PIL import Image
+
+    base = np.array([[40 + 20 * c if r % 2 else 200 - 20 * c for c in range(9)] for r in range(8)], np.uint8)
+    top, bottom = base.copy(), base.copy()
+    top[:2], bottom[6:] = base[:2, ::-1], base[6:, ::-1]
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name, pixels in {"a.png": base, "edit_top.png": top, "edit_bottom.png": bottom}.items():
+        Image.fromarray(pixels).resize((180, 160), Image.Resampling.NEAREST).save(folder / name)
+    groups_csv = tmp_path / "groups.csv"
+    status = main(["find", str(folder), "-o", str(tmp_path / "pairs.csv"), "--groups", str(groups_csv),
+                   "--max-distance", "16", "--workers", "1", "--no-progress"])
+    assert status == 0
+    groups = pd.read_csv(groups_csv)
+    assert groups["size"].tolist() == [3, 3, 3] and groups["diameter"].tolist() == [32, 32, 32]
+    assert groups.loc[groups["keep"], "path"].tolist() == ["a.png"]
+    err = capsys.readouterr().err
+    assert "warning: group 0 (3 files) has diameter 32, wider than --max-distance 16" in err
+    assert "a.png" in err
+    assert main(["find", str(folder), "-o", str(tmp_path / "pairs.csv"), "--groups", str(groups_csv),
+                 "--max-distance", "32", "--workers", "1", "--no-progress"]) == 0
+    assert "warning" not in capsys.readouterr().err

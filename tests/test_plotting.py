@@ -157,7 +157,7 @@ def test_threshold_figure_counts_the_cut_and_shows_the_edge(pictures):
     pairs = _pairs([(p[0], p[1], 1), (p[1], p[2], 4), (p[3], p[4], 7), (p[4], p[5], 12), (p[0], p[5], 15)])
     fig = plotting.plot_threshold(pairs, 7, n_edge=2, size=48)
 
-    assert fig.get_suptitle() == "Threshold 7: 3 pairs, 2 groups, 3 files to remove"
+    assert fig.get_suptitle() == "Threshold 7: 3 pairs, 2 groups, 2 files to remove"  # p2 is p1's copy, not p0's
     top, bottom = fig.subfigs
     (distribution,) = top.axes
     assert distribution.lines[0].get_xdata()[0] == 7.5
