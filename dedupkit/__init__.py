@@ -27,6 +27,7 @@ from .index import HashIndex
 from .search import TooManyPairsWarning, find_pairs, find_value_pairs
 from .thumbnails import thumbnail
 from .trim import trim_borders
+from .verify import Match, verify_features, verify_pairs
 
 __version__ = "0.1.0"
 
@@ -43,6 +44,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "METHODS",
+    "Match",
     "ORIENTATIONS",
     "HashIndex",
     "ImageLoadError",
@@ -78,4 +80,6 @@ __all__ = [
     "threshold_summary",
     "thumbnail",
     "trim_borders",
+    "verify_features",
+    "verify_pairs",
 ]

@@ -19,6 +19,8 @@ __all__ = ["Features", "extract_features", "features_of_image"]
 
 DEFAULT_SIDE = 480  # long side of the working copy, pixels
 DEFAULT_N_FEATURES = 500
+_SCALE_FACTOR = 1.2  # ORB's pyramid: each level this much smaller
+_N_LEVELS = 8
 
 
 class Features(NamedTuple):
@@ -94,14 +96,36 @@ def features_of_image(
     if full_size is None:
         full_size = (width, height)
     scale = full_size[0] / grey.shape[1]
-    orb = cv2.ORB_create(nfeatures=n_features, fastThreshold=10, edgeThreshold=15, patchSize=15)
+    orb = cv2.ORB_create(nfeatures=n_features, scaleFactor=_SCALE_FACTOR, nlevels=_N_LEVELS,
+                         fastThreshold=10, edgeThreshold=15, patchSize=15)
     keypoints, descriptors = orb.detectAndCompute(grey, None)
     if descriptors is None or not keypoints:
         xy = np.empty((0, 2), np.float32)
         descriptors = np.empty((0, 32), np.uint8)
     else:
-        xy = np.array([k.pt for k in keypoints], dtype=np.float32)
+        xy = _level_zero_xy(keypoints, grey.shape)
     return Features(xy, descriptors, grey, (int(full_size[0]), int(full_size[1])), float(scale))
+
+
+def _level_zero_xy(keypoints, shape: tuple[int, int]) -> np.ndarray:
+    """Keypoint positions in the working copy's pixels, exact for every pyramid level.
+
+    ORB reports a keypoint found on level ``k`` at ``pt_k * scaleFactor**k``,
+    which ignores pixel centres and the rounded size of each level (each made
+    from the one before): up to 2.5 px off at the coarsest level, in opposite
+    directions for a picture and its half-turn. This maps ``pt_k`` back
+    through the pyramid as the resize did.
+    """
+    h, w = shape
+    sizes = np.array([(w, h)] + [(round(w / _SCALE_FACTOR**k), round(h / _SCALE_FACTOR**k))
+                                 for k in range(1, _N_LEVELS)], np.float64)
+    pt = np.array([k.pt for k in keypoints], np.float64)
+    octave = np.array([k.octave for k in keypoints], np.int64)
+    xy = pt / (_SCALE_FACTOR**octave)[:, None]
+    for level in range(int(octave.max(initial=0)), 0, -1):
+        on = octave >= level
+        xy[on] = (xy[on] + 0.5) * (sizes[level - 1] / sizes[level]) - 0.5
+    return xy.astype(np.float32)
 
 
 def extract_features(

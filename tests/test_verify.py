@@ -1,0 +1,156 @@
+"""Verified pairs: known edits of sample photos are recovered, different photos are told apart."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from PIL import Image, ImageDraw, ImageOps
+
+from dedupkit import Match, verify_features, verify_pairs
+from dedupkit.features import extract_features, features_of_image
+from dedupkit.verify import relation
+
+
+@pytest.fixture(scope="module")
+def picos(sample_dir) -> Image.Image:
+    return Image.open(sample_dir / "picosdeeuropa.jpg").convert("RGB")  # 800x600
+
+
+@pytest.fixture(scope="module")
+def picos_features(picos):
+    return features_of_image(picos)
+
+
+def _straightened(image: Image.Image, degrees: float) -> Image.Image:
+    """Turned counter-clockwise, then the middle 70% of each side kept (no corners)."""
+    turned = image.rotate(degrees, resample=Image.Resampling.BICUBIC)
+    w, h = image.size
+    return turned.crop((round(0.15 * w), round(0.15 * h), round(0.85 * w), round(0.85 * h)))
+
+
+def test_identical_copy_is_the_same(picos, picos_features):
+    m = verify_features(picos_features, features_of_image(picos.copy()))
+    assert m.same and m.reason == ""
+    assert m.scale == pytest.approx(1.0, abs=0.01)
+    assert m.coverage_a > 0.98 and m.coverage_b > 0.98
+    assert m.similarity > 0.95
+
+
+def test_known_crop_box_is_recovered(picos, picos_features):
+    box = (120, 80, 620, 480)  # 62% x 67% of the sides
+    m = verify_features(picos_features, features_of_image(picos.crop(box)))
+    assert m.same, m.reason
+    assert m.coverage_a == pytest.approx((500 * 400) / (800 * 600), abs=0.02)
+    assert m.coverage_b == pytest.approx(1.0, abs=0.02)
+    assert m.box_a == pytest.approx(box, abs=12)  # within 1.5% of the long side
+    assert m.box_b == pytest.approx((0, 0, 500, 400), abs=12)
+    assert relation(m).startswith("B is a 42% crop of A")
+
+
+def test_half_size_gives_scale_one_half(picos, picos_features):
+    m = verify_features(picos_features, features_of_image(picos.resize((400, 300), Image.Resampling.LANCZOS)))
+    assert m.same, m.reason
+    assert m.scale == pytest.approx(0.5, abs=0.02)
+    assert "at 50% size" in relation(m)
+
+
+def test_mirror_is_reported_as_mirrored(picos, picos_features):
+    mirrored = features_of_image(ImageOps.mirror(picos))
+    m = verify_features(picos_features, mirrored)
+    assert m.same and m.mirrored
+    assert abs(m.rotation) < 1.0
+    assert not verify_features(picos_features, mirrored, mirror=False).same
+
+
+def test_top_bottom_flip_is_a_mirror_turned_half_way(picos, picos_features):
+    m = verify_features(picos_features, features_of_image(ImageOps.flip(picos)))
+    assert m.same and m.mirrored
+    assert abs(m.rotation) == pytest.approx(180, abs=1.0)
+
+
+def test_quarter_turn_is_not_a_mirror(picos, picos_features):
+    m = verify_features(picos_features, features_of_image(picos.transpose(Image.Transpose.ROTATE_90)))
+    assert m.same and not m.mirrored
+    assert m.rotation == pytest.approx(90, abs=1.0)  # counter-clockwise, as PIL's ROTATE_90
+
+
+@pytest.mark.parametrize("degrees", [7.0, -4.0])
+def test_small_turn_is_measured(picos, picos_features, degrees):
+    m = verify_features(picos_features, features_of_image(_straightened(picos, degrees)))
+    assert m.same, m.reason
+    assert m.rotation == pytest.approx(degrees, abs=0.5)
+    assert m.coverage_b == pytest.approx(1.0, abs=0.02)
+
+
+def test_caption_bar_gives_the_picture_share_of_b(picos, picos_features):
+    canvas = Image.new("RGB", (800, 800), "white")  # a bar a third of the picture's height
+    canvas.paste(picos, (0, 0))
+    ImageDraw.Draw(canvas).text((40, 680), "Picos de Europa, summer 2019", fill="black", font_size=40)
+    m = verify_features(picos_features, features_of_image(canvas))
+    assert m.same, m.reason
+    assert m.coverage_b == pytest.approx(600 / 800, abs=0.03)
+    assert m.coverage_a == pytest.approx(1.0, abs=0.02)
+    assert "frame" in relation(m)
+
+
+def test_two_framings_that_only_overlap_are_not_the_same(picos):
+    left, right = picos.crop((0, 0, 520, 600)), picos.crop((280, 0, 800, 600))
+    m = verify_features(features_of_image(left), features_of_image(right))
+    assert not m.same
+    assert "partial overlap" in m.reason
+
+
+def test_a_changed_region_is_caught_by_the_pixels(picos, picos_features):
+    edited = picos.copy()
+    patch = picos.crop((0, 0, 260, 220)).transpose(Image.Transpose.ROTATE_180)
+    edited.paste(patch, (420, 300))  # something else where the picture had rock
+    m = verify_features(picos_features, features_of_image(edited))
+    assert not m.same
+    assert m.reason == "pixels differ after alignment"
+
+
+@pytest.mark.parametrize("a, b", [("grass", "gravel"), ("sunset", "cliff_sea"), ("coffee", "astronaut")])
+def test_different_photos_are_not_the_same(sample_dir, a, b):
+    m = verify_features(extract_features(sample_dir / f"{a}.jpg"), extract_features(sample_dir / f"{b}.jpg"))
+    assert not m.same
+    assert m.reason
+
+
+def test_verify_pairs_table(sample_dir, tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a picture")
+    pairs = pd.DataFrame({
+        "path_a": [str(sample_dir / "coffee.jpg"), str(sample_dir / "friends_dogs.jpg"),
+                   str(sample_dir / "grass.jpg"), str(sample_dir / "coffee.jpg")],
+        "path_b": [str(sample_dir / "coffee__half_size.jpg"), str(sample_dir / "friends_dogs__mirrored.jpg"),
+                   str(sample_dir / "gravel.jpg"), str(bad)],
+        "distance": [2, 30, 20, 5],
+        "orientation": ["identity", "mirror", "identity", "identity"],
+    })
+    out = verify_pairs(pairs, workers=2, progress=False)
+    assert list(out.columns) == ["path_a", "path_b", "distance", "orientation", "verified", "inliers", "scale",
+                                 "rotation", "mirrored", "coverage_a", "coverage_b", "similarity", "reason"]
+    assert out["verified"].tolist() == [True, True, False, False]
+    assert out["mirrored"].tolist() == [False, True, False, False]
+    assert out.loc[0, "scale"] == pytest.approx(0.5, abs=0.02)
+    assert "broken.jpg" in out.loc[3, "reason"] and out.loc[3, "inliers"] == 0
+    assert out.loc[0, "reason"] == ""
+    # the same answers one thread at a time, and with features given
+    given = {str(sample_dir / "coffee.jpg"): extract_features(sample_dir / "coffee.jpg")}
+    again = verify_pairs(pairs.drop(columns="orientation"), workers=1, features=given, progress=False)
+    assert again["verified"].tolist() == [True, True, False, False]
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(TypeError, match="DataFrame"):
+        verify_pairs([("a", "b")])
+    with pytest.raises(ValueError, match="path_b"):
+        verify_pairs(pd.DataFrame({"path_a": ["a"]}))
+    with pytest.raises(ValueError, match="workers"):
+        verify_pairs(pd.DataFrame({"path_a": ["a"], "path_b": ["b"]}), workers=0)
+    with pytest.raises(TypeError, match="Features"):
+        verify_features("a.jpg", "b.jpg")
+
+
+def test_relation_says_why_not():
+    assert relation(Match(False, reason="too few matches")) == "not the same picture: too few matches"
