@@ -37,8 +37,7 @@ import bench_edits  # noqa: E402
 Image.MAX_IMAGE_PIXELS = None
 MAX_SIDE = 1600
 MIN_SIDE = 200
-# Series whose pictures of another aspect ratio may be crops of each other.
-CROP_TESTED = ("sway", "theme-", "kstars-splash", "visp-", "stellarium-")
+MIN_SIDE_NATURAL = 100  # a package's own thumbnail may be smaller than an original
 IMAGE_EXT = (".jpg", ".jpeg", ".png", ".webp")
 
 PACKAGES = (
@@ -47,7 +46,9 @@ PACKAGES = (
     "debian-edu-artwork-softwaves", "debian-edu-artwork-spacefun",
     "debian-edu-artwork-buster", "kstars-data", "marble-data", "stellarium-data",
     "tuxpaint-stamps-default", "gimp-data", "gnome-user-docs", "opencv-doc",
-    "visp-images-data", "xplanet-images",
+    "visp-images-data", "xplanet-images", "imagemagick-6-doc", "sddm-theme-maldives",
+    "sddm-theme-maui", "sddm-theme-debian-maui", "sddm-theme-elarun", "grub-theme-starfield",
+    "frozen-bubble-data", "hugin-data", "inkscape-tutorials", "python-pygame-doc",
 )
 # Kept for an independent check: never used here.
 FORBIDDEN = {
@@ -69,6 +70,7 @@ class Item:
     crop: tuple[int, int, int, int] | None = None  # for the "two shots" originals
     same: str = ""  # items sharing a non-empty `same` are declared one picture
     natural_only: bool = False  # kept only as a natural copy of another item
+    natural_edit: str = ""  # how a natural copy differs, when known (else measured)
     info: dict = field(default_factory=dict)
 
     @property
@@ -136,9 +138,9 @@ def images(root: Path, sub: str, pattern: str = "*") -> list[Path]:
                   if p.suffix.lower() in IMAGE_EXT and p.is_file() and not p.is_symlink())
 
 
-def big_enough(path: Path) -> bool:
+def big_enough(path: Path, least: int = MIN_SIDE) -> bool:
     try:
-        return min(size_of(path)) >= MIN_SIDE
+        return min(size_of(path)) >= least
     except Exception:
         return False
 
@@ -148,10 +150,11 @@ def select(roots: dict[str, Path]) -> tuple[list[Item], list[Item]]:
     """Pick the pictures of every package; return (items, sources of two-shot pairs)."""
     items: list[Item] = []
 
-    def add(path, pkg, series, stem=None, lookalike="", same="", natural_only=False):
-        if big_enough(path):
+    def add(path, pkg, series, stem=None, lookalike="", same="", natural_only=False,
+            natural_edit=""):
+        if big_enough(path, MIN_SIDE_NATURAL if natural_only else MIN_SIDE):
             items.append(Item(path, pkg, slug(series), slug(stem or path.stem), slug(lookalike),
-                              same=same, natural_only=natural_only))
+                              same=same, natural_only=natural_only, natural_edit=natural_edit))
 
     r = roots["gnome-backgrounds"]
     for p in images(r, "usr/share/backgrounds/gnome"):
@@ -184,7 +187,7 @@ def select(roots: dict[str, Path]) -> tuple[list[Item], list[Item]]:
             add(p, pkg, f"theme-{theme}", f"{pkg.split('-')[-1]}-{p.parent.name}-{p.stem}",
                 f"theme-{theme}")
         for p in images(r, "usr/share/plasma/look-and-feel"):
-            add(p, pkg, "theme-plasma-preview", p.stem, "theme-plasma-preview")
+            add(p, pkg, "theme-plasma-preview", p.stem, "", same="theme-plasma-preview")
 
     r, pkg = roots["kstars-data"], "kstars-data"
     for p in images(r, "usr/share/kstars/kstarslite/qml/images", "splash_bg*"):
@@ -243,10 +246,14 @@ def select(roots: dict[str, Path]) -> tuple[list[Item], list[Item]]:
     r, pkg = roots["tuxpaint-stamps-default"], "tuxpaint-stamps-default"
     for p in images(r, "usr/share/tuxpaint/stamps"):
         rel = p.relative_to(r / "usr/share/tuxpaint/stamps")
-        if "cartoon" in rel.parts or "alphabets" in rel.parts or p.stem.endswith("_mirror"):
+        if "cartoon" in rel.parts or "alphabets" in rel.parts:
             continue
         cat = "-".join(rel.parts[:2]) if len(rel.parts) > 2 else rel.parts[0]
-        add(p, pkg, f"tux-{cat}", p.stem, f"tux-{cat}")
+        # Some stamps ship a mirrored copy too: a natural mirror of the stamp.
+        mirror = p.stem.endswith("_mirror")
+        base = p.stem.removesuffix("_mirror")
+        add(p, pkg, f"tux-{cat}", p.stem, f"tux-{cat}", same=f"tux-{cat}-{base}",
+            natural_only=mirror, natural_edit="natural_mirror" if mirror else "")
 
     r, pkg = roots["gimp-data"], "gimp-data"
     add(r / "usr/share/gimp/2.0/images/gimp-splash.png", pkg, "gimp-splash", "splash")
@@ -284,6 +291,74 @@ def select(roots: dict[str, Path]) -> tuple[list[Item], list[Item]]:
     for p in images(r, f"{v}/AprilTag/benchmark"):
         add(p, pkg, "visp-apriltag", p.stem, "visp-apriltag")
     add(r / f"{v}/mire/mire.jpg", pkg, "visp-mire", "mire")
+
+    r, pkg = roots["imagemagick-6-doc"], "imagemagick-6-doc"
+    im6 = "usr/share/doc/imagemagick-6-common/html"
+    for p in images(r, f"{im6}/images", "bluebells*"):
+        tone = p.stem.split("_")[1]
+        add(p, pkg, "im6-bluebells", p.stem, same="im6-bluebells",
+            natural_edit="" if tone == "clipped" else f"natural_tone_{tone}")
+    for p in images(r, f"{im6}/images", "wizard.*"):
+        add(p, pkg, "im6-wizard", f"wizard-{p.suffix[1:]}", same="im6-wizard")
+    add(r / f"{im6}/images/logo.png", pkg, "im6-logo", "logo", same="im6-logo")
+    add(r / f"{im6}/images/logo.jpg", pkg, "im6-logo", "logo-small", same="im6-logo",
+        natural_only=True, natural_edit="natural_thumbnail")
+    for s in ("configure", "julia-set", "t-shirt", "piechart", "examples"):
+        for p in images(r, f"{im6}/images", f"{s}.*"):
+            add(p, pkg, f"im6-{s}", s)
+    add(r / f"{im6}/www/Magick++/ImageMagick.png", pkg, "im6-magickpp", "imagemagick")
+
+    # Login screens: the wallpaper, and the theme's own preview of the login screen
+    # (the wallpaper cropped to the screen, with a clock and a login box drawn on it).
+    for pkg, theme, bg, preview in (
+            ("sddm-theme-maldives", "maldives", "background.jpg", "maldives.jpg"),
+            ("sddm-theme-maui", "maui", "background.png", "maui.jpg"),
+            ("sddm-theme-debian-maui", "debian-maui", "background.png", ""),
+            ("sddm-theme-elarun", "elarun", "images/background.png", "elarun.jpg")):
+        d = roots[pkg] / "usr/share/sddm/themes" / theme
+        key = f"sddm-{theme.removeprefix('debian-')}"
+        add(d / bg, pkg, key, f"{theme}-background", same=key)
+        if preview:
+            add(d / preview, pkg, key, f"{theme}-preview", same=key, natural_only=True,
+                natural_edit="natural_preview")
+    add(roots["grub-theme-starfield"] / "usr/share/grub/themes/starfield/starfield.png",
+        "grub-theme-starfield", "grub-starfield", "starfield")
+
+    r, pkg = roots["frozen-bubble-data"], "frozen-bubble-data"
+    for p in images(r, "usr/share/games/frozen-bubble/gfx"):
+        if min(size_of(p)) >= 480:
+            add(p, pkg, "frozen-bubble", p.stem, "frozen-bubble")
+
+    r, pkg = roots["hugin-data"], "hugin-data"
+    lookalikes = {"Big_ben": "hugin-bigben", "Medinet": "hugin-medinet", "Celeste": "hugin-celeste",
+                  "CA_": "hugin-ca", "SB_": "hugin-sb", "Aliasing": "hugin-aliasing",
+                  "Fast_preview": "hugin-fastpreview", "-distortion": "hugin-distortion",
+                  "Vertical": "hugin-vertical", "Hugin2013": "hugin-screens"}
+    helpdir = r / "usr/share/hugin/xrc/data/help_en_EN"
+    for p in images(r, "usr/share/hugin/xrc/data/help_en_EN"):
+        if p.stem.endswith("_2x") or "withdustspots" in p.stem:
+            continue  # a zoom, or the photo with spots added: neither a copy nor another picture
+        look = next((v for k, v in lookalikes.items() if k in p.stem), "")
+        m = re.match(r"\d+px-(.+)$", p.name)
+        if m and (helpdir / m.group(1)).exists():  # the manual's thumbnail of a picture
+            full = m.group(1)
+            add(p, pkg, look or f"hugin-{full[:20]}", p.stem, look, same=f"hugin-{full}",
+                natural_only=True, natural_edit="natural_thumbnail")
+        else:
+            add(p, pkg, look or f"hugin-{p.stem[:20]}", p.stem, look, same=f"hugin-{p.name}")
+
+    r, pkg = roots["inkscape-tutorials"], "inkscape-tutorials"
+    for p in images(r, "usr/share/inkscape/tutorials"):
+        name = p.stem.split(".")[0]
+        if name in ("pixelart-dialog", "potrace"):
+            add(p, pkg, f"inkscape-{name}", p.stem, f"inkscape-{name}")
+        elif p.stem == "oldguitar":
+            add(p, pkg, "inkscape-oldguitar", "oldguitar")
+
+    r, pkg = roots["python-pygame-doc"], "python-pygame-doc"
+    add(r / "usr/share/doc/python-pygame-doc/examples/data/fist.png", pkg, "pygame-fist", "fist")
+    add(r / "usr/share/doc/python-pygame-doc/html/_images/introduction-Battleship.png", pkg,
+        "pygame-battleship", "battleship")
 
     r, pkg = roots["xplanet-images"], "xplanet-images"
     for name in ("earth", "night"):
@@ -361,13 +436,7 @@ def two_shots(path: Path, pkg: str) -> list[Item]:
 def load_upright(path: Path, crop=None) -> Image.Image:
     """RGB, EXIF-upright, alpha flattened on white."""
     with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im)
-        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-            im = im.convert("RGBA")
-            bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
-            bg.alpha_composite(im)
-            im = bg
-        im = im.convert("RGB")
+        im = load_upright_image(ImageOps.exif_transpose(im))
     if crop is not None:
         im = im.crop(crop)
     return im
@@ -380,21 +449,30 @@ def normalise(im: Image.Image) -> Image.Image:
     return im
 
 
-def thumb(path: Path, crop=None) -> tuple[np.ndarray, float, int]:
-    """A 128x128 grey thumbnail, the aspect ratio and the pixel count."""
+def thumb(path: Path, crop=None) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """128x128 grey and 32x32 colour thumbnails, the aspect ratio and the pixel count."""
     im = load_upright(path, crop)
     w, h = im.size
     small = np.asarray(im.convert("L").resize((128, 128), Image.Resampling.BOX), np.float32)
-    return small, w / h, w * h
+    colour = np.asarray(im.resize((32, 32), Image.Resampling.BOX), np.float32)
+    return small, colour, w / h, w * h
 
 
 # ------------------------------------------------------------------ natural copies
-def natural_groups(items: list[Item], thumbs: np.ndarray, aspects: np.ndarray) -> np.ndarray:
+def _chroma(rgb: np.ndarray) -> float:
+    """Mean distance of the pixels from grey (0 for a greyscale picture)."""
+    return float(np.abs(rgb - rgb.mean(axis=2, keepdims=True)).mean())
+
+
+def natural_groups(items: list[Item], thumbs: np.ndarray, colours: np.ndarray,
+                   aspects: np.ndarray) -> np.ndarray:
     """Union of pictures declared one (``Item.same``) or found to be the same pixels.
 
     Found: same aspect ratio (within 2%) and, on 128x128 grey thumbnails, a mean
     absolute difference below 3 grey levels and no 8x8 block differing by more
-    than 8 on average (so a translated label or another tag is not "the same").
+    than 8 on average (so a translated label or another tag is not "the same");
+    unless one of the two is grey, their 32x32 colour thumbnails must also differ
+    by less than 8 on average (so two colour fringes of one test chart are not).
     A different aspect ratio is never found the same: a re-layout is a
     different picture (see the README).
     """
@@ -426,7 +504,9 @@ def natural_groups(items: list[Item], thumbs: np.ndarray, aspects: np.ndarray) -
             d = np.abs(thumbs[i] - thumbs[j])
             blocks = d.reshape(16, 8, 16, 8).mean(axis=(1, 3))
             if d.mean() < 3 and blocks.max() < 8:
-                parent[find(j)] = find(i)
+                chroma = min(_chroma(colours[i]), _chroma(colours[j]))
+                if chroma < 6 or np.abs(colours[i] - colours[j]).mean() < 8:
+                    parent[find(j)] = find(i)
     return np.array([find(i) for i in range(n)])
 
 
@@ -458,16 +538,26 @@ def filler_images(roots: dict[str, Path]) -> list[Path]:
 
 
 # ------------------------------------------------------------------ split
-def assign_split(originals: pd.DataFrame) -> dict[str, str]:
-    """Split units (connected series) to tune/report, ~50/50 by originals, by hash order."""
-    units = originals.groupby("unit").size()
-    order = sorted(units.index, key=lambda u: hashlib.sha256(u.encode()).hexdigest())
-    count = {"tune": 0, "report": 0}
+def assign_split(table: pd.DataFrame) -> dict[str, str]:
+    """Split units (series joined by natural copies) to ``tune``/``report``.
+
+    Deterministic: units are taken in the order of a hash of their name; those
+    with natural copies first, each to the half with fewer natural groups, then
+    the rest to the half with fewer originals, so both halves get about half of
+    the originals and of the natural groups.
+    """
+    orig = table[table.kind == "original"].groupby("unit").size()
+    nat = table[table.kind == "natural"].groupby("unit")["group"].nunique()
+    order = sorted(orig.index, key=lambda u: hashlib.sha256(u.encode()).hexdigest())
+    order = [u for u in order if u in nat.index] + [u for u in order if u not in nat.index]
+    count = {h: [0, 0] for h in ("tune", "report")}  # natural groups, originals
     split = {}
     for u in order:
-        half = "tune" if count["tune"] <= count["report"] else "report"
+        key = (lambda h: tuple(count[h])) if u in nat.index else (lambda h: count[h][1])
+        half = min(("tune", "report"), key=key)
         split[u] = half
-        count[half] += int(units[u])
+        count[half][0] += int(nat.get(u, 0))
+        count[half][1] += int(orig[u])
     return split
 
 
@@ -491,22 +581,35 @@ def build(out: Path, seed: int, workers: int) -> pd.DataFrame:
             it.stem = f"{it.stem}-{names[it.name]}"
     allitems = unique + shots
 
-    thumbs, aspects, pixels = [], [], []
+    thumbs, colours, aspects, pixels = [], [], [], []
     tdir = out / "cache" / "thumbs"
     tdir.mkdir(parents=True, exist_ok=True)
     for it in tqdm(allitems, desc="thumbnails"):
         key = hashlib.sha256(f"{it.path}|{it.crop}".encode()).hexdigest()[:24]
-        cached = tdir / f"{key}.npz"
+        cached = tdir / f"{key}-v2.npz"
         if cached.exists():
             z = np.load(cached)
-            t, a, px = z["t"], float(z["a"]), int(z["px"])
+            t, c, a, px = z["t"], z["c"], float(z["a"]), int(z["px"])
         else:
-            t, a, px = thumb(it.path, it.crop)
-            np.savez(cached, t=t, a=a, px=px)
+            t, c, a, px = thumb(it.path, it.crop)
+            np.savez(cached, t=t, c=c, a=a, px=px)
         thumbs.append(t)
+        colours.append(c)
         aspects.append(a)
         pixels.append(px)
-    roots_of = natural_groups(allitems, np.stack(thumbs), np.array(aspects))
+    # Pictures that are (nearly) one flat colour once flattened on white (white-on-
+    # transparent stamps, empty textures) are left out.
+    keep = [i for i, t in enumerate(thumbs) if t.std() >= 1]
+    if len(keep) < len(allitems):
+        flat = sorted(set(range(len(allitems))) - set(keep))
+        print(f"left out {len(flat)} flat pictures: " + ", ".join(allitems[i].name for i in flat),
+              file=sys.stderr)
+    allitems = [allitems[i] for i in keep]
+    thumbs = [thumbs[i] for i in keep]
+    colours = [colours[i] for i in keep]
+    aspects = [aspects[i] for i in keep]
+    pixels = [pixels[i] for i in keep]
+    roots_of = natural_groups(allitems, np.stack(thumbs), np.stack(colours), np.array(aspects))
 
     # Group: one original per union (the largest), the others natural copies.
     members = defaultdict(list)
@@ -544,9 +647,8 @@ def build(out: Path, seed: int, workers: int) -> pd.DataFrame:
                 shutil.copyfile(it.path, dest)
             w, h = size_of(it.path)
             src = str(it.path.relative_to(out / "cache" / "unpacked" / it.package))
-            kind = "crop" if abs(np.log(aspects[i] / aspects[orig])) >= 0.03 else "resave"
             rows.append(dict(file=f"natural/{dest.name}", group=group, kind="natural",
-                             family="natural", edit=f"natural_{kind}",
+                             family="natural", edit=it.natural_edit or natural_kind(it, o),
                              params=json.dumps({"source": src, "size": [w, h]}),
                              lookalike=lookalike, series=it.series, package=it.package,
                              unit="+".join(series_set)))
@@ -572,7 +674,7 @@ def build(out: Path, seed: int, workers: int) -> pd.DataFrame:
                 edit_rows.append(dict(e, group=r.group, kind="edit", lookalike=r.lookalike,
                                       series=r.series, package=r.package, unit=r.unit))
     table = pd.concat([table, pd.DataFrame(edit_rows)], ignore_index=True)
-    split = assign_split(table[table.kind == "original"])
+    split = assign_split(table)
     table["split"] = table["unit"].map(split)
     table["licence"] = table["package"].map(licences)
     cols = ["file", "group", "kind", "family", "edit", "params", "lookalike", "series",
@@ -580,9 +682,31 @@ def build(out: Path, seed: int, workers: int) -> pd.DataFrame:
     table = table[cols].sort_values(["split", "series", "group", "kind", "file"],
                                     key=lambda s: s.map({"original": 0, "natural": 1, "edit": 2})
                                     if s.name == "kind" else s)
+    listed = set(table.file)
+    stale = [f for d in ("photos", "natural", "edits") for f in (out / d).iterdir()
+             if f"{d}/{f.name}" not in listed]
+    for f in stale:  # left by an earlier build with other rules
+        f.unlink()
     table.to_csv(out / "truth.csv", index=False)
     (out / "summary.json").write_text(json.dumps(summary(table, licences), indent=2))
     return table
+
+
+def natural_kind(copy: Item, orig: Item) -> str:
+    """How a found natural copy differs from its original: size, encoding, or bytes only."""
+    if copy.crop is None and orig.crop is None:
+        wc, hc = size_of(copy.path)
+        wo, ho = size_of(orig.path)
+        if abs(np.log((wc / hc) / (wo / ho))) >= 0.02:
+            return "natural_crop"
+        if (wc, hc) != (wo, ho):
+            return "natural_resize"
+    if copy.path.suffix.lower() != orig.path.suffix.lower():
+        return "natural_reencode"
+    with Image.open(copy.path) as a, Image.open(orig.path) as b:
+        if a.mode != b.mode:
+            return "natural_mode"
+    return "natural_resave"
 
 
 def _join_units(units: pd.Series) -> dict[str, str]:
@@ -627,6 +751,68 @@ def summary(table: pd.DataFrame, licences: dict[str, str]) -> dict:
     }
 
 
+def contact_sheet(out: Path, files: list[str], labels: list[str], dest: Path,
+                  *, cols: int = 8, tile: int = 200) -> Path:
+    """A PNG mosaic of ``files`` (relative to ``out``) with a label under each."""
+    from PIL import ImageDraw
+
+    rows = (len(files) + cols - 1) // cols
+    sheet = Image.new("RGB", (cols * tile, rows * (tile + 26)), (128, 128, 128))
+    draw = ImageDraw.Draw(sheet)
+    for k, (f, label) in enumerate(zip(files, labels)):
+        im = ImageOps.exif_transpose(Image.open(out / f))
+        im = load_upright_image(im)
+        im.thumbnail((tile, tile))
+        x, y = (k % cols) * tile, (k // cols) * (tile + 26)
+        sheet.paste(im, (x + (tile - im.width) // 2, y + (tile - im.height) // 2))
+        for i, line in enumerate((label[:34], label[34:68])):
+            draw.text((x + 2, y + tile + 1 + 12 * i), line, fill=(0, 0, 0))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(dest)
+    return dest
+
+
+def load_upright_image(im: Image.Image) -> Image.Image:
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        bg.alpha_composite(im)
+        im = bg
+    return im.convert("RGB")
+
+
+def sheets(out: Path, table: pd.DataFrame, seed: int) -> list[Path]:
+    """Contact sheets to look at: originals, edits, lookalike sets, natural groups."""
+    rng = np.random.default_rng(seed)
+    done = []
+    orig = table[table.kind == "original"]
+    pick = orig.iloc[np.sort(rng.choice(len(orig), size=min(48, len(orig)), replace=False))]
+    done.append(contact_sheet(out, list(pick.file), [f"{r.series} {r.lookalike and '[' + r.lookalike + ']'}"
+                                                    for r in pick.itertuples()],
+                              out / "sheets" / "originals.png"))
+    ed = table[table.kind == "edit"]
+    pick = ed.iloc[np.sort(rng.choice(len(ed), size=min(48, len(ed)), replace=False))]
+    files, labels = [], []
+    for r in pick.itertuples():
+        files += [f"photos/{r.group}.jpg", r.file]
+        labels += [r.group, f"{r.family}/{r.edit}"]
+    done.append(contact_sheet(out, files, labels, out / "sheets" / "edits.png"))
+    for fam in ("frame", "crop", "mild"):
+        sub = ed[ed.family == fam]
+        pick = sub.iloc[np.sort(rng.choice(len(sub), size=min(40, len(sub)), replace=False))]
+        done.append(contact_sheet(out, list(pick.file), [f"{r.edit} {r.group}" for r in pick.itertuples()],
+                                  out / "sheets" / f"edits-{fam}.png"))
+    look = orig[orig.lookalike != ""].sort_values(["lookalike", "file"])
+    done.append(contact_sheet(out, list(look.file), [f"[{r.lookalike}] {r.group.split('__')[1]}"
+                                                     for r in look.itertuples()],
+                              out / "sheets" / "lookalikes.png", cols=12, tile=150))
+    nat = table[table.group.isin(table[table.kind == "natural"].group) & (table.kind != "edit")]
+    nat = nat.sort_values(["group", "kind"])
+    done.append(contact_sheet(out, list(nat.file), [f"{r.kind} {Path(r.file).name}" for r in nat.itertuples()],
+                              out / "sheets" / "natural.png", cols=10, tile=150))
+    return done
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="bench-data", type=Path)
@@ -635,6 +821,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     table = build(args.out.resolve(), args.seed, args.workers)
+    for path in sheets(args.out.resolve(), table, args.seed):
+        print(f"contact sheet: {path}")
     print(json.dumps(summary(table, {})["by_kind"]))
     print(f"wrote {args.out / 'truth.csv'} ({len(table)} rows) and {args.out / 'summary.json'}")
     return 0
