@@ -183,9 +183,10 @@ def select(roots: dict[str, Path]) -> tuple[list[Item], list[Item]]:
                 re.search(r"plymouth/themes/(?:debian-edu-)?([a-z]+)/", rel)
             if not m or skip.search(p.name):
                 continue
-            theme = m.group(1)
+            theme = {"buster": "futureprototype"}.get(m.group(1), m.group(1))
+            same, how = theme_copy(theme, p, pkg)
             add(p, pkg, f"theme-{theme}", f"{pkg.split('-')[-1]}-{p.parent.name}-{p.stem}",
-                f"theme-{theme}")
+                f"theme-{theme}", same=same, natural_edit=how)
         for p in images(r, "usr/share/plasma/look-and-feel"):
             add(p, pkg, "theme-plasma-preview", p.stem, "", same="theme-plasma-preview")
 
@@ -248,7 +249,7 @@ def select(roots: dict[str, Path]) -> tuple[list[Item], list[Item]]:
         rel = p.relative_to(r / "usr/share/tuxpaint/stamps")
         if "cartoon" in rel.parts or "alphabets" in rel.parts:
             continue
-        cat = "-".join(rel.parts[:2]) if len(rel.parts) > 2 else rel.parts[0]
+        cat = rel.parts[0] if len(rel.parts) > 1 else "misc"
         # Some stamps ship a mirrored copy too: a natural mirror of the stamp.
         mirror = p.stem.endswith("_mirror")
         base = p.stem.removesuffix("_mirror")
@@ -335,9 +336,18 @@ def select(roots: dict[str, Path]) -> tuple[list[Item], list[Item]]:
                   "Fast_preview": "hugin-fastpreview", "-distortion": "hugin-distortion",
                   "Vertical": "hugin-vertical", "Hugin2013": "hugin-screens"}
     helpdir = r / "usr/share/hugin/xrc/data/help_en_EN"
+    # Left out as neither copies nor other pictures: zooms of a test picture, the same
+    # crop with other colour fringes, a photo with spots added or with a lens warp.
+    ambiguous = re.compile(r"_2x$|withdustspots|CA_tCA0[123]|CA_fringes01|CA_strange02|"
+                           r"CA_artifical_R_C|SB_Parallax|Bubble-|Pincushion-")
     for p in images(r, "usr/share/hugin/xrc/data/help_en_EN"):
-        if p.stem.endswith("_2x") or "withdustspots" in p.stem:
-            continue  # a zoom, or the photo with spots added: neither a copy nor another picture
+        if ambiguous.search(p.stem):
+            continue
+        if p.stem.startswith("Aliasing"):  # one photo resampled two ways: a natural copy
+            other = p.stem != "AliasingPScubic"
+            add(p, pkg, "hugin-aliasing", p.stem, "", same="hugin-aliasing", natural_only=other,
+                natural_edit="natural_resample" if other else "")
+            continue
         look = next((v for k, v in lookalikes.items() if k in p.stem), "")
         m = re.match(r"\d+px-(.+)$", p.name)
         if m and (helpdir / m.group(1)).exists():  # the manual's thumbnail of a picture
@@ -380,6 +390,27 @@ def select(roots: dict[str, Path]) -> tuple[list[Item], list[Item]]:
         if path.exists():
             shots.extend(two_shots(path, pkg))
     return items, shots
+
+
+def theme_copy(theme: str, path: Path, pkg: str) -> tuple[str, str]:
+    """Which pictures of a Debian desktop theme are one picture (judged by eye).
+
+    The Debian and the Debian Edu boot screens of one theme and aspect ratio are
+    the same art with another logo; "lines" fits one picture to every screen
+    (crops, a logo, a login box); "joy"'s login preview is its background with
+    a login box. Grub screens of another aspect ratio are re-layouts (the art
+    and logo placed anew), so they are different pictures; so is Debian Edu's
+    spacefun, drawn anew.
+    """
+    w, h = size_of(path)
+    if theme == "lines":
+        return "theme-lines", "" if "background" in path.stem else "natural_refit"
+    if theme == "joy" and ("background" in path.stem or "sddm-preview" in path.stem):
+        return "theme-joy-background", "natural_preview" if "preview" in path.stem else ""
+    if path.parent.name == "grub" and theme != "spacefun":  # Debian Edu's spacefun is other art
+        edu = pkg.startswith("debian-edu")
+        return f"theme-{theme}-grub-{w / h:.2f}", "natural_other_logo" if edu else ""
+    return "", ""
 
 
 def doc_screens(root: Path, pkg: str, sub: str, marker: str, pages: int) -> list[Item]:
