@@ -47,31 +47,43 @@ def sheet(rows: list[tuple[str, str, str]], root: Path, path: Path, title: str) 
     return path
 
 
-def _short(f: str) -> str:
-    return Path(f).stem[:26]
+def _what(group: str, kind: str, edit: str) -> str:
+    return f"{group[-30:]} ({'orig' if kind == 'original' else edit})"
 
 
 def false_sheet(labelled: pd.DataFrame, root: Path, path: Path, title: str, limit: int) -> Path | None:
-    """The false pairs, closest first (smallest hash distance; most inliers for verified pairs)."""
+    """The false pairs, closest first (smallest hash distance; most inliers for verified pairs), one per
+    pair of pictures (the caption says how many false pairs join those two pictures)."""
     false = labelled[~labelled["duplicate"]].copy()
+    if false.empty:
+        return None
     keys = ["inliers", "distance"] if "inliers" in false.columns else ["distance"]
-    false = false.sort_values(keys, ascending=[k != "inliers" for k in keys]).head(limit)
+    false = false.sort_values(keys, ascending=[k != "inliers" for k in keys], kind="stable")
+    false["pictures"] = [tuple(sorted((a, b))) for a, b in zip(false["group_a"], false["group_b"])]
+    per_pictures = false["pictures"].value_counts()
+    shown = false.drop_duplicates("pictures").head(limit)
     rows = []
-    for r in false.itertuples(index=False):
-        extra = f" inl={getattr(r, 'inliers')}" if hasattr(r, "inliers") else ""
-        extra += f" sim={getattr(r, 'similarity'):.2f}" if hasattr(r, "similarity") and pd.notna(getattr(r, "similarity")) else ""
+    for r in shown.itertuples(index=False):
+        extra = f" inliers={r.inliers}" if hasattr(r, "inliers") else ""
+        if hasattr(r, "similarity") and pd.notna(r.similarity):
+            extra += f" sim={r.similarity:.2f}"
+        look = f" lookalike {r.lookalike_a}" if r.lookalike_a and r.lookalike_a == r.lookalike_b else ""
         rows.append((r.path_a, r.path_b,
-                     f"{_short(r.path_a)} | {_short(r.path_b)}\nd={r.distance}{extra} "
-                     f"{r.lookalike_a or ''}{'=' if r.lookalike_a and r.lookalike_a == r.lookalike_b else ''}"))
-    return sheet(rows, root, path, f"{title}: {len(labelled[~labelled['duplicate']])} false pairs (closest first)")
+                     f"{_what(r.group_a, r.kind_a, r.edit_a)}\n{_what(r.group_b, r.kind_b, r.edit_b)}\n"
+                     f"d={r.distance}{extra}; {per_pictures[r.pictures]} such pairs{look}"))
+    return sheet(rows, root, path, f"{title}: {len(false)} false pairs between {len(per_pictures)} pairs of "
+                                   f"pictures; one per pair of pictures, closest first")
 
 
 def missed_sheet(missed: pd.DataFrame, root: Path, path: Path, title: str, limit: int) -> Path | None:
-    """The missed copies next to their originals, widest first (largest hash distance)."""
-    missed = missed.sort_values("distance", ascending=False).head(limit)
+    """The missed copies next to their originals, widest first (largest hash distance), at most two per picture."""
+    if missed.empty:
+        return None
+    ordered = missed.sort_values("distance", ascending=False, kind="stable")
+    shown = ordered[ordered.groupby("group").cumcount() < 2].head(limit)
     rows = []
-    for r in missed.itertuples(index=False):
-        why = f" {getattr(r, 'reason')}" if hasattr(r, "reason") and isinstance(getattr(r, "reason"), str) else ""
-        cand = "" if not hasattr(r, "candidate") else (" cand" if r.candidate else " not-cand")
-        rows.append((r.original, r.file, f"{r.family}/{r.edit}\nd={r.distance}{cand}{why}"))
-    return sheet(rows, root, path, f"{title}: missed copies (original | copy), widest first")
+    for r in shown.itertuples(index=False):
+        why = f" {r.reason}" if hasattr(r, "reason") and isinstance(r.reason, str) else ""
+        cand = "" if not hasattr(r, "candidate") else (" candidate" if r.candidate else " not a candidate")
+        rows.append((r.original, r.file, f"{r.family}/{r.edit}  d={r.distance}\n{r.group[-40:]}\n{cand}{why}"))
+    return sheet(rows, root, path, f"{title}: {len(missed)} missed copies (original | copy), widest first")

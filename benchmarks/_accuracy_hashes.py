@@ -109,28 +109,52 @@ def _full_decode(path: str):
     return image
 
 
+class _Decoded:
+    """One full decode of a file, and the conversions the peers make of it, each made once."""
+
+    def __init__(self, image):
+        self.image = image
+        self._grey = self._rgb = None
+
+    @property
+    def grey(self):  # imagehash's first step: image.convert("L") (of an "L" image: the same pixels)
+        if self._grey is None:
+            self._grey = self.image.convert("L")
+        return self._grey
+
+    @property
+    def rgb(self):  # imagededup's load_image: RGB as it is, anything else through RGBA
+        if self._rgb is None:
+            image = self.image
+            self._rgb = image if image.mode == "RGB" else image.convert("RGBA").convert("RGB")
+        return self._rgb
+
+
 def _imagehash(function_name: str):
-    def run(path, image):
+    def run(path, decoded):
         import imagehash
 
-        return {"hash": str(getattr(imagehash, function_name)(image))}
+        return {"hash": str(getattr(imagehash, function_name)(decoded.grey))}
 
     return run
 
 
-def _pdq(path, image):
+def _pdq(path, decoded):
     import pdqhash
 
-    bits, _quality = pdqhash.compute(np.asarray(image.convert("RGB")))
+    bits, _quality = pdqhash.compute(np.asarray(decoded.rgb))
     return {"hash": np.packbits(bits.astype(np.uint8)).tobytes().hex()}
 
 
 def _imagededup(which: str):
-    def run(path, image):
+    def run(path, decoded):
+        from imagededup.utils.image_utils import preprocess_image
+
         phash, dhash, _, _ = import_imagededup()
         method = {"phash": phash, "dhash": dhash}[which](verbose=False)
-        rgb = image if image.mode == "RGB" else image.convert("RGBA").convert("RGB")  # as its load_image
-        return {"hash": method.encode_image(image_array=np.asarray(rgb))}
+        # encode_image(image_file=path) is load_image (PIL, RGB) + preprocess_image + _hash_func
+        pixels = preprocess_image(decoded.rgb, target_size=method.target_size, grayscale=True)
+        return {"hash": method._hash_func(pixels)}
 
     return run
 
@@ -174,7 +198,7 @@ def _hash_files(names: list[str], paths: list[str]) -> list[dict]:
         if any(h.decode == "full" for h in hashers):
             start = time.perf_counter()
             try:
-                image = _full_decode(path)
+                image = _Decoded(_full_decode(path))
             except Exception as exc:  # noqa: BLE001 - a file a peer cannot read is a row with an error
                 decode_error = f"{type(exc).__name__}: {exc}"
             decode_s = time.perf_counter() - start
@@ -264,9 +288,10 @@ def hash_table(names: list[str], root: Path, files: list[str], cache: Path, *, w
             fresh["mtime_ns"] = [signatures[p][1] for p in fresh["path"]]
             fresh["version"] = versions[name]
             fresh = fresh.drop(columns="hasher")
+            keep = fresh[fresh["error"].isna()]  # errors are not cached: a missing file may come back
             store = cache / f"hashes_{name}.parquet"
             old = pd.read_parquet(store) if store.exists() else None
-            merged = pd.concat([t for t in (old, fresh) if t is not None and len(t)], ignore_index=True)
+            merged = pd.concat([t for t in (old, keep) if t is not None and len(t)], ignore_index=True)
             merged = merged.drop_duplicates("path", keep="last")
             for column in ("hash", "hash_dihedral", "error"):
                 merged[column] = merged[column].astype("string")

@@ -84,14 +84,23 @@ def _positives(truth: pd.DataFrame) -> int:
     return int((sizes * (sizes - 1) // 2).sum())
 
 
-def group_stats(labelled: pd.DataFrame, truth: pd.DataFrame, hashes: pd.DataFrame | None) -> dict:
-    """Groups of the reported pairs: mixed ones, the largest, the widest."""
-    if len(labelled) == 0:
-        return {"groups": 0, "mixed_groups": 0, "files_in_mixed": 0, "largest_group": 0,
-                "widest_size": 0, "widest_diameter": 0}
-    table = labelled[["path_a", "path_b", "distance"]].astype({"path_a": str, "path_b": str})
+def group_stats(pairs: pd.DataFrame, truth: pd.DataFrame, hashes: pd.DataFrame | None) -> dict:
+    """``dedupkit.find_groups`` of a system's pairs: mixed groups, the largest, the widest.
+
+    ``pairs`` are the reported pairs, or for a verified system every
+    candidate with its ``verified`` verdict (pairs called different are then
+    never put in one group).
+    """
+    empty = {"groups": 0, "mixed_groups": 0, "files_in_mixed": 0, "largest_group": 0,
+             "widest_size": 0, "widest_diameter": 0}
+    if len(pairs) == 0:
+        return empty
+    columns = ["path_a", "path_b", "distance"] + (["verified"] if "verified" in pairs.columns else [])
+    table = pairs[columns].astype({"path_a": str, "path_b": str})
     table = table.assign(distance=table["distance"].clip(lower=0))
     groups = dedupkit.find_groups(table, hashes)
+    if groups.empty:
+        return empty
     groups["truth"] = truth.set_index("file")["group"].reindex(groups["path"].astype(str)).to_numpy()
     per = groups.groupby("group").agg(size=("path", "size"), kinds=("truth", "nunique"),
                                       diameter=("diameter", "max"))
@@ -102,11 +111,13 @@ def group_stats(labelled: pd.DataFrame, truth: pd.DataFrame, hashes: pd.DataFram
             "widest_size": int(widest["size"]), "widest_diameter": int(widest["diameter"])}
 
 
-def evaluate(pairs: pd.DataFrame, truth: pd.DataFrame, hashes: pd.DataFrame | None = None) -> dict:
+def evaluate(pairs: pd.DataFrame, truth: pd.DataFrame, hashes: pd.DataFrame | None = None,
+             grouping: pd.DataFrame | None = None) -> dict:
     """Every metric of one system on one half; see the module docstring.
 
     ``pairs`` are the reported pairs (relative paths), ``truth`` the rows of
-    the half, ``hashes`` the system's hash table (for group diameters).
+    the half, ``hashes`` the system's hash table (for group diameters),
+    ``grouping`` the pairs groups are made of (default: the reported pairs).
     Returns ``{"summary": dict, "labelled": DataFrame, "copies": DataFrame,
     "subedits": DataFrame, "lookalikes": DataFrame}``.
     """
@@ -131,7 +142,7 @@ def evaluate(pairs: pd.DataFrame, truth: pd.DataFrame, hashes: pd.DataFrame | No
     row["natural_false"] = nfp
     row["false_with_natural"] = int((false & ((labelled["kind_a"] == "natural")
                                               | (labelled["kind_b"] == "natural"))).sum())
-    row.update(group_stats(labelled, truth, hashes))
+    row.update(group_stats(labelled if grouping is None else grouping, truth, hashes))
     subedits = (copies.groupby(["family", "edit"], sort=False)["found"]
                 .agg(copies="size", found="sum").reset_index())
     subedits["recall"] = subedits["found"] / subedits["copies"]

@@ -89,7 +89,7 @@ def missing_module(system: System) -> str | None:
 
 def max_curve_threshold(bits: int) -> int:
     """How far the precision/recall curve of a hash is computed (far beyond any useful threshold)."""
-    return 28 if bits <= 64 else 128
+    return 28 if bits <= 64 else 100
 
 
 # --- hash-only ---------------------------------------------------------------------------
@@ -111,14 +111,21 @@ def hash_pairs(hashes: pd.DataFrame, max_distance: int, *, dihedral: bool = Fals
     return pairs, time.perf_counter() - start
 
 
-def tuned_threshold(pairs: pd.DataFrame, truth: pd.DataFrame, hashes: pd.DataFrame, bits: int) -> tuple[int | None, str]:
-    """The threshold with the most pairwise recall at precision >= MIN_PRECISION on ``truth`` (one half)."""
+def tuned_threshold(pairs: pd.DataFrame, truth: pd.DataFrame, hashes: pd.DataFrame, bits: int) -> tuple[int, float, bool]:
+    """The threshold with the most pairwise recall at precision >= MIN_PRECISION on ``truth`` (one half).
+
+    When no threshold reaches it, the threshold with the most recall at the
+    best precision any threshold reaches. Returns ``(threshold, its precision
+    on this half, reached?)``.
+    """
     curve = precision_recall(pairs, truth[["file", "group"]], hashes=usable(hashes),
                              max_threshold=max_curve_threshold(bits))
     try:
-        return recommend_threshold(curve, min_precision=MIN_PRECISION), ""
-    except ValueError as exc:
-        return None, str(exc)
+        threshold, reached = recommend_threshold(curve, min_precision=MIN_PRECISION), True
+    except ValueError:
+        best = float(np.nanmax(curve["precision"].to_numpy(float)))
+        threshold, reached = recommend_threshold(curve, min_precision=best), False
+    return threshold, float(curve.set_index("threshold").loc[threshold, "precision"]), reached
 
 
 # --- verified ----------------------------------------------------------------------------
@@ -189,10 +196,12 @@ def verify(root: Path, candidates: pd.DataFrame, options: dict, cache: Path | No
     key = _cache_key("verify", source_digest(*_code_modules()), options)
     store = cache / f"verify_{key}.parquet" if cache else None
     sigs = {f: _sig(root / f) for f in pd.unique(candidates[["path_a", "path_b"]].to_numpy().ravel())}
+    # the orientation found by the dihedral search decides which way B is tried first
+    turn = candidates["orientation"].astype(str) if "orientation" in candidates.columns else "identity"
     candidates = candidates.assign(sig_a=[str(sigs[p]) for p in candidates["path_a"]],
-                                   sig_b=[str(sigs[p]) for p in candidates["path_b"]])
+                                   sig_b=[str(sigs[p]) for p in candidates["path_b"]], turn=turn)
     old = pd.read_parquet(store) if store is not None and store.exists() else None
-    ident = ["path_a", "path_b", "sig_a", "sig_b"]
+    ident = ["path_a", "path_b", "sig_a", "sig_b", "turn"]
     if old is not None and len(old):
         done = candidates[ident].merge(old, on=ident, how="inner")
         todo = candidates.merge(old[ident], on=ident, how="left", indicator=True)
@@ -201,7 +210,7 @@ def verify(root: Path, candidates: pd.DataFrame, options: dict, cache: Path | No
         done, todo = None, candidates
     fresh, seconds = None, 0.0
     if len(todo):
-        absolute = todo.drop(columns=["sig_a", "sig_b"]).copy()
+        absolute = todo.drop(columns=["sig_a", "sig_b", "turn"]).copy()
         absolute["path_a"] = [str(root / p) for p in absolute["path_a"]]
         absolute["path_b"] = [str(root / p) for p in absolute["path_b"]]
         start = time.perf_counter()
@@ -210,7 +219,8 @@ def verify(root: Path, candidates: pd.DataFrame, options: dict, cache: Path | No
         result = result.reset_index(drop=True)
         result["path_a"] = todo["path_a"].to_numpy()  # verify_pairs keeps the rows, in order
         result["path_b"] = todo["path_b"].to_numpy()
-        result["sig_a"], result["sig_b"] = todo["sig_a"].to_numpy(), todo["sig_b"].to_numpy()
+        for column in ("sig_a", "sig_b", "turn"):
+            result[column] = todo[column].to_numpy()
         result["seconds"] = seconds / len(result)
         fresh = result
         if store is not None:
@@ -222,7 +232,7 @@ def verify(root: Path, candidates: pd.DataFrame, options: dict, cache: Path | No
         extra = [c for c in candidates.columns if c not in done.columns]
         done = done.merge(candidates[ident + extra], on=ident, how="left")
     table = pd.concat([t for t in (done, fresh) if t is not None and len(t)], ignore_index=True)
-    table = table.drop(columns=[c for c in ("sig_a", "sig_b", "seconds") if c in table.columns])
+    table = table.drop(columns=[c for c in ("sig_a", "sig_b", "turn", "seconds") if c in table.columns])
     table["verified"] = table["verified"].astype(bool)
     return table, seconds + cached_seconds, 0 if done is None else len(done)
 

@@ -73,7 +73,9 @@ def slug(text: str) -> str:
 def markdown(table: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
     def cell(v):
         if isinstance(v, (float, np.floating)):
-            return "" if np.isnan(v) else floatfmt.format(v)
+            if np.isnan(v):
+                return ""
+            return f"{v:.0f}" if floatfmt != "{:.0f}" and float(v).is_integer() and abs(v) >= 100 else floatfmt.format(v)
         return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
     lines = ["| " + " | ".join(map(str, table.columns)) + " |",
              "|" + "|".join("---" if i == 0 else "--:" for i in range(len(table.columns))) + "|"]
@@ -104,6 +106,10 @@ def run(args) -> int:
         raise SystemExit(f"{truth_path}: no such file; make the benchmark with `make bench-data` "
                          "(or pass --data DIR holding a truth.csv)")
     truth = read_truth(truth_path)
+    absent = [f for f in truth["file"] if not (data / f).is_file()]
+    if absent:
+        raise SystemExit(f"{truth_path}: {len(absent)} of its {len(truth)} files are missing, e.g. {absent[0]} "
+                         "(is `make bench-data` still running? run it again to finish the data set)")
     if args.split not in set(truth["split"]):
         raise SystemExit(f"{truth_path}: no file has split == {args.split!r} (splits: {sorted(set(truth['split']))})")
     out = args.out
@@ -140,17 +146,17 @@ def run(args) -> int:
         if system.kind == "hash":
             tune_hashes = table[table["path"].isin(set(tune["file"]))].reset_index(drop=True)
             tune_pairs, _ = hash_pairs(tune_hashes, max_curve_threshold(system.bits))
-            tuned, why = tuned_threshold(tune_pairs, tune, tune_hashes, system.bits)
-            if tuned is None:
-                notes.append(f"{system.name}: no threshold reaches precision {MIN_PRECISION} on the tune half ({why})")
-            reach = max(system.default_threshold, tuned or 0)
+            tuned, tuned_precision, reached = tuned_threshold(tune_pairs, tune, tune_hashes, system.bits)
+            if not reached:
+                notes.append(f"{system.name}: no threshold reaches precision {MIN_PRECISION} on the tune half "
+                             f"(identical hashes of different pictures); its 'tuned*' row is the threshold with "
+                             f"the most recall at its best precision there, {tuned_precision:.3f} at <= {tuned}")
+            reach = max(system.default_threshold, tuned)
             search = []
             for _ in range(args.repeat):
                 pairs, seconds = hash_pairs(half_hashes, reach)
                 search.append(seconds)
-            for label, threshold in (("default", system.default_threshold), ("tuned", tuned)):
-                if threshold is None:
-                    continue
+            for label, threshold in (("default", system.default_threshold), ("tuned" if reached else "tuned*", tuned)):
                 reported = pairs[pairs["distance"] <= threshold]
                 results.append({"system": system, "which": label, "threshold": threshold, "reported": reported,
                                 "hashes": half_hashes, "candidates": None,
@@ -175,7 +181,7 @@ def _label(r) -> str:
     s = r["system"]
     if r["which"] == "verified":
         return f"{s.name} (cand. <= {r['threshold']})"
-    return f"{s.name} <= {r['threshold']}" + (" (tuned)" if r["which"] == "tuned" else "")
+    return f"{s.name} <= {r['threshold']}" + (f" ({r['which']})" if r["which"].startswith("tuned") else "")
 
 
 def report(results: list[dict], half: pd.DataFrame, args, data: Path, out: Path, notes: list[str]) -> None:
@@ -183,16 +189,17 @@ def report(results: list[dict], half: pd.DataFrame, args, data: Path, out: Path,
     rows, subedits, lookalikes, times = [], [], [], []
     for r in results:
         label = _label(r)
-        metrics = evaluate(r["reported"], half, r["hashes"])
+        metrics = evaluate(r["reported"], half, r["hashes"], r["candidates"])
         codes = codes_of(r["hashes"])
         missed = missed_pairs(metrics["copies"], codes, r["candidates"])
         t = r["times"]
         total = t.get("hash_s", 0) + t.get("search_s", 0) + t.get("crop_s", 0) + t.get("verify_s", 0)
         rows.append({"system": label, "threshold": r["threshold"], "chosen": r["which"], **metrics["summary"],
                      "seconds": total})
-        times.append({"system": label, "hash s (1 core)": t.get("hash_s"), "search s": t.get("search_s"),
-                      "crop cand. s": t.get("crop_s"), "verify s": t.get("verify_s"),
-                      "candidates": t.get("candidates"), "total s": total})
+        if r["which"] != "tuned" and r["which"] != "tuned*":  # one row per system
+            times.append({"system": r["system"].name, "hash s (1 core)": t.get("hash_s"),
+                          "search s": t.get("search_s"), "crop cand. s": t.get("crop_s"),
+                          "verify s": t.get("verify_s"), "candidates": t.get("candidates"), "total s": total})
         subedits.append(metrics["subedits"].assign(system=label))
         lookalikes.append(metrics["lookalikes"].assign(system=label))
         name = slug(label)
@@ -244,7 +251,11 @@ def report(results: list[dict], half: pd.DataFrame, args, data: Path, out: Path,
         table = sets.pivot_table(index=["lookalike", "files", "pictures"], columns="system",
                                  values="false_within", sort=False)
         table = table[[c for c in summary["system"] if c in table.columns]]
-        print(markdown(table.reset_index(), "{:.0f}"))
+        table = table.loc[table.sum(axis=1).sort_values(ascending=False, kind="stable").index]
+        quiet = table.sum(axis=1) == 0
+        print(markdown(table[~quiet].reset_index(), "{:.0f}"))
+        print(f"\n{int(quiet.sum())} more lookalike sets have no false pair in any system "
+              f"({int(len(table))} sets in this half).")
     print(f"\n## Seconds ({split} half: {len(half)} files; repeats: {args.repeat}, median)\n")
     print(markdown(pd.DataFrame(times), "{:.2f}"))
     for note in notes:
