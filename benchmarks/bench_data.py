@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import re
 import shutil
@@ -71,6 +72,7 @@ class Item:
     same: str = ""  # items sharing a non-empty `same` are declared one picture
     natural_only: bool = False  # kept only as a natural copy of another item
     natural_edit: str = ""  # how a natural copy differs, when known (else measured)
+    variant: str = ""  # items sharing it are one design at several aspect ratios
     info: dict = field(default_factory=dict)
 
     @property
@@ -173,6 +175,7 @@ def select(roots: dict[str, Path]) -> tuple[list[Item], list[Item]]:
         w, h = size_of(p)  # one picture per aspect ratio; other aspects are re-layouts
         add(p, "sway-backgrounds", "sway", p.stem.replace("Sway_Wallpaper_", ""), "sway",
             same=f"sway-{round(w / h, 2)}")
+        items[-1].variant = "sway"
 
     skip = re.compile(r"logo|glow|rocket|swirl|support|emblem|circle|bullet|box|entry|lock|throbber")
     for pkg in [p for p in roots if p == "desktop-base" or p.startswith("debian-edu-artwork")]:
@@ -187,6 +190,8 @@ def select(roots: dict[str, Path]) -> tuple[list[Item], list[Item]]:
             same, how = theme_copy(theme, p, pkg)
             add(p, pkg, f"theme-{theme}", f"{pkg.split('-')[-1]}-{p.parent.name}-{p.stem}",
                 f"theme-{theme}", same=same, natural_edit=how)
+            if p.parent.name == "grub" and items and items[-1].path == p:
+                items[-1].variant = f"grub-{theme}-{pkg}"  # 16x9 and 4x3 of one boot screen
         for p in images(r, "usr/share/plasma/look-and-feel"):
             add(p, pkg, "theme-plasma-preview", p.stem, "", same="theme-plasma-preview")
 
@@ -289,7 +294,8 @@ def select(roots: dict[str, Path]) -> tuple[list[Item], list[Item]]:
     # (faces/1280px-Solvay... is another scan with another framing: left out as ambiguous)
     for p in images(r, f"{v}/Solvay"):
         add(p, pkg, "visp-solvay", p.stem, same="visp-solvay")
-    for p in images(r, f"{v}/AprilTag/benchmark"):
+    # One rendered scene with another tag printed in it: keep two tags at each size.
+    for p in images(r, f"{v}/AprilTag/benchmark", "tag[13]6_*"):
         add(p, pkg, "visp-apriltag", p.stem, "visp-apriltag")
     add(r / f"{v}/mire/mire.jpg", pkg, "visp-mire", "mire")
 
@@ -307,7 +313,8 @@ def select(roots: dict[str, Path]) -> tuple[list[Item], list[Item]]:
     for s in ("configure", "julia-set", "t-shirt", "piechart", "examples"):
         for p in images(r, f"{im6}/images", f"{s}.*"):
             add(p, pkg, f"im6-{s}", s)
-    add(r / f"{im6}/www/Magick++/ImageMagick.png", pkg, "im6-magickpp", "imagemagick")
+    add(r / f"{im6}/www/Magick++/ImageMagick.png", pkg, "im6-logo", "imagemagick-pp",
+        same="im6-logo", natural_edit="natural_crop")
 
     # Login screens: the wallpaper, and the theme's own preview of the login screen
     # (the wallpaper cropped to the screen, with a clock and a login box drawn on it).
@@ -413,6 +420,15 @@ def theme_copy(theme: str, path: Path, pkg: str) -> tuple[str, str]:
     return "", ""
 
 
+# Manual figures that are one picture shown several ways (found by eye).
+DOC_COPIES = {
+    # one robin photo under three colour profiles
+    "figures/color-camera.png": ("gnome-help-robin", ""),
+    "figures/color-display.png": ("gnome-help-robin", "natural_tone"),
+    "figures/color-printer.png": ("gnome-help-robin", "natural_tone"),
+}
+
+
 def doc_screens(root: Path, pkg: str, sub: str, marker: str, pages: int) -> list[Item]:
     """UI screenshots of a manual: the English ones, and for some pages one translation.
 
@@ -436,7 +452,9 @@ def doc_screens(root: Path, pkg: str, sub: str, marker: str, pages: int) -> list
         series = f"{marker}-doc-{stem}"
         others = [k for k in sorted(langs) if k not in ("en", "C")]
         look = series if (others and i % 2 == 0) else ""
-        out.append(Item(langs[en], pkg, series, f"{stem}-{en}", look))
+        same, how = DOC_COPIES.get(page, ("", ""))
+        out.append(Item(langs[en], pkg, series, f"{stem}-{en}", look, same=same,
+                        natural_edit=how))
         pick = others[i % len(others)] if look else None
         for k in others:
             out.append(Item(langs[k], pkg, series, f"{stem}-{k}", look, natural_only=k != pick))
@@ -496,7 +514,7 @@ def _chroma(rgb: np.ndarray) -> float:
 
 
 def natural_groups(items: list[Item], thumbs: np.ndarray, colours: np.ndarray,
-                   aspects: np.ndarray) -> np.ndarray:
+                   aspects: np.ndarray, pixels: list[int]) -> tuple[np.ndarray, set]:
     """Union of pictures declared one (``Item.same``) or found to be the same pixels.
 
     Found: same aspect ratio (within 2%) and, on 128x128 grey thumbnails, a mean
@@ -504,8 +522,13 @@ def natural_groups(items: list[Item], thumbs: np.ndarray, colours: np.ndarray,
     than 8 on average (so a translated label or another tag is not "the same");
     unless one of the two is grey, their 32x32 colour thumbnails must also differ
     by less than 8 on average (so two colour fringes of one test chart are not).
-    A different aspect ratio is never found the same: a re-layout is a
-    different picture (see the README).
+    Pictures of one design at several aspect ratios (same ``Item.variant``)
+    are joined when SIFT + RANSAC finds a similarity mapping one into the other
+    (both are crops of one picture); a pair it cannot decide (too few features)
+    is left out: the unions returned in ``dropped`` (the smaller of each pair).
+    Elsewhere a different aspect ratio is never found the same.
+
+    Returns the union root of each item and the set of roots left out.
     """
     n = len(items)
     parent = np.arange(n)
@@ -538,7 +561,63 @@ def natural_groups(items: list[Item], thumbs: np.ndarray, colours: np.ndarray,
                 chroma = min(_chroma(colours[i]), _chroma(colours[j]))
                 if chroma < 6 or np.abs(colours[i] - colours[j]).mean() < 8:
                     parent[find(j)] = find(i)
-    return np.array([find(i) for i in range(n)])
+
+    # Wallpapers shipped at other aspect ratios: a crop of one common picture is the
+    # same picture; a re-layout is another; a pair SIFT cannot tell is left out.
+    tested = defaultdict(list)
+    for i, it in enumerate(items):
+        if it.variant and not it.natural_only:
+            tested[it.variant].append(i)
+    undecided, features = [], {}
+    for idx in tested.values():
+        for a, b in itertools.combinations(idx, 2):
+            if find(a) == find(b) or abs(log_aspect[a] - log_aspect[b]) < 0.02:
+                continue
+            relation = crop_relation(items[a], items[b], features)
+            if relation == "crop":
+                parent[find(b)] = find(a)
+            elif relation == "undecided":
+                undecided.append((a, b))
+    roots = np.array([find(i) for i in range(n)])
+    dropped = set()
+    for a, b in undecided:
+        ra, rb = roots[a], roots[b]
+        if ra != rb and not {ra, rb} & dropped:
+            size = {r: max(pixels[i] for i in np.nonzero(roots == r)[0]) for r in (ra, rb)}
+            dropped.add(min((ra, rb), key=lambda r: (size[r], r)))
+    return roots, dropped
+
+
+def crop_relation(a: Item, b: Item, cache: dict) -> str:
+    """``crop`` if one picture maps into the other by a similarity (SIFT + RANSAC),
+    ``different`` if they have features but no such map, else ``undecided``."""
+    import cv2
+
+    def feats(it):
+        if it.name not in cache:
+            im = np.asarray(load_upright(it.path, it.crop).convert("L"))
+            scale = 800 / max(im.shape)
+            im = cv2.resize(im, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            cache[it.name] = cv2.SIFT_create(4000).detectAndCompute(im, None)
+        return cache[it.name]
+
+    (ka, da), (kb, db) = feats(a), feats(b)
+    if da is None or db is None or len(ka) < 10 or len(kb) < 10:
+        return "undecided"
+    pairs = cv2.BFMatcher().knnMatch(da, db, k=2)
+    good = [m for m, *rest in pairs if rest and m.distance < 0.75 * rest[0].distance]
+    if len(good) < 10:
+        return "undecided"
+    pa = np.float32([ka[m.queryIdx].pt for m in good])
+    pb = np.float32([kb[m.trainIdx].pt for m in good])
+    model, inliers = cv2.estimateAffinePartial2D(pa, pb, method=cv2.RANSAC,
+                                                 ransacReprojThreshold=4)
+    if model is None:
+        return "different"
+    scale = float(np.hypot(model[0, 0], model[0, 1]))
+    if int(inliers.sum()) >= 10 and inliers.mean() >= 0.5 and 0.2 < scale < 5:
+        return "crop"
+    return "different"
 
 
 # ------------------------------------------------------------------ edits
@@ -640,12 +719,17 @@ def build(out: Path, seed: int, workers: int) -> pd.DataFrame:
     colours = [colours[i] for i in keep]
     aspects = [aspects[i] for i in keep]
     pixels = [pixels[i] for i in keep]
-    roots_of = natural_groups(allitems, np.stack(thumbs), np.stack(colours), np.array(aspects))
+    roots_of, dropped = natural_groups(allitems, np.stack(thumbs), np.stack(colours),
+                                       np.array(aspects), pixels)
+    for r in sorted(dropped):
+        names = [it.name for it, ri in zip(allitems, roots_of) if ri == r]
+        print(f"left out (crop or re-layout undecided): {', '.join(names)}", file=sys.stderr)
 
     # Group: one original per union (the largest), the others natural copies.
     members = defaultdict(list)
     for i, r in enumerate(roots_of):
-        members[r].append(i)
+        if r not in dropped:
+            members[r].append(i)
     (out / "photos").mkdir(exist_ok=True)
     (out / "natural").mkdir(exist_ok=True)
     (out / "edits").mkdir(exist_ok=True)
