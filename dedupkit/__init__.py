@@ -7,6 +7,7 @@
 """
 
 from .dihedral import ORIENTATIONS, find_pairs_dihedral, search_dihedral
+from .duplicates import find_duplicates
 from .edits import make_benchmark
 from .evaluate import (
     pair_truth,
@@ -51,6 +52,7 @@ __all__ = [
     "TooManyPairsWarning",
     "codes_to_hex",
     "export_duplicates",
+    "find_duplicates",
     "find_groups",
     "find_pairs",
     "find_pairs_dihedral",
