@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .dihedral import find_pairs_dihedral, search_dihedral
+from .dihedral import search_dihedral
 from .groups import find_groups
 from .hashing import METHODS
 from .scan import hash_images
 from .index import HashIndex
-from .search import find_pairs
+from .duplicates import CANDIDATE_DISTANCE, HASH_ONLY_DISTANCE, find_duplicates
 
 __all__ = ["main"]
 
@@ -75,8 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     find_cmd.add_argument("dir", type=_existing_dir, metavar="DIR")
     find_cmd.add_argument("-o", "--output", required=True, type=Path, help="CSV of pairs to write")
-    find_cmd.add_argument("--max-distance", type=_positive_int, default=10,
-                          help="largest Hamming distance that counts as a duplicate, inclusive (default: 10)")
+    find_cmd.add_argument("--max-distance", type=_positive_int, default=None,
+                          help="largest Hamming distance of a candidate pair, inclusive (default: "
+                               f"{CANDIDATE_DISTANCE} with verification, {HASH_ONLY_DISTANCE} with --no-verify; "
+                               "for 64-bit hashes, scaled for longer ones)")
+    find_cmd.add_argument("--verify", action=argparse.BooleanOptionalAction, default=True,
+                          help="check every candidate pair by local features, a geometric model and the pixels "
+                               "(default: --verify; --no-verify gives the hash-only answer)")
+    find_cmd.add_argument("--crops", action="store_true",
+                          help="also find crops keeping 50-95%% of each side, caption bars and screenshots, from an "
+                               "index of local features (a feature extraction per image; needs --verify)")
     find_cmd.add_argument("--groups", type=Path, default=None, help="also write duplicate groups to this CSV")
     find_cmd.add_argument("--hashes", type=Path, default=None, help="also write the hash table to this CSV")
     find_cmd.add_argument("--against", type=_existing_dir, default=None, metavar="REF_DIR",
@@ -122,8 +130,15 @@ def _hash(directory: Path, args: argparse.Namespace, *, dihedral: bool = False) 
                              trim=args.trim, dihedral=dihedral, cache=args.cache)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    hashes["path"] = [os.path.relpath(p, directory) for p in hashes["path"]]
     return hashes
+
+
+def _relative(table: pd.DataFrame, directory: Path, columns: Sequence[str]) -> pd.DataFrame:
+    """``table`` with the paths in ``columns`` written relative to ``directory``, as the CLI prints them."""
+    table = table.copy()
+    for column in columns:
+        table[column] = [os.path.relpath(p, directory) for p in table[column].astype(str)]
+    return table
 
 
 def _write(table: pd.DataFrame, path: Path) -> None:
@@ -141,7 +156,7 @@ def _report_errors(hashes: pd.DataFrame, out) -> None:
 
 
 def _cmd_hash(args: argparse.Namespace, out) -> None:
-    hashes = _hash(args.dir, args)
+    hashes = _relative(_hash(args.dir, args), args.dir, ["path"])
     _write(hashes, args.output)
     n_errors = int(hashes["error"].notna().sum())
     print(f"hashed {len(hashes) - n_errors} of {len(hashes)} files in {args.dir} ({n_errors} errors)", file=out)
@@ -149,45 +164,63 @@ def _cmd_hash(args: argparse.Namespace, out) -> None:
     print(f"hashes: {args.output}", file=out)
 
 
+def _check_find_args(args: argparse.Namespace) -> int:
+    """Check what can be checked before the first file is read; return the candidate threshold."""
+    if args.crops and not args.verify:
+        raise CommandError("--crops proposes pairs that only verification can confirm: drop --no-verify")
+    default = CANDIDATE_DISTANCE if args.verify else HASH_ONLY_DISTANCE
+    max_distance = args.max_distance if args.max_distance is not None else round(default * args.hash_size**2 / 64)
+    if max_distance > args.hash_size**2:
+        raise CommandError(f"--max-distance must be at most {args.hash_size**2} for {args.hash_size**2}-bit hashes")
+    return max_distance
+
+
 def _cmd_find(args: argparse.Namespace, out) -> None:
+    max_distance = _check_find_args(args)
     hashes = _hash(args.dir, args, dihedral=args.dihedral)
     n_errors = int(hashes["error"].notna().sum())
     if args.hashes:
-        _write(hashes, args.hashes)
-    if args.max_distance > args.hash_size**2:
-        raise CommandError(f"--max-distance must be at most {args.hash_size**2} for {args.hash_size**2}-bit hashes")
+        _write(_relative(hashes, args.dir, ["path"]), args.hashes)
     skipped = len(hashes.attrs.get("skipped", []))
     note = f" ({skipped} other file{'s' * (skipped != 1)} left out by extension)" if skipped else ""
     print(f"scanned {len(hashes)} files in {args.dir}{note}: {n_errors} could not be read", file=out)
     if hashes.attrs.get("cached"):
         print(f"  {hashes.attrs['cached']} files taken from the cache, {hashes.attrs['hashed']} hashed", file=out)
-    _report_errors(hashes, out)
+    _report_errors(_relative(hashes, args.dir, ["path"]), out)
+    checked = "verified pairs" if args.verify else "pairs"
     if args.against is not None:
         reference = _hash(args.against, args)
         index = HashIndex.from_hashes(reference, method=args.method, hash_size=args.hash_size)
         if args.dihedral:
-            matches = search_dihedral(index, hashes, max_distance=args.max_distance)
+            matches = search_dihedral(index, hashes, max_distance=max_distance)
         else:
-            matches = index.search(hashes, max_distance=args.max_distance)
-        matches = matches.rename(columns={"query": "path"})
+            matches = index.search(hashes, max_distance=max_distance)
+        if args.verify:
+            from .verify import verify_pairs  # noqa: PLC0415 - OpenCV only when verifying
+
+            asked = matches.rename(columns={"query": "path_a", "match": "path_b"})
+            asked = verify_pairs(asked, workers=args.workers, progress=False if args.no_progress else None)
+            matches = asked[asked["verified"]].rename(columns={"path_a": "query", "path_b": "match"})
+        matches = _relative(matches, args.dir, ["query"])
+        matches = _relative(matches, args.against, ["match"]).rename(columns={"query": "path"})
         _write(matches, args.output)
         print(f"indexed {len(index)} reference images in {args.against}", file=out)
         print(f"{matches['path'].nunique()} files in {args.dir} match a reference image "
-              f"({len(matches)} pairs within distance {args.max_distance}): {args.output}", file=out)
+              f"({len(matches)} {checked} within distance {max_distance}): {args.output}", file=out)
         return
-    if args.dihedral:
-        pairs = find_pairs_dihedral(hashes, max_distance=args.max_distance)
-    else:
-        pairs = find_pairs(hashes, max_distance=args.max_distance)
-    _write(pairs, args.output)
-    print(f"{len(pairs)} pairs within distance {args.max_distance}: {args.output}", file=out)
-    if args.groups:
-        groups = find_groups(pairs, hashes)
+    pairs = find_duplicates(hashes, max_distance=max_distance, verify=args.verify, crops=args.crops,
+                            dihedral=args.dihedral, workers=args.workers,
+                            progress=False if args.no_progress else None)
+    groups = find_groups(pairs, hashes) if args.groups else None
+    _write(_relative(pairs, args.dir, ["path_a", "path_b"]), args.output)
+    print(f"{len(pairs)} {checked} within distance {max_distance}: {args.output}", file=out)
+    if groups is not None:
+        groups = _relative(groups, args.dir, ["path"])
         _write(groups, args.groups)
         n_groups = groups["group"].nunique()
         print(f"{n_groups} groups, {int((~groups['keep']).sum())} files could be removed: {args.groups}", file=out)
         if not args.dihedral:  # a turned copy's plain hash is far from the kept file's: diameters do not apply
-            _warn_wide_groups(groups, args.max_distance)
+            _warn_wide_groups(groups, max_distance)
 
 
 _WIDE_GROUPS_SHOWN = 10

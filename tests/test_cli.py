@@ -21,19 +21,37 @@ def test_hash_writes_a_table_with_relative_paths(small_dir, tmp_path, capsys):
     assert "(3 errors)" in capsys.readouterr().out
 
 
-def test_find_writes_pairs_and_groups(sample_dir, tmp_path, capsys):
+def test_find_writes_verified_pairs_and_groups(sample_dir, tmp_path, capsys):
     pairs_csv, groups_csv = tmp_path / "out" / "pairs.csv", tmp_path / "out" / "groups.csv"
     status = main(["find", str(sample_dir), "-o", str(pairs_csv), "--groups", str(groups_csv), "--no-progress"])
     assert status == 0
     pairs = pd.read_csv(pairs_csv)
-    assert list(pairs.columns) == ["path_a", "path_b", "distance"]
-    assert len(pairs) == 11 and pairs["distance"].max() <= 10
+    assert list(pairs.columns[:4]) == ["path_a", "path_b", "distance", "source"]
+    assert {"verified", "scale", "coverage_a", "coverage_b", "mirrored"} <= set(pairs.columns)
+    assert pairs["verified"].all() and len(pairs) == 11
     assert ("coffee.jpg", "coffee__half_size.jpg") in set(zip(pairs["path_a"], pairs["path_b"]))
+    half = pairs.set_index(["path_a", "path_b"]).loc[("coffee.jpg", "coffee__half_size.jpg")]
+    assert half["scale"] == pytest.approx(0.5, abs=0.03)
     groups = pd.read_csv(groups_csv)
     assert list(groups.columns) == ["group", "path", "keep", "size", "diameter", "link_distance"]
     printed = capsys.readouterr().out
     assert "scanned 44 files" in printed and "3 could not be read" in printed
-    assert "11 pairs within distance 10" in printed and "11 groups" in printed
+    assert "11 verified pairs within distance 16" in printed and "11 groups" in printed
+
+
+def test_find_no_verify_gives_the_hash_only_answer(sample_dir, tmp_path, capsys):
+    pairs_csv = tmp_path / "pairs.csv"
+    assert main(["find", str(sample_dir), "-o", str(pairs_csv), "--no-verify", "--no-progress"]) == 0
+    pairs = pd.read_csv(pairs_csv)
+    assert list(pairs.columns) == ["path_a", "path_b", "distance", "source"]
+    assert len(pairs) == 11 and pairs["distance"].max() <= 10
+    assert "11 pairs within distance 10" in capsys.readouterr().out
+
+
+def test_find_crops_needs_verify(sample_dir, tmp_path, capsys):
+    assert main(["find", str(sample_dir), "-o", str(tmp_path / "p.csv"), "--no-verify", "--crops"]) == 2
+    assert "--crops" in capsys.readouterr().err
+    assert not (tmp_path / "p.csv").exists()
 
 
 def test_find_against_a_reference_folder_reports_only_cross_pairs(sample_dir, tmp_path, originals):
@@ -48,7 +66,7 @@ def test_find_against_a_reference_folder_reports_only_cross_pairs(sample_dir, tm
     out = tmp_path / "leaks.csv"
     assert main(["find", str(new), "--against", str(reference), "-o", str(out)]) == 0
     leaks = pd.read_csv(out)
-    assert list(leaks.columns) == ["path", "match", "distance"]
+    assert list(leaks.columns[:3]) == ["path", "match", "distance"] and leaks["verified"].all()
     assert sorted(zip(leaks["path"], leaks["match"])) == [
         ("coffee__half_size.jpg", "coffee.jpg"), ("sunset__brighter.jpg", "sunset.jpg")]
 
@@ -105,7 +123,7 @@ def test_find_warns_about_a_group_wider_than_the_threshold(tmp_path, capsys):
         Image.fromarray(pixels).resize((180, 160), Image.Resampling.NEAREST).save(folder / name)
     groups_csv = tmp_path / "groups.csv"
     status = main(["find", str(folder), "-o", str(tmp_path / "pairs.csv"), "--groups", str(groups_csv),
-                   "--max-distance", "16", "--workers", "1", "--no-progress"])
+                   "--max-distance", "16", "--workers", "1", "--no-progress", "--no-verify"])
     assert status == 0
     groups = pd.read_csv(groups_csv)
     assert groups["size"].tolist() == [3, 3, 3] and groups["diameter"].tolist() == [32, 32, 32]
@@ -114,5 +132,5 @@ def test_find_warns_about_a_group_wider_than_the_threshold(tmp_path, capsys):
     assert "warning: group 0 (3 files) has diameter 32, wider than --max-distance 16" in err
     assert "a.png" in err
     assert main(["find", str(folder), "-o", str(tmp_path / "pairs.csv"), "--groups", str(groups_csv),
-                 "--max-distance", "32", "--workers", "1", "--no-progress"]) == 0
+                 "--max-distance", "32", "--workers", "1", "--no-progress", "--no-verify"]) == 0
     assert "warning" not in capsys.readouterr().err
