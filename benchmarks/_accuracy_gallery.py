@@ -83,7 +83,12 @@ def missed_sheet(missed: pd.DataFrame, root: Path, path: Path, title: str, limit
     shown = ordered[ordered.groupby("group").cumcount() < 2].head(limit)
     rows = []
     for r in shown.itertuples(index=False):
-        why = f" {r.reason}" if hasattr(r, "reason") and isinstance(r.reason, str) else ""
-        cand = "" if not hasattr(r, "candidate") else (" candidate" if r.candidate else " not a candidate")
-        rows.append((r.original, r.file, f"{r.family}/{r.edit}  d={r.distance}\n{r.group[-40:]}\n{cand}{why}"))
+        why = ""
+        if hasattr(r, "candidate") and r.candidate:
+            why = f"{r.reason}; inliers={r.inliers}" if isinstance(r.reason, str) else ""
+            if pd.notna(getattr(r, "similarity", np.nan)):
+                why += f" sim={r.similarity:.2f}"
+        elif hasattr(r, "candidate"):
+            why = "not a candidate"
+        rows.append((r.original, r.file, f"{r.family}/{r.edit}  d={r.distance}\n{r.group[-40:]}\n{why}"))
     return sheet(rows, root, path, f"{title}: {len(missed)} missed copies (original | copy), widest first")

@@ -213,7 +213,15 @@ def report(results: list[dict], half: pd.DataFrame, args, data: Path, out: Path,
         if args.gallery:
             gallery = out / "gallery"
             false_sheet(metrics["labelled"], data, gallery / f"{split}_{name}_false.png", label, args.gallery_max)
-            missed_sheet(missed, data, gallery / f"{split}_{name}_missed.png", label, args.gallery_max)
+            if r["candidates"] is None:
+                missed_sheet(missed, data, gallery / f"{split}_{name}_missed.png", label, args.gallery_max)
+            else:  # the verifier's misses apart from the candidates' misses
+                rejected = missed[missed["candidate"].astype(bool)] if len(missed) else missed
+                absent = missed[~missed["candidate"].astype(bool)] if len(missed) else missed
+                missed_sheet(rejected, data, gallery / f"{split}_{name}_missed_rejected.png",
+                             f"{label}, candidates the verifier rejected", args.gallery_max)
+                missed_sheet(absent, data, gallery / f"{split}_{name}_missed_not_candidates.png",
+                             f"{label}, not candidates", args.gallery_max)
     summary = pd.DataFrame(rows)
     summary.to_csv(out / f"summary_{split}.csv", index=False)
     long = pd.concat(subedits, ignore_index=True)
