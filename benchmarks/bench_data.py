@@ -15,6 +15,7 @@ section "Verification benchmark data", for the rules.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
 import itertools
 import json
@@ -107,24 +108,79 @@ def fetch_packages(out: Path, packages: tuple[str, ...]) -> dict[str, Path]:
     return roots
 
 
-def licence_of(root: Path, pkg: str) -> str:
-    """The licences named in the package's copyright file, joined with '; '."""
-    path = root / "usr/share/doc" / pkg / "copyright"
-    if not path.exists():
-        return "unknown"
+# Packages whose doc folder is a link to another package's: read that one's copyright.
+COPYRIGHT_FROM = {"imagemagick-6-doc": "imagemagick-6-common", "grub-theme-starfield": "grub-common"}
+
+
+def copyright_text(roots: dict[str, Path], pkg: str) -> str:
+    owner = COPYRIGHT_FROM.get(pkg, pkg)
+    path = roots[owner] / "usr/share/doc" / owner / "copyright"
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def copyright_stanzas(text: str) -> list[dict]:
+    """The paragraphs of a machine-readable (DEP-5) copyright file, as dicts."""
+    stanzas = []
+    for para in re.split(r"\n\s*\n", text):
+        fields, key = {}, None
+        for line in para.splitlines():
+            if line[:1] in (" ", "\t") and key:
+                fields[key] += "\n" + line.strip()
+            elif ":" in line:
+                key, value = line.split(":", 1)
+                key = key.strip()
+                fields[key] = value.strip()
+        if fields:
+            stanzas.append(fields)
+    return stanzas
+
+
+def licence_of(text: str) -> str:
+    """The licences named in a copyright file, joined with '; '."""
     names = []
-    for line in path.read_text(errors="replace").splitlines():
-        if line.startswith("License:"):
-            name = line.split(":", 1)[1].strip()
-            if name and name not in names:
-                names.append(name)
+    for stanza in copyright_stanzas(text):
+        name = stanza.get("License", "").split("\n")[0].strip()
+        if name and name not in names:
+            names.append(name)
     if names:
-        return "; ".join(names[:6]) + ("; ..." if len(names) > 6 else "")
-    text = path.read_text(errors="replace")
+        return "; ".join(names)
     for key in ("CC-BY-SA", "CC-BY", "GPL-3", "GPL-2", "LGPL", "BSD", "public domain"):
         if key.lower() in text.lower():
             return key
-    return "see copyright"
+    return "unknown"
+
+
+def _pattern_matches(pattern: str, parts: tuple[str, ...]) -> bool:
+    """Does a DEP-5 ``Files:`` pattern (a source path) name this installed file?
+
+    Source and installed paths differ in their leading folders, so the pattern's
+    trailing components are compared with the file's (``data/themes/x/*``
+    matches ``usr/share/sddm/themes/x/a.jpg``); a pattern cut down to a bare
+    wildcard (``*``, ``*.png``) only counts when it was written so.
+    """
+    pp = pattern.strip("/").split("/")
+    for k in range(len(pp)):
+        sub = pp[k:]
+        if k and len(sub) == 1 and any(c in sub[0] for c in "*?["):
+            break
+        if len(sub) <= len(parts) and fnmatch.fnmatchcase("/".join(parts[-len(sub):]), "/".join(sub)):
+            return True
+    return False
+
+
+def licence_for(text: str, rel: str) -> tuple[str, str]:
+    """(licence, copyright holders) of one installed file; the last matching stanza wins."""
+    parts = tuple(Path(rel).parts)
+    found = ("", "")
+    for stanza in copyright_stanzas(text):
+        if "Files" not in stanza or "License" not in stanza:
+            continue
+        if any(_pattern_matches(p, parts) for p in stanza["Files"].split()):
+            found = (stanza["License"].split("\n")[0].strip(),
+                     stanza.get("Copyright", "").split("\n")[0].strip())
+    if not found[0]:
+        found = (licence_of(text), "")
+    return found
 
 
 def size_of(path: Path) -> tuple[int, int]:
@@ -673,8 +729,9 @@ def assign_split(table: pd.DataFrame) -> dict[str, str]:
 
 # ------------------------------------------------------------------ main
 def build(out: Path, seed: int, workers: int) -> pd.DataFrame:
-    roots = fetch_packages(out, PACKAGES)
-    licences = {pkg: licence_of(root, pkg) for pkg, root in roots.items()}
+    roots = fetch_packages(out, PACKAGES + tuple(sorted(set(COPYRIGHT_FROM.values()))))
+    texts = {pkg: copyright_text(roots, pkg) for pkg in PACKAGES}
+    licences = {pkg: licence_of(texts[pkg]) for pkg in PACKAGES}
     items, shots = select(roots)
 
     # Byte-identical files: keep the first.
@@ -747,11 +804,13 @@ def build(out: Path, seed: int, workers: int) -> pd.DataFrame:
         photo = out / "photos" / f"{o.name}.jpg"
         if not photo.exists():
             normalise(load_upright(o.path, o.crop)).save(photo, "JPEG", quality=95)
-        info = {"source": str(o.path.relative_to(out / "cache" / "unpacked" / o.package))}
+        src = str(o.path.relative_to(out / "cache" / "unpacked" / o.package))
+        lic, holder = licence_for(texts[o.package], src)
+        info = {"source": src, "copyright": holder}
         info.update(o.info)
         rows.append(dict(file=f"photos/{photo.name}", group=group, kind="original",
                          family="original", edit="original", params=json.dumps(info),
-                         lookalike=lookalike, series=o.series, package=o.package,
+                         lookalike=lookalike, series=o.series, package=o.package, licence=lic,
                          unit="+".join(series_set)))
         for i in idx:
             if i == orig:
@@ -762,10 +821,13 @@ def build(out: Path, seed: int, workers: int) -> pd.DataFrame:
                 shutil.copyfile(it.path, dest)
             w, h = size_of(it.path)
             src = str(it.path.relative_to(out / "cache" / "unpacked" / it.package))
+            lic, holder = licence_for(texts[it.package], src)
             rows.append(dict(file=f"natural/{dest.name}", group=group, kind="natural",
                              family="natural", edit=it.natural_edit or natural_kind(it, o),
-                             params=json.dumps({"source": src, "size": [w, h]}),
+                             params=json.dumps({"source": src, "size": [w, h],
+                                                "copyright": holder}),
                              lookalike=lookalike, series=it.series, package=it.package,
+                             licence=lic,
                              unit="+".join(series_set)))
     table = pd.DataFrame(rows)
     # A unit is a set of series joined by natural copies; join units that share a series.
@@ -787,11 +849,11 @@ def build(out: Path, seed: int, workers: int) -> pd.DataFrame:
         for (_, r), got in tqdm(zip(originals.iterrows(), results), total=len(tasks), desc="edits"):
             for e in got:
                 edit_rows.append(dict(e, group=r.group, kind="edit", lookalike=r.lookalike,
-                                      series=r.series, package=r.package, unit=r.unit))
+                                      series=r.series, package=r.package, unit=r.unit,
+                                      licence=r.licence))
     table = pd.concat([table, pd.DataFrame(edit_rows)], ignore_index=True)
     split = assign_split(table)
     table["split"] = table["unit"].map(split)
-    table["licence"] = table["package"].map(licences)
     cols = ["file", "group", "kind", "family", "edit", "params", "lookalike", "series",
             "package", "licence", "split"]
     table = table[cols].sort_values(["split", "series", "group", "kind", "file"],
@@ -857,7 +919,9 @@ def summary(table: pd.DataFrame, licences: dict[str, str]) -> dict:
         "by_split": {s: {"files": int(len(t)), "originals": int((t.kind == "original").sum()),
                          "natural_groups": int(t[t.kind == "natural"].group.nunique())}
                      for s, t in table.groupby("split")},
+        "by_split_family": {s: t.family.value_counts().to_dict() for s, t in table.groupby("split")},
         "natural_groups": int(nat.group.nunique()),
+        "natural_groups_by_edit": nat.groupby("edit").group.nunique().to_dict(),
         "originals_in_lookalike_sets": int(len(in_sets)),
         "originals_in_lookalike_sets_frac": round(len(in_sets) / max(1, len(orig)), 3),
         "lookalike_sets": {k: int(v) for k, v in look.items()},
