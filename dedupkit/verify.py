@@ -79,6 +79,11 @@ class Match(NamedTuple):
         Why not the same (empty when ``same``).
     transform
         2x3 affine map from A's full pixels to B's, or ``None``.
+    points_a, points_b
+        With ``verify_features(..., points=True)``: the inlier matches of the
+        fitted model, ``(n, 2)`` arrays of full-pixel positions in A and in B
+        (row ``i`` of each is one match; empty when no model was fitted).
+        Otherwise ``None``.
     """
 
     same: bool
@@ -94,6 +99,8 @@ class Match(NamedTuple):
     box_b: tuple[float, float, float, float] | None = None
     reason: str = ""
     transform: np.ndarray | None = None
+    points_a: np.ndarray | None = None
+    points_b: np.ndarray | None = None
 
 
 # --- matching and geometry -------------------------------------------------------------------
@@ -161,7 +168,7 @@ def _geometry(a: Features, b: Features) -> dict:
         return found
     threshold = RANSAC_PX * max(b.grey.shape)
     model, inlier = _affine(a.xy[ia], b.xy[ib], threshold)
-    found.update(model=model, inliers=int(inlier.sum()))
+    found.update(model=model, inliers=int(inlier.sum()), pairs=(a.xy[ia][inlier], b.xy[ib][inlier]))
     return found
 
 
@@ -363,7 +370,8 @@ def _lazy(make):
 
 def _evaluate(a: Features, b: Features, other: Features, flipped: bool, boxes, full: bool) -> dict:
     found = _geometry(a, other)
-    out = {"matches": found["matches"], "inliers": found["inliers"], "mirrored": flipped, "model": None}
+    out = {"matches": found["matches"], "inliers": found["inliers"], "mirrored": flipped, "model": None,
+           "points": _full_points(found, a, b, flipped)}
     if found["model"] is None or not (full or _geometry_ok(out)):
         return out
     m = _to_full(found["model"], a, b, flipped)
@@ -383,6 +391,14 @@ def _evaluate(a: Features, b: Features, other: Features, flipped: bool, boxes, f
     if len(poly_a) >= 3 and len(poly_b) >= 3 and (full or _contained(out)):
         out.update(_compare(a, b, work[:2], poly_a))
     return out
+
+
+def _full_points(found: dict, a: Features, b: Features, flipped: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The inlier matches in A's and B's full pixels (as :func:`_to_full` maps working copies)."""
+    pa, pb = (np.asarray(p, np.float64).reshape(-1, 2) for p in found.get("pairs", (np.zeros((0, 2)),) * 2))
+    if flipped:  # found on B mirrored: x_b = (w - 1) - x_mirrored
+        pb = np.column_stack([b.grey.shape[1] - 1.0 - pb[:, 0], pb[:, 1]])
+    return pa * a.scale, pb * b.scale
 
 
 def _distorted(m: dict) -> bool:
@@ -417,20 +433,23 @@ def _decide(m: dict) -> str:
     return ""
 
 
-def _to_match(m: dict) -> Match:
+def _to_match(m: dict, points: bool = False) -> Match:
     reason = m["reason"]
+    pa, pb = m["points"] if points and "points" in m else (None, None)
     if m.get("model") is None:
-        return Match(False, m["inliers"], m["matches"], mirrored=m["mirrored"], reason=reason)
+        return Match(False, m["inliers"], m["matches"], mirrored=m["mirrored"], reason=reason, points_a=pa,
+                     points_b=pb)
     return Match(
         same=not reason, inliers=m["inliers"], matches=m["matches"], scale=float(m["scale"]),
         rotation=float(m["rotation"]), mirrored=bool(m["reflected"]),
         coverage_a=float(min(1.0, m.get("coverage_a", 0.0))), coverage_b=float(min(1.0, m.get("coverage_b", 0.0))),
         similarity=float(m.get("similarity", float("nan"))),
         box_a=_box(m.get("poly_a", ())), box_b=_box(m.get("poly_b", ())), reason=reason, transform=m["model"][:2].copy(),
+        points_a=pa, points_b=pb,
     )
 
 
-def verify_features(a: Features, b: Features, *, mirror: bool = True) -> Match:
+def verify_features(a: Features, b: Features, *, mirror: bool = True, points: bool = False) -> Match:
     """Decide whether B shows the same picture as A, and how they relate.
 
     Parameters
@@ -440,6 +459,9 @@ def verify_features(a: Features, b: Features, *, mirror: bool = True) -> Match:
     mirror
         Also try B mirrored when the direct match fails (finds mirror images
         and flips; costs one more ORB extraction).
+    points
+        Also return the inlier matches (``points_a``, ``points_b``, full
+        pixels), e.g. to draw them (:func:`dedupkit.explain.plot_match`).
 
     Returns
     -------
@@ -458,7 +480,7 @@ def verify_features(a: Features, b: Features, *, mirror: bool = True) -> Match:
     """
     if not isinstance(a, Features) or not isinstance(b, Features):
         raise TypeError(f"verify_features takes two Features, got {type(a).__name__} and {type(b).__name__}")
-    return _to_match(_measure(a, b, mirror=mirror))
+    return _to_match(_measure(a, b, mirror=mirror), points=points)
 
 
 # --- tables ----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image, ImageDraw, ImageOps
@@ -154,3 +155,26 @@ def test_bad_input_is_refused():
 
 def test_relation_says_why_not():
     assert relation(Match(False, reason="too few matches")) == "not the same picture: too few matches"
+
+
+@pytest.mark.parametrize("edit", ["crop", "mirror", "quarter_turn"])
+def test_points_are_the_inliers_in_full_pixels(picos, picos_features, edit):
+    edited = {"crop": picos.crop((120, 80, 620, 480)).resize((250, 200)), "mirror": ImageOps.mirror(picos),
+              "quarter_turn": picos.transpose(Image.Transpose.ROTATE_90)}[edit]
+    b = features_of_image(edited)
+    assert verify_features(picos_features, b).points_a is None  # only when asked for
+    m = verify_features(picos_features, b, points=True)
+    assert m.same, m.reason
+    assert m.points_a.shape == m.points_b.shape == (m.inliers, 2)
+    assert (m.points_a >= -1).all() and (m.points_a <= (800, 600)).all()
+    assert (m.points_b >= -1).all() and (m.points_b <= edited.size).all()
+    mapped = m.points_a @ m.transform[:, :2].T + m.transform[:, 2]  # A's points through the model land on B's
+    assert np.median(np.hypot(*(mapped - m.points_b).T)) < 0.01 * max(edited.size)
+
+
+def test_points_of_a_rejected_pair(picos):
+    left, right = picos.crop((0, 0, 520, 600)), picos.crop((280, 0, 800, 600))
+    m = verify_features(features_of_image(left), features_of_image(right), points=True)
+    assert not m.same and len(m.points_a) == len(m.points_b) == m.inliers > 0
+    # the shared middle strip: x in A = x in B + 280
+    assert np.median(m.points_a[:, 0] - m.points_b[:, 0]) == pytest.approx(280, abs=3)
