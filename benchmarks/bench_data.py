@@ -39,6 +39,7 @@ import bench_edits  # noqa: E402
 Image.MAX_IMAGE_PIXELS = None
 MAX_SIDE = 1600
 MIN_SIDE = 200
+EDITS_VERSION = 2  # bump when bench_edits changes what it draws, to redo the edits
 MIN_SIDE_NATURAL = 100  # a package's own thumbnail may be smaller than an original
 IMAGE_EXT = (".jpg", ".jpeg", ".png", ".webp")
 
@@ -109,7 +110,8 @@ def fetch_packages(out: Path, packages: tuple[str, ...]) -> dict[str, Path]:
 
 
 # Packages whose doc folder is a link to another package's: read that one's copyright.
-COPYRIGHT_FROM = {"imagemagick-6-doc": "imagemagick-6-common", "grub-theme-starfield": "grub-common"}
+COPYRIGHT_FROM = {"imagemagick-6-doc": "imagemagick-6-common",
+                  "grub-theme-starfield": "grub-common"}
 
 
 def copyright_text(roots: dict[str, Path], pkg: str) -> str:
@@ -163,7 +165,8 @@ def _pattern_matches(pattern: str, parts: tuple[str, ...]) -> bool:
         sub = pp[k:]
         if k and len(sub) == 1 and any(c in sub[0] for c in "*?["):
             break
-        if len(sub) <= len(parts) and fnmatch.fnmatchcase("/".join(parts[-len(sub):]), "/".join(sub)):
+        tail = "/".join(parts[-len(sub):])
+        if len(sub) <= len(parts) and fnmatch.fnmatchcase(tail, "/".join(sub)):
             return True
     return False
 
@@ -262,7 +265,8 @@ def select(roots: dict[str, Path]) -> tuple[list[Item], list[Item]]:
         add(r / f"usr/share/kstars/textures/{name}.png", pkg, "kstars-planets", name,
             "kstars-planets")
     items.extend(doc_screens(r, pkg, "usr/share/doc/HTML", "kstars", 45))
-    items.extend(doc_screens(roots["marble-data"], "marble-data", "usr/share/doc/HTML", "marble", 25))
+    items.extend(doc_screens(roots["marble-data"], "marble-data", "usr/share/doc/HTML",
+                             "marble", 25))
     items.extend(doc_screens(roots["gnome-user-docs"], "gnome-user-docs", "usr/share/help",
                              "gnome-help", 20))
 
@@ -685,7 +689,7 @@ def _edit_one(task: tuple) -> list[dict]:
         if all((Path(out_dir).parent / r["file"]).exists() for r in rows):
             return rows
     im = Image.open(photo_path).convert("RGB")
-    other = Image.open(other_path).convert("RGB") if other_path else None
+    other = load_upright(Path(other_path)) if other_path else None
     rows = []
     for family, i, ed in bench_edits.make_edits(im, seed, name, fonts=fonts, other=other):
         fname = f"{name}__{family}{i}-{ed.edit}{ed.suffix}"
@@ -842,7 +846,7 @@ def build(out: Path, seed: int, workers: int) -> pd.DataFrame:
         name = Path(r.file).stem
         other = str(fillers[k % len(fillers)]) if fillers else None
         tasks.append((str(out / r.file), name, seed, str(out / "edits"), fonts, other,
-                      str(out / "cache" / "edits" / f"{name}.json")))
+                      str(out / "cache" / "edits" / f"{name}.v{EDITS_VERSION}.json")))
     edit_rows = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
         results = pool.map(_edit_one, tasks, chunksize=2)
