@@ -34,12 +34,12 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    # dedupkit.plotting is imported on first use: matplotlib is slow to import
-    # and a service never draws.
-    if name == "plotting":
+    # dedupkit.plotting and dedupkit.explain are imported on first use: matplotlib
+    # is slow to import and a service never draws.
+    if name in ("explain", "plotting"):
         import importlib
 
-        return importlib.import_module(".plotting", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -51,6 +51,7 @@ __all__ = [
     "ImageLoadError",
     "TooManyPairsWarning",
     "codes_to_hex",
+    "explain",
     "export_duplicates",
     "find_duplicates",
     "find_groups",
