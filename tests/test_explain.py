@@ -20,7 +20,7 @@ from PIL import Image  # noqa: E402
 from dedupkit import explain  # noqa: E402
 from dedupkit.features import extract_features  # noqa: E402
 from dedupkit.plotting import DIFFERENT, THRESHOLD  # noqa: E402
-from dedupkit.verify import relation, verify_features  # noqa: E402
+from dedupkit.verify import MIN_INLIERS, relation, verify_features  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -103,10 +103,10 @@ def test_a_rejected_sample_pair_says_why(sample_dir):
 
     assert not m.same and fig.get_suptitle() == relation(m) == "not the same picture: no consistent geometry"
     assert to_hex(fig._suptitle.get_color()) == DIFFERENT.lower()
-    assert len(fig.axes) == 2 and len(_lines(fig)) == m.inliers < 12
+    assert len(fig.axes) == 2 and len(_lines(fig)) == m.inliers < MIN_INLIERS
     assert not _boxes(fig.axes[0]) and not _boxes(fig.axes[1])  # no model, no overlap
     assert fig.get_supxlabel() == (f"{m.inliers} of {m.matches} feature matches agree on one geometry "
-                                         "(12 needed) \u00b7 hash distance 16")
+                                   f"({MIN_INLIERS} needed) \u00b7 hash distance 16")
 
 
 def test_a_partial_overlap_is_rejected_with_its_overlap_boxed(edited):
@@ -114,7 +114,7 @@ def test_a_partial_overlap_is_rejected_with_its_overlap_boxed(edited):
     m = verify_features(extract_features(edited["left"]), extract_features(edited["right"]), points=True)
 
     assert fig.get_suptitle() == "not the same picture: partial overlap (neither picture contains the other)"
-    assert len(_lines(fig)) == m.inliers > 12
+    assert len(_lines(fig)) == m.inliers > MIN_INLIERS
     (box_a,), (box_b,) = _boxes(fig.axes[0]), _boxes(fig.axes[1])
     assert box_a.get_x() == pytest.approx(280, abs=8) and box_a.get_width() == pytest.approx(240, abs=12)
     assert box_b.get_x() == pytest.approx(0, abs=8) and box_b.get_width() == pytest.approx(240, abs=12)
