@@ -1,8 +1,10 @@
-"""The web service, in process: every endpoint, every bad input, auth, storage, concurrency."""
+"""The web service, in process: every endpoint, every bad input, auth, storage, verification, concurrency."""
 
 from __future__ import annotations
 
 import asyncio
+import io
+import sqlite3
 import struct
 import threading
 import warnings
@@ -11,14 +13,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from pydantic import ValidationError
 
 from dedupkit import hamming, hash_file, hex_to_codes
 from dedupkit.cli import _is_loopback, main
+from dedupkit.duplicates import CANDIDATE_DISTANCE
+from dedupkit.features import extract_features
 from dedupkit.service.app import create_app, get_store
 from dedupkit.service.schemas import ImageFacts
 from dedupkit.service.settings import Settings
 from dedupkit.service.store import ImageStore, StoreError
+from dedupkit.service.stored_features import decode_features, encode_features
 
 with warnings.catch_warnings():  # starlette suggests another HTTP client for its TestClient; httpx works
     warnings.simplefilter("ignore")
@@ -189,7 +195,7 @@ def test_stats(client):
     add(client, sample("coins.jpg"))
     assert client.get("/stats").json() == {
         "count": 1, "method": "dhash", "hash_size": 8, "n_bits": 64, "index": "faiss.IndexBinaryFlat",
-        "max_distance": 10,
+        "with_features": 1, "max_distance": 10,
     }
 
 
@@ -197,6 +203,173 @@ def test_openapi_docs_describe_the_api(client):
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/images", "/images/{image_id}", "/search", "/health", "/stats"} <= set(paths)
+
+
+# -- verified search -------------------------------------------------------------------
+
+UNVERIFIED_KEYS = {"hash", "sha256", "max_distance", "k", "exact_duplicate", "matches", "matches_truncated"}
+
+
+def search(client: TestClient, name: str, **params) -> dict:
+    response = client.post("/search", files={"file": sample(name)}, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def features_rows(db: Path) -> int:
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT COUNT(*) FROM features").fetchone()[0]
+    connection.close()
+    return rows
+
+
+def test_verify_confirms_a_half_size_copy_and_says_how(client):
+    stored = add(client, sample("coffee.jpg"), sample("rocket.jpg"), sample("tulips.jpg"))["images"][0]
+    plain = search(client, "coffee__half_size.jpg")
+    assert set(plain) == UNVERIFIED_KEYS  # without verify, the answer is as it always was
+    assert plain["matches"] == [{"id": stored["id"], "name": "coffee.jpg", "distance": 0, "exact": False}]
+    body = search(client, "coffee__half_size.jpg", verify="true")
+    assert set(body) == UNVERIFIED_KEYS | {"candidates", "rejected"}
+    assert body["max_distance"] == CANDIDATE_DISTANCE and body["candidates"] == 1 and body["rejected"] == 0
+    (match,) = body["matches"]
+    assert (match["id"], match["distance"], match["verified"], match["reason"]) == (stored["id"], 0, True, None)
+    assert match["scale"] == pytest.approx(0.5, abs=0.01) and abs(match["rotation"]) < 1 and not match["mirrored"]
+    assert match["coverage_query"] > 0.97 and match["coverage_stored"] > 0.97
+    assert match["similarity"] > 0.9 and match["inliers"] >= 12
+    assert match["relation"] == "The query is the stored image at 50% size"
+
+
+def test_verify_rejects_a_different_photo_within_the_hash_threshold(client):
+    stored, query = "retina.jpg", "rocket.jpg"
+    distance = int(hamming(*hex_to_codes([hash_file(SAMPLE / stored)["hash"], hash_file(SAMPLE / query)["hash"]])))
+    assert 10 < distance <= CANDIDATE_DISTANCE  # a candidate only at verification's looser threshold
+    add(client, sample(stored))
+    assert [m["name"] for m in search(client, query, max_distance=CANDIDATE_DISTANCE)["matches"]] == [stored]
+    body = search(client, query, verify="true")
+    assert body["matches"] == [] and body["candidates"] == 1 and body["rejected"] == 1
+    assert search(client, query, verify="true", max_distance=distance - 1)["candidates"] == 0
+
+
+def test_verify_an_exact_copy_a_mirror_and_k(client):
+    stored = add(client, sample("friends_dogs.jpg"), sample("gravel.jpg"))["images"][0]
+    exact = search(client, "friends_dogs.jpg", verify="1")
+    assert exact["exact_duplicate"] and [m["id"] for m in exact["matches"]] == [stored["id"]]
+    assert exact["matches"][0]["verified"] and exact["matches"][0]["exact"] and exact["matches"][0]["scale"] == 1
+    # a mirror image is far in dHash; with every stored image a candidate, only the right one is confirmed
+    mirror = search(client, "friends_dogs__mirrored.jpg", verify="true", max_distance=64)
+    assert mirror["candidates"] == 2 and mirror["rejected"] == 1
+    (match,) = mirror["matches"]
+    assert match["id"] == stored["id"] and match["mirrored"] and match["scale"] == pytest.approx(1, abs=0.02)
+    assert "mirrored" in match["relation"]
+    # k does not lift verification's threshold; a form field works as well as the query parameter
+    response = client.post("/search", files={"file": sample("coffee.jpg")}, data={"verify": "true"}, params={"k": 1})
+    assert response.json()["max_distance"] == CANDIDATE_DISTANCE and response.json()["k"] == 1
+
+
+def test_verify_threshold_scales_with_the_hash_length(make_client):
+    client = make_client(hash_size=16)
+    assert search(client, "coffee.jpg", verify="true")["max_distance"] == CANDIDATE_DISTANCE * 4
+
+
+def test_features_are_stored_with_the_image_and_deleted_with_it(client, tmp_path):
+    db = tmp_path / "images.db"
+    stored = add(client, sample("coffee.jpg"))["images"][0]
+    assert features_rows(db) == 1 and client.get("/stats").json()["with_features"] == 1
+    # what is stored is what the library extracts from the file: keypoints exactly, the grey copy nearly
+    kept = client.app.state.store.search(stored["hash"], features=True).features[stored["id"]]
+    fresh = extract_features(SAMPLE / "coffee.jpg")
+    assert np.array_equal(kept.xy, fresh.xy) and np.array_equal(kept.descriptors, fresh.descriptors)
+    assert kept.grey.shape == fresh.grey.shape and kept.size == fresh.size == (600, 400)
+    assert kept.scale == fresh.scale
+    assert np.abs(kept.grey.astype(int) - fresh.grey).mean() < 1.5
+    with pytest.raises(ValueError, match="features must be one per image"):
+        client.app.state.store.add(facts(["00000000000000ff"]), features=[])
+    # a failed request stores no features either
+    bad = client.post("/images", files=[("files", sample("tulips.jpg")), ("files", sample("bad/truncated.jpg"))])
+    assert bad.status_code == 422 and features_rows(db) == 1
+    assert client.delete(f"/images/{stored['id']}").status_code == 204
+    assert features_rows(db) == 0 and client.get("/stats").json()["with_features"] == 0
+
+
+def test_stored_features_round_trip(tmp_path):
+    fresh = extract_features(SAMPLE / "grace_hopper__exif_rotated.jpg")
+    back = decode_features(encode_features(fresh))
+    assert np.array_equal(back.xy, fresh.xy) and back.xy.dtype == np.float32
+    assert np.array_equal(back.descriptors, fresh.descriptors) and back.descriptors.dtype == np.uint8
+    assert (back.size, back.scale, back.grey.shape) == (fresh.size, fresh.scale, fresh.grey.shape)
+    assert np.abs(back.grey.astype(int) - fresh.grey).max() < 40  # JPEG at quality 95
+
+
+def test_a_plain_picture_has_no_keypoints_and_verify_still_answers(client):
+    def png(value: int, fmt: str) -> bytes:
+        out = io.BytesIO()
+        Image.new("L", (64, 48), value).save(out, fmt)
+        return out.getvalue()
+
+    add(client, ("grey.png", png(128, "PNG")))
+    assert client.get("/stats").json()["with_features"] == 1
+    response = client.post("/search", files={"file": ("grey.gif", png(128, "GIF"))}, params={"verify": "true"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    # the same plain picture, but nothing to match: the verifier cannot confirm it
+    assert body["candidates"] == 1 and body["rejected"] == 1 and body["matches"] == []
+
+
+# The first schema, as dedupkit 0.1's service created it (before local features were stored).
+SCHEMA_V1 = """
+CREATE TABLE dedupkit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL, sha256 TEXT NOT NULL, hash TEXT NOT NULL, method TEXT NOT NULL,
+    hash_size INTEGER NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, bytes INTEGER NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE INDEX images_sha256 ON images (sha256);
+INSERT INTO dedupkit_meta VALUES ('schema_version', '1'), ('method', 'dhash'), ('hash_size', '8');
+"""
+
+
+def old_database(path: Path, *names: str) -> Path:
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA_V1)
+        for name in names:
+            row = hash_file(SAMPLE / name)
+            db.execute("INSERT INTO images (name, sha256, hash, method, hash_size, width, height, bytes, created) "
+                       "VALUES (?, ?, ?, 'dhash', 8, ?, ?, ?, '2025-01-01T00:00:00.000+00:00')",
+                       (name, f"{len(name):064x}", row["hash"], row["width"], row["height"], 1000))
+    db.close()
+    return path
+
+
+def test_an_old_database_without_features_opens_and_works(make_client, tmp_path):
+    db = old_database(tmp_path / "old.db", "coffee.jpg", "rocket.jpg")
+    client = make_client(db=db)
+    assert (count(client), client.get("/stats").json()["with_features"]) == (2, 0)
+    # an image stored before features cannot be checked: kept, with verified null and the reason
+    old = search(client, "coffee__half_size.jpg", verify="true")
+    assert old["candidates"] == 1 and old["rejected"] == 0
+    (match,) = old["matches"]
+    assert match["name"] == "coffee.jpg" and match["verified"] is None and "no features stored" in match["reason"]
+    assert match["scale"] is None and match["relation"] is None
+    # images added now get features, next to the old ones
+    new = add(client, sample("coffee.jpg"))["images"][0]
+    both = search(client, "coffee__half_size.jpg", verify="true")["matches"]
+    assert [(m["name"], m["verified"]) for m in both] == [("coffee.jpg", None), ("coffee.jpg", True)]
+    assert both[1]["id"] == new["id"]
+    assert client.delete(f"/images/{new['id']}").status_code == 204 and client.delete("/images/1").status_code == 204
+    with sqlite3.connect(db) as connection:
+        version = connection.execute("SELECT value FROM dedupkit_meta WHERE key = 'schema_version'").fetchone()
+    connection.close()
+    assert version == ("2",)  # migrated in place
+
+
+def test_a_database_from_a_newer_dedupkit_is_refused(tmp_path):
+    db = old_database(tmp_path / "newer.db")
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE dedupkit_meta SET value = '3' WHERE key = 'schema_version'")
+    connection.close()
+    with pytest.raises(StoreError, match="schema version '3', this dedupkit reads versions 1 to 2"):
+        ImageStore(db)
 
 
 # -- bad input: a clear 4xx, never a 500, and nothing changes ----------------------
@@ -232,6 +405,20 @@ BAD_REQUESTS = [
     ("search-both", "post", "/search", {"files": {"file": sample("coffee.jpg")}, "data": {"hash": "f3e96933160b1b36"}},
      422, "not both"),
     ("search-not-an-image", "post", "/search", {"files": {"file": sample("bad/notes.jpg")}}, 422, "not an image"),
+    ("verify-a-hash", "post", "/search", {"data": {"hash": "f3e96933160b1b36", "verify": "true"}}, 422,
+     "a hash alone has no local features"),
+    ("verify-a-hash-by-query", "post", "/search", {"data": {"hash": "f3e96933160b1b36"}, "params": {"verify": 1}},
+     422, "verify=true needs the image (multipart field 'file')"),
+    ("verify-not-a-boolean", "post", "/search",
+     {"files": {"file": sample("coffee.jpg")}, "params": {"verify": "maybe"}}, 422,
+     "verify (query): Input should be a valid boolean"),
+    ("verify-form-not-a-boolean", "post", "/search", {"files": {"file": sample("coffee.jpg")},
+                                                      "data": {"verify": "2"}}, 422, "verify (body): Input should be"),
+    ("verify-given-twice", "post", "/search", {"files": {"file": sample("coffee.jpg")}, "data": {"verify": "false"},
+                                               "params": {"verify": "true"}}, 422, "verify given twice"),
+    ("verify-max-distance", "post", "/search", {"files": {"file": sample("coffee.jpg")},
+                                                "params": {"verify": "true", "max_distance": 65}}, 422,
+     "between 0 and 64"),
     ("get-unknown-id", "get", "/images/999", {}, 404, "no image with id 999"),
     ("get-bad-id", "get", "/images/abc", {}, 422, "image_id (path)"),
     ("delete-unknown-id", "delete", "/images/999", {}, 404, "no image with id 999"),

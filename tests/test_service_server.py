@@ -85,6 +85,10 @@ def test_an_answered_upload_survives_kill_9(tmp_path):
                 half = (SAMPLE / "coffee__half_size.jpg").read_bytes()
                 near = client.post("/search", files={"file": ("half.jpg", half)})
                 assert stored["id"] in [m["id"] for m in near.json()["matches"]]
+                # its local features were committed with it: a verified search confirms it
+                verified = client.post("/search", files={"file": ("half.jpg", half)}, data={"verify": "true"}).json()
+                confirmed = [(m["id"], m["verified"]) for m in verified["matches"]]
+                assert confirmed == [(stored["id"], True), (again["id"], True)]
 
                 # 16 parallel uploads through uvicorn's thread pool: all stored, ids distinct
                 def upload(i: int) -> int:

@@ -24,8 +24,11 @@ Upload images and learn at once whether a near-duplicate is already stored.
 
 Each image is hashed with a perceptual hash (dHash by default) and compared by
 Hamming distance with every stored hash (exact search, faiss). SQLite is the
-source of truth; an answered upload is on disk. When the server has a token,
-every endpoint but `/health` needs `Authorization: Bearer <token>`.
+source of truth; an answered upload is on disk, with its local features (ORB).
+`POST /search` with `verify=true` checks each hash match by those features, a
+geometric model and the pixels, and answers only the same picture, with how
+the query relates to it (scale, turn, mirror, crop or frame). When the server
+has a token, every endpoint but `/health` needs `Authorization: Bearer <token>`.
 """
 
 

@@ -18,6 +18,8 @@ __all__ = [
     "SearchResponse",
     "Stats",
     "StoredImage",
+    "VerifiedMatch",
+    "VerifiedSearchResponse",
 ]
 
 
@@ -50,6 +52,28 @@ class Match(BaseModel):
     exact: bool = Field(description="the same bytes as the query (same sha256)")
 
 
+class VerifiedMatch(Match):
+    """A stored image near the query, checked by local features (``POST /search?verify=true``)."""
+
+    verified: bool | None = Field(
+        description="true: the same picture, confirmed by local features, a geometric model and the pixels "
+                    "(matches the check rejected are left out); null: not checked, see reason")
+    reason: str | None = Field(description="why not checked, when verified is null")
+    relation: str | None = Field(description="how the query relates to the stored image, in one line, e.g. "
+                                             "'The query is the stored image at 50% size'")
+    scale: float | None = Field(description="size of the query's picture over the stored one's, in full-image "
+                                            "pixels (0.5: the query is half size)")
+    rotation: float | None = Field(description="counter-clockwise turn of the query's picture, degrees, in "
+                                               "(-180, 180] (after the mirror, when mirrored)")
+    mirrored: bool | None = Field(description="the query shows the stored picture mirrored")
+    coverage_query: float | None = Field(description="share of the query's area that shows the stored picture "
+                                                     "(< 1: a frame, caption or screen around it)")
+    coverage_stored: float | None = Field(description="share of the stored image's area that the query shows "
+                                                      "(< 1: the query is a crop)")
+    similarity: float | None = Field(description="agreement of the pixels after alignment and a tone curve, 0 to 1")
+    inliers: int | None = Field(description="local feature matches consistent with the geometric model")
+
+
 class AddedImage(StoredImage):
     """One uploaded image: stored, with what was stored before it that is near."""
 
@@ -73,6 +97,16 @@ class SearchResponse(BaseModel):
     matches_truncated: bool
 
 
+class VerifiedSearchResponse(SearchResponse):
+    """The answer to ``POST /search?verify=true``: only the hash matches that the verifier confirmed."""
+
+    max_distance: int = Field(description="hash threshold of the candidates (default with verify: 16 bits of 64)")
+    candidates: int = Field(description="hash matches checked (at most the server's max_matches)")
+    rejected: int = Field(description="hash matches that are not the same picture, left out of matches")
+    matches: list[VerifiedMatch] = Field(description="confirmed matches, and those that could not be checked "
+                                                     "(verified null), nearest hash first")
+
+
 class ImagePage(BaseModel):
     items: list[StoredImage]
     total: int
@@ -86,6 +120,7 @@ class Stats(BaseModel):
     hash_size: int
     n_bits: int
     index: str = Field(description="kind of the in-memory search index")
+    with_features: int = Field(description="stored images with local features, which verify=true can check")
     max_distance: int = Field(description="default threshold")
 
 

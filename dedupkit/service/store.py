@@ -8,6 +8,10 @@ sits in the operating system's cache, which outlives the process; it may lose
 the last commits on a power cut. One fsync per upload is small next to
 decoding the image.) The faiss index is rebuilt from the table when the store
 opens and changed only together with it, under one lock.
+
+An image's local features (for verified search) are written in the same
+transaction as its row, and deleted with it (:mod:`.schema`,
+:mod:`.stored_features`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,9 +29,13 @@ from typing import NamedTuple
 import faiss
 import numpy as np
 
+from ..features import Features
 from ..hashing import check_method, hex_to_codes
 from ..index import HashIndex
+from . import schema
 from .schemas import ImageFacts, Match, StoredImage
+from .stored_features import COLUMNS as FEATURE_COLUMNS
+from .stored_features import decode_features, encode_features
 
 try:
     import fcntl
@@ -38,24 +46,6 @@ __all__ = ["Found", "ImageStore", "StoreError"]
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-_META_TABLE = "dedupkit_meta"
-_SCHEMA = f"""
-CREATE TABLE {_META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE images (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, even after a delete
-    name TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    method TEXT NOT NULL,
-    hash_size INTEGER NOT NULL,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    bytes INTEGER NOT NULL,
-    created TEXT NOT NULL
-);
-CREATE INDEX images_sha256 ON images (sha256);
-"""
 _COLUMNS = "id, name, sha256, hash, method, hash_size, width, height, bytes, created"
 
 
@@ -69,6 +59,7 @@ class Found(NamedTuple):
     matches: list[Match]  # nearest first, then by id
     truncated: bool  # more matches than the limit
     exact_duplicate: bool  # a stored image has exactly the query's bytes
+    features: Mapping[int, Features] | None = None  # of the matches that have them, when asked for
 
 
 class ImageStore:
@@ -115,25 +106,19 @@ class ImageStore:
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not tables:
             with _transaction(self._db):
-                for statement in _SCHEMA.strip().split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                self._db.executemany(
-                    f"INSERT INTO {_META_TABLE} (key, value) VALUES (?, ?)",
-                    [("schema_version", str(SCHEMA_VERSION)), ("method", self.method),
-                     ("hash_size", str(self.hash_size))],
-                )
+                schema.create(self._db, method=self.method, hash_size=self.hash_size)
             return
-        if _META_TABLE not in tables:
+        if schema.META_TABLE not in tables:
             raise StoreError(
                 f"{self.path}: an SQLite database, but not one made by dedupkit (tables: {', '.join(sorted(tables))}); "
                 "give another database file"
             )
-        meta = dict(self._db.execute(f"SELECT key, value FROM {_META_TABLE}").fetchall())
-        if meta.get("schema_version") != str(SCHEMA_VERSION):
+        meta = dict(self._db.execute(f"SELECT key, value FROM {schema.META_TABLE}").fetchall())
+        version = meta.get("schema_version")
+        if not (version or "").isdigit() or not 1 <= int(version) <= schema.SCHEMA_VERSION:
             raise StoreError(
-                f"{self.path}: database schema version {meta.get('schema_version')!r}, "
-                f"this dedupkit reads version {SCHEMA_VERSION}"
+                f"{self.path}: database schema version {version!r}, this dedupkit reads versions 1 to "
+                f"{schema.SCHEMA_VERSION}; a newer dedupkit made it, or it is damaged"
             )
         if (meta.get("method"), meta.get("hash_size")) != (self.method, str(self.hash_size)):
             raise StoreError(
@@ -141,6 +126,11 @@ class ImageStore:
                 f"this server is set to method={self.method}, hash_size={self.hash_size}. Hashes made in different "
                 "ways cannot be compared: start with the database's settings, or give another database file."
             )
+        if int(version) < schema.SCHEMA_VERSION:
+            with _transaction(self._db):
+                schema.migrate(self._db, int(version))
+            logger.info("%s: migrated the database from schema version %s to %d (images stored before have no "
+                        "local features)", self.path, version, schema.SCHEMA_VERSION)
 
     def close(self) -> None:
         """Close the database (idempotent)."""
@@ -164,6 +154,12 @@ class ImageStore:
         return f"ImageStore({str(self.path)!r}, method={self.method!r}, hash_size={self.hash_size}, size={len(self)})"
 
     @property
+    def with_features(self) -> int:
+        """How many stored images have local features (those added since the database had the table)."""
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM features").fetchone()[0]
+
+    @property
     def index_kind(self) -> str:
         """The kind of the in-memory index, e.g. ``"faiss.IndexBinaryFlat"``."""
         return f"faiss.{type(self._index._index).__name__}"
@@ -174,6 +170,7 @@ class ImageStore:
         self,
         images: Sequence[ImageFacts],
         *,
+        features: Sequence[Features | None] | None = None,
         max_distance: int | None = None,
         k: int | None = None,
         limit: int = 100,
@@ -186,6 +183,10 @@ class ImageStore:
             Hashed images, stored in this order in one transaction; each is
             compared with everything stored before it, including the images
             before it in ``images``.
+        features
+            Each image's local features (:func:`dedupkit.features.extract_features`,
+            default parameters), or ``None`` for an image without; stored
+            with the image's row, in the same transaction.
         max_distance, k
             As in :meth:`search`. Both ``None`` skips the search (a bulk import).
         limit
@@ -200,8 +201,14 @@ class ImageStore:
         Raises
         ------
         ValueError
-            A hash of the wrong length, or a bad ``max_distance`` or ``k``.
+            A hash of the wrong length, a bad ``max_distance`` or ``k``, or
+            ``features`` not one per image.
         """
+        if features is None:
+            features = [None] * len(images)
+        if len(features) != len(images):
+            raise ValueError(f"features must be one per image (or None): got {len(features)} for {len(images)} images")
+        packed = [None if f is None else encode_features(f) for f in features]
         searching = max_distance is not None or k is not None
         codes = [self._code(image.hash) for image in images]
         created = _now()
@@ -212,7 +219,7 @@ class ImageStore:
             pending_codes: list[np.ndarray] = []
             try:
                 with _transaction(self._db):
-                    for image, code in zip(images, codes):
+                    for image, code, row in zip(images, codes, packed):
                         if searching:
                             self._add_to_index(pending_keys, pending_codes, added)
                             found = self._search(code, image.sha256, max_distance, k, limit)
@@ -224,6 +231,10 @@ class ImageStore:
                             (image.name, image.sha256, image.hash, self.method, self.hash_size,
                              image.width, image.height, image.bytes, created),
                         )
+                        if row is not None:
+                            self._db.execute(
+                                f"INSERT INTO features (image_id, {', '.join(FEATURE_COLUMNS)}) "
+                                f"VALUES (?{', ?' * len(FEATURE_COLUMNS)})", (cursor.lastrowid, *row))
                         stored = StoredImage(id=cursor.lastrowid, method=self.method, hash_size=self.hash_size,
                                              created=created, **image.model_dump())
                         pending_keys.append(str(stored.id))
@@ -243,8 +254,9 @@ class ImageStore:
             codes.clear()
 
     def delete(self, image_id: int) -> bool:
-        """Delete an image; it stops matching at once. Return whether it existed."""
+        """Delete an image and its features; it stops matching at once. Return whether it existed."""
         with self._lock, _transaction(self._db):
+            # the features row goes with it (ON DELETE CASCADE)
             deleted = self._db.execute("DELETE FROM images WHERE id = ?", (image_id,)).rowcount
             if deleted:
                 self._index.remove([str(image_id)])
@@ -260,6 +272,7 @@ class ImageStore:
         max_distance: int | None = 10,
         k: int | None = None,
         limit: int = 100,
+        features: bool = False,
     ) -> Found:
         """Find stored images near a hash, without storing anything.
 
@@ -275,13 +288,18 @@ class ImageStore:
             Keep only the ``k`` nearest (within ``max_distance`` if given too).
         limit
             Most matches returned.
+        features
+            Also read the stored local features of the matches (in the same
+            snapshot as the search: an image deleted meanwhile is in neither).
 
         Returns
         -------
         Found
             The matches, nearest first (then by id); whether more than
             ``limit`` were found; whether a stored image has exactly the bytes
-            with ``sha256``.
+            with ``sha256``; with ``features``, the features of the matches
+            that have them, by id (images stored before the database had
+            features have none).
 
         Raises
         ------
@@ -290,7 +308,14 @@ class ImageStore:
         """
         code = self._code(hash_hex)
         with self._lock:
-            return self._search(code, sha256, max_distance, k, limit)
+            found = self._search(code, sha256, max_distance, k, limit)
+            if not features:
+                return found
+            ids = [m.id for m in found.matches]
+            rows = self._db.execute(
+                f"SELECT image_id, {', '.join(FEATURE_COLUMNS)} FROM features "
+                f"WHERE image_id IN ({', '.join('?' * len(ids))})", ids).fetchall() if ids else []
+        return found._replace(features={row[0]: decode_features(row[1:]) for row in rows})  # decoded unlocked
 
     def _search(
         self, code: np.ndarray, sha256: str | None, max_distance: int | None, k: int | None, limit: int
@@ -375,6 +400,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     if mode != "wal":  # pragma: no cover - e.g. a file system without shared memory
         logger.warning("%s: SQLite refused WAL mode (%s); answered writes are still durable", path, mode)
     db.execute("PRAGMA synchronous = FULL")
+    db.execute("PRAGMA foreign_keys = ON")  # a deleted image takes its features with it
     return db
 
 

@@ -10,7 +10,7 @@ from ..dependencies import check_distance, get_settings, get_store
 from ..schemas import AddedImage, AddResponse, ErrorResponse, ImagePage, StoredImage
 from ..settings import Settings
 from ..store import ImageStore
-from ..uploads import hash_upload
+from ..uploads import read_upload
 
 router = APIRouter(prefix="/images", tags=["images"])
 
@@ -32,15 +32,17 @@ def add_images(
         int | None, Query(description="Hamming threshold, inclusive (default: the server's)")
     ] = None,
 ) -> AddResponse:
-    """Hash each file, find the stored images near it, and store it.
+    """Hash each file, find the stored images near it, and store it with its local features
+    (which ``POST /search?verify=true`` checks queries against).
 
     The files of one request are stored together or not at all: one bad file
     is answered with a 4xx and nothing is stored. Each file is compared with
     everything stored before it, including the earlier files of the request.
     """
     distance = check_distance(max_distance, settings)
-    facts = [hash_upload(upload.file, upload.filename, settings) for upload in files]
-    added = store.add(facts, max_distance=distance, limit=settings.max_matches)
+    uploads = [read_upload(upload.file, upload.filename, settings, features=True) for upload in files]
+    added = store.add([u.facts for u in uploads], features=[u.features for u in uploads], max_distance=distance,
+                      limit=settings.max_matches)
     return AddResponse(
         max_distance=distance,
         images=[AddedImage(**stored.model_dump(), matches=found.matches, matches_truncated=found.truncated,

@@ -1,4 +1,4 @@
-"""``/search``: the check of ``POST /images`` for one file or hash, storing nothing."""
+"""``/search``: the check of ``POST /images`` for one file or hash, storing nothing; optionally verified."""
 
 from __future__ import annotations
 
@@ -6,18 +6,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, UploadFile
 
+from ...duplicates import CANDIDATE_DISTANCE
 from ..dependencies import check_distance, get_settings, get_store
-from ..schemas import ErrorResponse, SearchResponse
+from ..schemas import ErrorResponse, SearchResponse, VerifiedSearchResponse
 from ..settings import Settings
 from ..store import ImageStore
-from ..uploads import hash_upload
+from ..uploads import read_upload
+from ..verifying import verify_matches
 
 router = APIRouter(tags=["search"])
+
+_VERIFY = ("check each hash match by local features against the stored image's, and answer only the confirmed "
+           "ones, with how they relate (needs a file; the threshold defaults to 16 bits of 64)")
 
 
 @router.post(
     "/search",
-    response_model=SearchResponse,
+    response_model=VerifiedSearchResponse | SearchResponse,
     responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
     summary="Find stored near-duplicates of a file or a hash",
 )
@@ -26,24 +31,53 @@ def search(
     settings: Annotated[Settings, Depends(get_settings)],
     file: Annotated[UploadFile | None, File(description="an image")] = None,
     hash_hex: Annotated[str | None, Form(alias="hash", description="or a hash, hex, made the server's way")] = None,
-    max_distance: Annotated[int | None, Query(description="Hamming threshold, inclusive (default: the server's, "
-                                                          "or none when k is given)")] = None,
+    max_distance: Annotated[int | None, Query(
+        description="Hamming threshold, inclusive (default: the server's, or none when k is given; "
+                    "16 bits of 64 with verify)")] = None,
     k: Annotated[int | None, Query(ge=1, description="return the k nearest instead of all within a radius")] = None,
-) -> SearchResponse:
+    verify: Annotated[bool | None, Query(description=_VERIFY)] = None,
+    verify_form: Annotated[bool | None, Form(alias="verify", description="or as a form field")] = None,
+) -> VerifiedSearchResponse | SearchResponse:
     """Give either ``file`` or ``hash``. With ``k`` and no ``max_distance``, the ``k`` nearest are
-    returned however far; with both, the ``k`` nearest within ``max_distance``."""
+    returned however far; with both, the ``k`` nearest within ``max_distance``.
+
+    With ``verify=true`` (a query parameter or a form field) each hash match is
+    checked by local features, a geometric model and the pixels after
+    alignment, against the features stored with the image: only the same
+    picture is answered, with its scale, turn, mirror, coverage of each image
+    and similarity. The hash threshold is then looser by default (16 bits of
+    64; ``k`` alone does not lift it). Images stored before the server kept
+    features are answered with ``verified: null`` and the reason.
+    """
     if (file is None) == (hash_hex is None):
         raise HTTPException(422, "give either a file (multipart field 'file') or a hex hash (field 'hash'), not "
                             + ("both" if file is not None else "neither"))
-    distance = None if k is not None and max_distance is None else check_distance(max_distance, settings)
+    if verify is not None and verify_form is not None and verify != verify_form:
+        raise HTTPException(422, f"verify given twice with different values (query {str(verify).lower()}, "
+                            f"form {str(verify_form).lower()}): give it once")
+    verifying = bool(verify or verify_form)
+    if verifying and file is None:
+        raise HTTPException(422, "verify=true needs the image (multipart field 'file'): a hash alone has no local "
+                            "features to check the stored images against; send the file, or drop verify")
+    if verifying:
+        default = round(CANDIDATE_DISTANCE * settings.n_bits / 64)
+        distance = default if max_distance is None else check_distance(max_distance, settings)
+    else:
+        distance = None if k is not None and max_distance is None else check_distance(max_distance, settings)
     if file is not None:
-        facts = hash_upload(file.file, file.filename, settings)
+        facts, features = read_upload(file.file, file.filename, settings, features=verifying)
         query, sha256 = facts.hash, facts.sha256
     else:
-        query, sha256 = hash_hex.strip().lower(), None
+        query, sha256, features = hash_hex.strip().lower(), None, None
     try:
-        found = store.search(query, sha256=sha256, max_distance=distance, k=k, limit=settings.max_matches)
+        found = store.search(query, sha256=sha256, max_distance=distance, k=k, limit=settings.max_matches,
+                             features=verifying)
     except ValueError as exc:  # a bad hex hash: the store's message says what it expected
         raise HTTPException(422, str(exc)) from None
-    return SearchResponse(hash=query, sha256=sha256, max_distance=distance, k=k, matches=found.matches,
-                          matches_truncated=found.truncated, exact_duplicate=found.exact_duplicate)
+    if not verifying:
+        return SearchResponse(hash=query, sha256=sha256, max_distance=distance, k=k, matches=found.matches,
+                              matches_truncated=found.truncated, exact_duplicate=found.exact_duplicate)
+    matches, rejected = verify_matches(features, found)
+    return VerifiedSearchResponse(hash=query, sha256=sha256, max_distance=distance, k=k, matches=matches,
+                                  matches_truncated=found.truncated, exact_duplicate=found.exact_duplicate,
+                                  candidates=len(found.matches), rejected=rejected)

@@ -26,4 +26,4 @@ def stats(
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> Stats:
     return Stats(count=len(store), method=store.method, hash_size=store.hash_size, n_bits=store.hash_size**2,
-                 index=store.index_kind, max_distance=settings.max_distance)
+                 index=store.index_kind, with_features=store.with_features, max_distance=settings.max_distance)

@@ -1,0 +1,95 @@
+"""Verified search: keep the hash matches that local features confirm, and say how each relates to the query.
+
+Each hash match is checked by :func:`dedupkit.verify.verify_features` with
+the stored image as A and the query as B, so ``scale`` is the query's size
+over the stored image's and ``coverage_stored`` < 1 means that the query is
+a crop. A stored image with exactly the query's bytes is confirmed without a
+check. An image stored before the database kept features cannot be checked:
+it stays in the answer with ``verified`` null and the reason, so that a
+client can tell "not the same" (left out) from "not known".
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+
+from ..features import Features
+from ..verify import Match as Verdict
+from ..verify import relation, verify_features
+from .schemas import Match, VerifiedMatch
+from .store import Found
+
+__all__ = ["NO_FEATURES", "verify_matches"]
+
+logger = logging.getLogger(__name__)
+
+NO_FEATURES = ("no features stored: the image was added before this server kept local features; "
+               "delete it and add it again to make it checkable")
+_UNCHECKED = dict.fromkeys(("relation", "scale", "rotation", "mirrored", "coverage_query", "coverage_stored",
+                            "similarity", "inliers"))
+
+
+def verify_matches(query: Features, found: Found) -> tuple[list[VerifiedMatch], int]:
+    """Check each hash match of ``found`` (searched with ``features=True``) against the query's features.
+
+    Parameters
+    ----------
+    query
+        The query image's features (:func:`dedupkit.features.extract_features`).
+    found
+        :meth:`ImageStore.search <dedupkit.service.store.ImageStore.search>`'s answer, with the stored features.
+
+    Returns
+    -------
+    list of VerifiedMatch, int
+        The confirmed matches and those that could not be checked, in the
+        order of ``found.matches``; how many matches were rejected.
+    """
+    stored = found.features or {}
+    kept: list[VerifiedMatch] = []
+    rejected = 0
+    for match in found.matches:
+        if match.exact:
+            kept.append(_identical(match))
+            continue
+        features = stored.get(match.id)
+        if features is None:
+            kept.append(VerifiedMatch(**match.model_dump(), verified=None, reason=NO_FEATURES, **_UNCHECKED))
+            continue
+        verdict = verify_features(features, query)
+        if verdict.same:
+            kept.append(_confirmed(match, verdict))
+        else:
+            rejected += 1
+            logger.debug("stored image %d is not the query's picture: %s", match.id, verdict.reason)
+    return kept, rejected
+
+
+def _confirmed(match: Match, verdict: Verdict) -> VerifiedMatch:
+    return VerifiedMatch(
+        **match.model_dump(), verified=True, reason=None, relation=_relation(verdict),
+        scale=_number(verdict.scale), rotation=_number(verdict.rotation), mirrored=bool(verdict.mirrored),
+        coverage_query=_number(verdict.coverage_b), coverage_stored=_number(verdict.coverage_a),
+        similarity=_number(verdict.similarity), inliers=int(verdict.inliers),
+    )
+
+
+def _identical(match: Match) -> VerifiedMatch:
+    return VerifiedMatch(
+        **match.model_dump(), verified=True, reason=None, relation="The query has the same bytes as the stored image",
+        scale=1.0, rotation=0.0, mirrored=False, coverage_query=1.0, coverage_stored=1.0, similarity=1.0,
+        inliers=None,
+    )
+
+
+def _relation(verdict: Verdict) -> str:
+    """:func:`dedupkit.verify.relation`'s sentence about B and A, told of the query and the stored image."""
+    text = re.sub(r"\bB\b", "the query", re.sub(r"\bA\b", "the stored image", relation(verdict)))
+    return text[:1].upper() + text[1:]
+
+
+def _number(value: float) -> float | None:
+    """Rounded for JSON; ``None`` for NaN (JSON has none)."""
+    return None if value is None or not math.isfinite(value) else round(float(value), 4) + 0.0  # no -0.0
