@@ -17,13 +17,29 @@ Run from the repository root (about two minutes)::
     .venv/bin/python benchmarks/service_bench.py
     .venv/bin/python benchmarks/service_bench.py --sizes 10000 --requests 500   # quicker
 
+``--verify`` measures instead what verified search costs, with real images
+(data/sample) on two real servers in the same run: one that keeps each added
+image's local features and one with ``DEDUPKIT_STORE_FEATURES=false``. It
+reports the latency of ``POST /images`` on each (the 27 originals, one per
+request, taken in turns), the feature bytes per image in the database, and
+the latency of ``POST /search`` for 41 queries that each have a true match
+(the 14 edited copies and the 27 originals at half size), unverified at the
+default threshold, unverified at 16 bits and ``verify=true``, taken in turns.
+``--side 1920`` first enlarges every image to 1920 pixels on its long side
+(JPEG quality 90), to see the cost for photo-sized uploads::
+
+    .venv/bin/python benchmarks/service_bench.py --verify
+    .venv/bin/python benchmarks/service_bench.py --verify --side 1920
+
 Not a test: nothing here is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import sqlite3
 import shutil
 import socket
 import subprocess
@@ -36,6 +52,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from dedupkit.duplicates import CANDIDATE_DISTANCE
 from dedupkit.search import faiss_radius
 from dedupkit.service.schemas import ImageFacts
 from dedupkit.service.store import ImageStore
@@ -43,6 +60,7 @@ from dedupkit.service.store import ImageStore
 MAX_DISTANCE = 10
 CONCURRENCY = 8
 ROUNDS = 5  # blocks per design and concurrency, taken in turns
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
 def seed_app(index_path: Path):
@@ -153,11 +171,165 @@ def dedupkit_command() -> list[str]:
     return [script] if script else [sys.executable, "-m", "dedupkit.cli"]
 
 
+# -- --verify: the cost of verified search --------------------------------------------------
+
+
+def jpeg(image, side: int | None = None, quality: int = 90) -> bytes:
+    """``image`` as JPEG bytes, first resized to ``side`` pixels on its long side if given."""
+    from PIL import Image
+
+    image = image.convert("RGB")
+    if side:
+        shrink = side / max(image.size)
+        image = image.resize((max(1, round(image.width * shrink)), max(1, round(image.height * shrink))),
+                             Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def verify_images(side: int | None) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
+    """The images to store (data/sample's originals) and the queries (edited copies, originals at half size).
+
+    With ``side``, every image is first enlarged (or shrunk) to ``side``
+    pixels on its long side, so a query keeps its size relative to its original.
+    """
+    from PIL import Image
+
+    from dedupkit.loading import load_image
+
+    names = sorted(p.name for p in SAMPLE.iterdir() if p.suffix in (".jpg", ".png", ".webp"))
+    originals = [n for n in names if "__" not in n]
+    edited = [n for n in names if "__" in n]
+
+    def data(name: str, scale: float = 1.0) -> bytes:
+        if not side and scale == 1.0:
+            return (SAMPLE / name).read_bytes()
+        image = load_image(SAMPLE / name)  # upright
+        base = side or max(image.size)
+        if "__" in name:  # keep an edited copy's size relative to its original
+            original = Image.open(SAMPLE / (name.split("__")[0] + ".jpg"))
+            base = base * max(image.size) / max(original.size)
+        return jpeg(image, max(1, round(base * scale)))
+
+    stored = [(n, data(n)) for n in originals]
+    queries = [(n, data(n)) for n in edited] + [(n.replace(".jpg", "__half.jpg"), data(n, 0.5)) for n in originals]
+    return stored, queries
+
+
+def timed(client: httpx.Client, method: str, path: str, **kwargs) -> tuple[float, dict]:
+    began = time.perf_counter()
+    response = client.request(method, path, **kwargs)
+    elapsed = (time.perf_counter() - began) * 1000
+    response.raise_for_status()
+    return elapsed, response.json() if response.content else {}
+
+
+def feature_bytes(db: Path) -> np.ndarray:
+    """Bytes of each stored image's features row: the blobs and the six numbers (8 bytes each)."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+        rows = connection.execute(
+            "SELECT length(xy) + length(descriptors) + length(grey) + 48 FROM features").fetchall()
+    connection.close()
+    return np.array([r[0] for r in rows], float)
+
+
+def verify_main(args: argparse.Namespace) -> None:
+    """Measure ``POST /images`` with and without stored features, and verified against unverified search."""
+    print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    stored, queries = verify_images(args.side)
+    sizes = [len(data) for _, data in stored]
+    print(f"{len(stored)} images to store (median {np.median(sizes) / 1000:.0f} kB"
+          f"{f', enlarged to {args.side} px' if args.side else ', as in data/sample'}), {len(queries)} queries")
+    with tempfile.TemporaryDirectory() as tmp:
+        servers, dbs = {}, {}
+        designs = {"features": {}, "hash-only": {"DEDUPKIT_STORE_FEATURES": "false"}}
+        try:
+            for design, extra in designs.items():
+                port, dbs[design] = free_port(), Path(tmp) / f"{design}.db"
+                env = {k: v for k, v in os.environ.items() if not k.startswith("DEDUPKIT_")} | extra
+                command = dedupkit_command() + ["serve", "--db", str(dbs[design]), "--log-level", "warning",
+                                                "--port", str(port)]
+                servers[design] = (start(command, port, env=env)[0], f"http://127.0.0.1:{port}")
+            clients = {design: httpx.Client(base_url=url, timeout=120) for design, (_, url) in servers.items()}
+            for client in clients.values():  # warm-up: imports, first decode, first ORB
+                timed(client, "POST", "/search", files={"file": queries[0]}, params={"verify": "true"})
+            # POST /images: every original, one per request, the two servers in turns; deleted between rounds
+            add_ms = {design: [] for design in designs}
+            for round_ in range(args.rounds):
+                ids = {design: [] for design in designs}
+                for name, data in stored:
+                    for design, client in clients.items():
+                        ms, body = timed(client, "POST", "/images", files=[("files", (name, data))])
+                        add_ms[design].append(ms)
+                        ids[design].append(body["images"][0]["id"])
+                if round_ < args.rounds - 1:
+                    for design, client in clients.items():
+                        for image_id in ids[design]:
+                            client.delete(f"/images/{image_id}").raise_for_status()
+            print(f"\nPOST /images, one image per request ({args.rounds} rounds x {len(stored)} images per server)")
+            base = np.median(add_ms["hash-only"])
+            for design in designs:
+                median = np.median(add_ms[design])
+                print(f"  {design:10s} median {median:7.1f} ms  p90 {np.percentile(add_ms[design], 90):7.1f} ms"
+                      f"  ({median / base:.2f}x hash-only, +{median - base:.1f} ms)")
+            per_image = feature_bytes(dbs["features"])
+            print(f"  features per image in the database: median {np.median(per_image) / 1000:.1f} kB, "
+                  f"max {per_image.max() / 1000:.1f} kB ({len(per_image)} images)")
+            # POST /search on the server with features: three ways, in turns, query by query
+            ways = {"hash": {}, f"hash<={CANDIDATE_DISTANCE}": {"max_distance": CANDIDATE_DISTANCE},
+                    "verify": {"verify": "true"}}
+            search_ms = {way: [] for way in ways}
+            found = {way: [] for way in ways}
+            client = clients["features"]
+            for _ in range(args.rounds):
+                for name, data in queries:
+                    for way, params in ways.items():
+                        ms, body = timed(client, "POST", "/search", files={"file": (name, data)}, params=params)
+                        search_ms[way].append(ms)
+                        found[way].append(body)
+            print(f"\nPOST /search, {len(queries)} queries x {args.rounds} rounds, {len(stored)} images stored")
+            base = np.median(search_ms["hash"])
+            for way in ways:
+                median = np.median(search_ms[way])
+                n_matches = np.mean([len(b["matches"]) for b in found[way]])
+                extra = ""
+                if way == "verify":
+                    candidates = np.mean([b["candidates"] for b in found[way]])
+                    rejected = np.mean([b["rejected"] for b in found[way]])
+                    extra = f", {candidates:.2f} candidates checked, {rejected:.2f} rejected"
+                print(f"  {way:10s} median {median:7.1f} ms  p90 {np.percentile(search_ms[way], 90):7.1f} ms"
+                      f"  ({median / base:.2f}x hash, +{median - base:.1f} ms)  {n_matches:.2f} matches per query"
+                      f"{extra}")
+            truth = [name.split("__")[0] + ".jpg" for name, _ in queries]
+            for way in ways:
+                answers = [[m["name"] for m in b["matches"]] for b in found[way][: len(queries)]]
+                right = sum(t in names for t, names in zip(truth, answers))
+                wrong = sum(n != t for t, names in zip(truth, answers) for n in names)
+                print(f"  {way:10s} found its original for {right} of {len(queries)} queries; "
+                      f"{wrong} matches with another picture")
+            for client in clients.values():
+                client.close()
+        finally:
+            for server, _ in servers.values():
+                server.terminate()
+                server.wait(timeout=30)
+        sizes = {design: db.stat().st_size for design, db in dbs.items()}
+        print(f"\ndatabase files after shutdown: features {sizes['features'] / 1e6:.2f} MB, "
+              f"hash-only {sizes['hash-only'] / 1e6:.2f} MB: "
+              f"{(sizes['features'] - sizes['hash-only']) / len(stored) / 1000:.1f} kB more per image")
+    print("\nuptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000], help="stored hashes")
     parser.add_argument("--requests", type=int, default=2000, help="requests to the service per measurement")
     parser.add_argument("--seed-requests", type=int, default=400, help="requests to the seed design per measurement")
+    parser.add_argument("--verify", action="store_true",
+                        help="measure verified search and stored features instead (real images, two servers)")
+    parser.add_argument("--side", type=int, help="with --verify: resize every image to this long side first")
+    parser.add_argument("--rounds", type=int, default=3, help="with --verify: rounds of uploads and of queries")
     parser.add_argument("--serve-seed", type=Path, help=argparse.SUPPRESS)  # internal: run the seed server
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -165,6 +337,9 @@ def main() -> None:
         import uvicorn
 
         uvicorn.run(seed_app(args.serve_seed), host="127.0.0.1", port=args.port, log_level="warning")
+        return
+    if args.verify:
+        verify_main(args)
         return
 
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())

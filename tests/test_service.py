@@ -266,6 +266,15 @@ def test_verify_an_exact_copy_a_mirror_and_k(client):
     assert response.json()["max_distance"] == CANDIDATE_DISTANCE and response.json()["k"] == 1
 
 
+def test_a_server_may_store_no_features(make_client, monkeypatch):
+    monkeypatch.setenv("DEDUPKIT_STORE_FEATURES", "false")
+    client = make_client()
+    add(client, sample("coffee.jpg"))
+    assert client.get("/stats").json()["with_features"] == 0
+    (match,) = search(client, "coffee__half_size.jpg", verify="true")["matches"]
+    assert match["verified"] is None and "no features stored" in match["reason"]
+
+
 def test_verify_threshold_scales_with_the_hash_length(make_client):
     client = make_client(hash_size=16)
     assert search(client, "coffee.jpg", verify="true")["max_distance"] == CANDIDATE_DISTANCE * 4

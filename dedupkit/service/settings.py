@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     token: SecretStr | None = Field(None, description="bearer token required by every endpoint but /health")
     max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1, description="largest request body, all files together")
     max_pixels: int = Field(50_000_000, ge=1, description="largest image (width x height) decoded")
+    store_features: bool = Field(True, description="keep each added image's local features (about 60 kB) so that "
+                                                   "POST /search?verify=true can check it")
 
     @field_validator("token")
     @classmethod

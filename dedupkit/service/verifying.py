@@ -4,9 +4,10 @@ Each hash match is checked by :func:`dedupkit.verify.verify_features` with
 the stored image as A and the query as B, so ``scale`` is the query's size
 over the stored image's and ``coverage_stored`` < 1 means that the query is
 a crop. A stored image with exactly the query's bytes is confirmed without a
-check. An image stored before the database kept features cannot be checked:
-it stays in the answer with ``verified`` null and the reason, so that a
-client can tell "not the same" (left out) from "not known".
+check. An image stored without features (before the database kept them, or
+by a server with ``store_features`` off) cannot be checked: it stays in the
+answer with ``verified`` null and the reason, so that a client can tell "not
+the same" (left out) from "not known".
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ __all__ = ["NO_FEATURES", "verify_matches"]
 
 logger = logging.getLogger(__name__)
 
-NO_FEATURES = ("no features stored: the image was added before this server kept local features; "
-               "delete it and add it again to make it checkable")
+NO_FEATURES = ("no features stored: the image was added before the database kept local features (or with "
+               "store_features off); delete it and add it again to make it checkable")
 _UNCHECKED = dict.fromkeys(("relation", "scale", "rotation", "mirrored", "coverage_query", "coverage_stored",
                             "similarity", "inliers"))
 

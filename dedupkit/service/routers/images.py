@@ -33,14 +33,16 @@ def add_images(
     ] = None,
 ) -> AddResponse:
     """Hash each file, find the stored images near it, and store it with its local features
-    (which ``POST /search?verify=true`` checks queries against).
+    (which ``POST /search?verify=true`` checks queries against; unless the server's
+    ``store_features`` is off).
 
     The files of one request are stored together or not at all: one bad file
     is answered with a 4xx and nothing is stored. Each file is compared with
     everything stored before it, including the earlier files of the request.
     """
     distance = check_distance(max_distance, settings)
-    uploads = [read_upload(upload.file, upload.filename, settings, features=True) for upload in files]
+    uploads = [read_upload(upload.file, upload.filename, settings, features=settings.store_features)
+               for upload in files]
     added = store.add([u.facts for u in uploads], features=[u.features for u in uploads], max_distance=distance,
                       limit=settings.max_matches)
     return AddResponse(
