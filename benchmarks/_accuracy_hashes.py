@@ -92,8 +92,9 @@ def import_imagededup(install: bool = False):
 
     try:
         _dhash, version, stand_ins = bench_peer.import_imagededup(install, bench_peer.PEER_DIR)
-    except SystemExit as exc:  # "not installed: run with --install"
-        raise ImportError(str(exc)) from None
+    except SystemExit:  # bench_peer says "not installed: run with --install"
+        raise ImportError(f"imagededup is not installed: run benchmarks/accuracy.py with --install-peers "
+                          f"(pip-installs it without dependencies into {bench_peer.PEER_DIR})") from None
     from imagededup.methods import DHash, PHash  # noqa: PLC0415
 
     _IMAGEDEDUP["classes"] = (PHash, DHash, version, stand_ins)

@@ -78,7 +78,8 @@ def markdown(table: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
             return f"{v:.0f}" if floatfmt != "{:.0f}" and float(v).is_integer() and abs(v) >= 100 else floatfmt.format(v)
         return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
     lines = ["| " + " | ".join(map(str, table.columns)) + " |",
-             "|" + "|".join("---" if i == 0 else "--:" for i in range(len(table.columns))) + "|"]
+             "|" + "|".join("--:" if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
+                            else "---" for c in table.columns) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines)
 
@@ -139,6 +140,7 @@ def run(args) -> int:
     verify_options = json.loads(args.verify_options)
     crop_options = json.loads(args.crop_options)
     results = []  # one per reported row
+    settings = []  # how each row's threshold was chosen
     for system in systems:
         table = hashes[system.hasher]
         half_hashes = table[table["path"].isin(set(half["file"]))].reset_index(drop=True)
@@ -158,6 +160,10 @@ def run(args) -> int:
                 search.append(seconds)
             for label, threshold in (("default", system.default_threshold), ("tuned" if reached else "tuned*", tuned)):
                 reported = pairs[pairs["distance"] <= threshold]
+                settings.append({"system": system.name, "row": label, "threshold": threshold,
+                                 "why": system.default_note if label == "default" else
+                                 f"tune half: most pair recall at precision {tuned_precision:.3f}"
+                                 + ("" if reached else f" (none reaches {MIN_PRECISION})")})
                 results.append({"system": system, "which": label, "threshold": threshold, "reported": reported,
                                 "hashes": half_hashes, "candidates": None,
                                 "times": {"hash_s": hash_s, "search_s": float(np.median(search))}})
@@ -170,10 +176,16 @@ def run(args) -> int:
                     cache=None if (args.no_cache or args.repeat > 1) else cache)
                 timing.append(times)
             times = {k: float(np.median([t.get(k, 0) for t in timing])) for k in timing[0]}
+            settings.append({"system": system.name, "row": "verified", "threshold": args.candidate_distance,
+                             "why": f"candidates within {args.candidate_distance} bits of {system.hasher}"
+                                    + (" (8 orientations)" if system.dihedral else "")
+                                    + (" + crop_candidates" + (f" {crop_options}" if crop_options else "")
+                                       if system.crop else "")
+                                    + f"; verify_pairs({verify_options or ''})"})
             results.append({"system": system, "which": "verified", "threshold": args.candidate_distance,
                             "reported": checked[checked["verified"]], "hashes": half_hashes,
                             "candidates": checked, "times": {"hash_s": hash_s, **times}})
-    report(results, half, args, data, out, notes)
+    report(results, half, args, data, out, notes, pd.DataFrame(settings))
     return 0
 
 
@@ -184,7 +196,8 @@ def _label(r) -> str:
     return f"{s.name} <= {r['threshold']}" + (f" ({r['which']})" if r["which"].startswith("tuned") else "")
 
 
-def report(results: list[dict], half: pd.DataFrame, args, data: Path, out: Path, notes: list[str]) -> None:
+def report(results: list[dict], half: pd.DataFrame, args, data: Path, out: Path, notes: list[str],
+           settings: pd.DataFrame) -> None:
     split = args.split
     rows, subedits, lookalikes, times = [], [], [], []
     for r in results:
@@ -230,6 +243,9 @@ def report(results: list[dict], half: pd.DataFrame, args, data: Path, out: Path,
     sets.to_csv(out / f"lookalikes_{split}.csv", index=False)
     pd.DataFrame(times).to_csv(out / f"times_{split}.csv", index=False)
 
+    print(f"\n## Systems and thresholds\n")
+    print(markdown(settings))
+    settings.to_csv(out / f"thresholds_{split}.csv", index=False)
     print(f"\n## Pairs and recall ({split} half; tuned thresholds chosen on the tune half, "
           f"precision >= {MIN_PRECISION})\n")
     families = [f for f in FAMILIES if summary[f].notna().any()]
