@@ -164,8 +164,10 @@ def crop_pairs(root: Path, files: list[str], options: dict, cache: Path | None) 
         seconds = json.loads(store.with_suffix(".json").read_text())["seconds"]
         return pd.read_parquet(store), float(seconds), True
     start = time.perf_counter()
-    found = crop_candidates([str(root / f) for f in files], **options)
+    found = crop_candidates([str(root / f) for f in files], **{"progress": False, **options})
     seconds = time.perf_counter() - start
+    if isinstance(found, tuple):  # (pairs, features): the features are not kept (verify extracts its own)
+        found = found[0]
     prefix = str(root) + "/"
     found = found.copy()
     for column in ("path_a", "path_b"):
@@ -214,7 +216,7 @@ def verify(root: Path, candidates: pd.DataFrame, options: dict, cache: Path | No
         absolute["path_a"] = [str(root / p) for p in absolute["path_a"]]
         absolute["path_b"] = [str(root / p) for p in absolute["path_b"]]
         start = time.perf_counter()
-        result = verify_pairs(absolute.reset_index(drop=True), **options)
+        result = verify_pairs(absolute.reset_index(drop=True), **{"progress": False, **options})
         seconds = time.perf_counter() - start
         result = result.reset_index(drop=True)
         result["path_a"] = todo["path_a"].to_numpy()  # verify_pairs keeps the rows, in order

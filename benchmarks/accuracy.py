@@ -295,8 +295,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--systems", default="*", help="comma-separated name patterns, e.g. 'dedupkit*,PDQ'")
     parser.add_argument("--no-peers", action="store_true", help="dedupkit's systems only")
     parser.add_argument("--install-peers", action="store_true", help="pip-install imagededup (no deps) first")
-    parser.add_argument("--candidate-distance", type=int, default=16,
-                        help="hash distance of the candidates verified systems check (default %(default)s)")
+    try:
+        from dedupkit.duplicates import CANDIDATE_DISTANCE as default_candidates
+    except ImportError:
+        default_candidates = 16
+    parser.add_argument("--candidate-distance", type=int, default=default_candidates,
+                        help="hash distance of the candidates verified systems check (default "
+                             "%(default)s: dedupkit.duplicates.CANDIDATE_DISTANCE)")
     parser.add_argument("--verify-options", default="{}", help="JSON keyword arguments of verify_pairs")
     parser.add_argument("--crop-options", default="{}", help="JSON keyword arguments of crop_candidates")
     parser.add_argument("--workers", type=int, default=2, help="processes hashing files not in the cache")

@@ -163,6 +163,7 @@ def pipeline(which: str, folder: Path, args) -> dict:
     """Run one pipeline from the folder (``"a"``, or ``"b@16"``: b with candidates within 16 bits)."""
     which, _, distance = which.partition("@")
     out: dict = {}
+    features = None
     start = time.perf_counter()
     hashes = dedupkit.hash_images(folder, progress=False, workers=args.workers)
     out["hash_s"] = time.perf_counter() - start
@@ -176,8 +177,11 @@ def pipeline(which: str, folder: Path, args) -> dict:
     if which == "c":
         crop_candidates, _ = _crop_candidates()
         t = time.perf_counter()
-        crops = crop_candidates(hashes["path"].astype(str).tolist(), **json.loads(args.crop_options))
+        crops = crop_candidates(hashes["path"].astype(str).tolist(), **{"progress": False,
+                                                                         **json.loads(args.crop_options)})
         out["crop_s"] = time.perf_counter() - t
+        if isinstance(crops, tuple):  # (pairs, features): verify_pairs reuses the features, as find_duplicates does
+            crops, features = crops
         out["crop_candidates"] = len(crops)
         a = np.minimum(crops["path_a"].astype(str), crops["path_b"].astype(str))
         b = np.maximum(crops["path_a"].astype(str), crops["path_b"].astype(str))
@@ -190,7 +194,10 @@ def pipeline(which: str, folder: Path, args) -> dict:
                                 extra.assign(distance=np.asarray(distance, np.int64))], ignore_index=True)
     verify_pairs, _ = _verify_pairs()
     t = time.perf_counter()
-    checked = verify_pairs(candidates, **{"progress": False, **json.loads(args.verify_options)})
+    options = {"progress": False, **json.loads(args.verify_options)}
+    if features is not None:
+        options["features"] = features
+    checked = verify_pairs(candidates, **options)
     out["verify_s"] = time.perf_counter() - t
     out["candidates"] = len(candidates)
     out["verified"] = int(checked["verified"].sum())
