@@ -201,8 +201,17 @@ def test_stats(client):
 
 def test_openapi_docs_describe_the_api(client):
     assert client.get("/docs").status_code == 200
-    paths = client.get("/openapi.json").json()["paths"]
+    schema = client.get("/openapi.json").json()
+    paths = schema["paths"]
     assert {"/images", "/images/{image_id}", "/search", "/health", "/stats"} <= set(paths)
+    # verify=true is documented: the parameter, and what a verified match says
+    search_op = paths["/search"]["post"]
+    assert "verify" in [p["name"] for p in search_op["parameters"]] and "verify=true" in search_op["description"]
+    fields = schema["components"]["schemas"]["VerifiedMatch"]["properties"]
+    for name in ("verified", "relation", "scale", "rotation", "mirrored", "coverage_query", "coverage_stored",
+                 "similarity", "reason"):
+        assert fields[name]["description"], name
+    assert {"candidates", "rejected"} <= set(schema["components"]["schemas"]["VerifiedSearchResponse"]["properties"])
 
 
 # -- verified search -------------------------------------------------------------------

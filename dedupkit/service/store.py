@@ -10,7 +10,7 @@ decoding the image.) The faiss index is rebuilt from the table when the store
 opens and changed only together with it, under one lock.
 
 An image's local features (for verified search) are written in the same
-transaction as its row, and deleted with it (:mod:`.schema`,
+transaction as its row, and deleted with it (:mod:`.database`,
 :mod:`.stored_features`).
 """
 
@@ -32,25 +32,16 @@ import numpy as np
 from ..features import Features
 from ..hashing import check_method, hex_to_codes
 from ..index import HashIndex
-from . import schema
+from .database import StoreError, connect, lock_file, open_schema, transaction, unlock_file
 from .schemas import ImageFacts, Match, StoredImage
 from .stored_features import COLUMNS as FEATURE_COLUMNS
 from .stored_features import decode_features, encode_features
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no guard against a second server
-    fcntl = None
 
 __all__ = ["Found", "ImageStore", "StoreError"]
 
 logger = logging.getLogger(__name__)
 
 _COLUMNS = "id, name, sha256, hash, method, hash_size, width, height, bytes, created"
-
-
-class StoreError(Exception):
-    """The database cannot be used by this server; ``str(error)`` says why and what to do."""
 
 
 class Found(NamedTuple):
@@ -88,10 +79,10 @@ class ImageStore:
         self._lock = threading.Lock()
         self._index = HashIndex(method=method, hash_size=hash_size)
         self._db: sqlite3.Connection | None = None
-        self._guard = _lock_file(self.path)
+        self._guard = lock_file(self.path)
         try:
-            self._db = _connect(self.path)
-            self._check_or_create()
+            self._db = connect(self.path)
+            open_schema(self._db, self.path, method=method, hash_size=self.hash_size)
             rows = self._db.execute("SELECT id, hash FROM images ORDER BY id").fetchall()
             if rows:
                 self._index.add_codes([str(row[0]) for row in rows], hex_to_codes([row[1] for row in rows]))
@@ -102,43 +93,13 @@ class ImageStore:
 
     # -- opening and closing -------------------------------------------------
 
-    def _check_or_create(self) -> None:
-        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not tables:
-            with _transaction(self._db):
-                schema.create(self._db, method=self.method, hash_size=self.hash_size)
-            return
-        if schema.META_TABLE not in tables:
-            raise StoreError(
-                f"{self.path}: an SQLite database, but not one made by dedupkit (tables: {', '.join(sorted(tables))}); "
-                "give another database file"
-            )
-        meta = dict(self._db.execute(f"SELECT key, value FROM {schema.META_TABLE}").fetchall())
-        version = meta.get("schema_version")
-        if not (version or "").isdigit() or not 1 <= int(version) <= schema.SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: database schema version {version!r}, this dedupkit reads versions 1 to "
-                f"{schema.SCHEMA_VERSION}; a newer dedupkit made it, or it is damaged"
-            )
-        if (meta.get("method"), meta.get("hash_size")) != (self.method, str(self.hash_size)):
-            raise StoreError(
-                f"{self.path} was created with method={meta.get('method')}, hash_size={meta.get('hash_size')}; "
-                f"this server is set to method={self.method}, hash_size={self.hash_size}. Hashes made in different "
-                "ways cannot be compared: start with the database's settings, or give another database file."
-            )
-        if int(version) < schema.SCHEMA_VERSION:
-            with _transaction(self._db):
-                schema.migrate(self._db, int(version))
-            logger.info("%s: migrated the database from schema version %s to %d (images stored before have no "
-                        "local features)", self.path, version, schema.SCHEMA_VERSION)
-
     def close(self) -> None:
         """Close the database (idempotent)."""
         with self._lock:
             if self._db is not None:
                 self._db.close()
                 self._db = None
-            _unlock_file(self._guard)
+            unlock_file(self._guard)
             self._guard = None
 
     def __enter__(self) -> ImageStore:
@@ -218,7 +179,7 @@ class ImageStore:
             pending_keys: list[str] = []
             pending_codes: list[np.ndarray] = []
             try:
-                with _transaction(self._db):
+                with transaction(self._db):
                     for image, code, row in zip(images, codes, packed):
                         if searching:
                             self._add_to_index(pending_keys, pending_codes, added)
@@ -255,7 +216,7 @@ class ImageStore:
 
     def delete(self, image_id: int) -> bool:
         """Delete an image and its features; it stops matching at once. Return whether it existed."""
-        with self._lock, _transaction(self._db):
+        with self._lock, transaction(self._db):
             # the features row goes with it (ON DELETE CASCADE)
             deleted = self._db.execute("DELETE FROM images WHERE id = ?", (image_id,)).rowcount
             if deleted:
@@ -362,19 +323,6 @@ class ImageStore:
 
 
 @contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (durable when it returns), or ``ROLLBACK`` on any error."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
-@contextmanager
 def _one_search_thread() -> Iterator[None]:
     """Search one query on the calling thread, without an OpenMP team.
 
@@ -389,41 +337,6 @@ def _one_search_thread() -> Iterator[None]:
         yield
     finally:
         faiss.omp_set_num_threads(before)
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    try:
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
-        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot open the database ({exc}); give another database file") from None
-    if mode != "wal":  # pragma: no cover - e.g. a file system without shared memory
-        logger.warning("%s: SQLite refused WAL mode (%s); answered writes are still durable", path, mode)
-    db.execute("PRAGMA synchronous = FULL")
-    db.execute("PRAGMA foreign_keys = ON")  # a deleted image takes its features with it
-    return db
-
-
-def _lock_file(path: Path):
-    """Hold an exclusive lock on ``<db>.lock`` so that one server at a time uses a database."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:  # pragma: no cover
-        return None
-    guard = open(path.with_name(path.name + ".lock"), "a")  # noqa: SIM115 - held until close()
-    try:
-        fcntl.flock(guard, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        guard.close()
-        raise StoreError(
-            f"{path} is in use by another dedupkit server (its lock file {guard.name} is held); "
-            "one server per database keeps the in-memory index in step"
-        ) from None
-    return guard
-
-
-def _unlock_file(guard) -> None:
-    if guard is not None:
-        guard.close()  # closing releases the lock
 
 
 def _now() -> str:
