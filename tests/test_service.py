@@ -285,6 +285,33 @@ def test_a_server_may_store_no_features(make_client, monkeypatch):
     assert match["verified"] is None and "no features stored" in match["reason"]
 
 
+def test_verified_searches_in_parallel_with_deletes_never_see_half_an_image(client):
+    """Matches and their features are read in one snapshot: a match deleted meanwhile is simply absent."""
+    half = (SAMPLE / "coffee__half_size.jpg").read_bytes()
+    kept = add(client, sample("coffee.jpg"))["images"][0]
+    answers, stop = [], threading.Event()
+
+    def searcher() -> None:
+        while not stop.is_set():
+            response = client.post("/search", files={"file": ("half.jpg", half)}, params={"verify": "true"})
+            answers.append((response.status_code, response.json()))
+
+    threads = [threading.Thread(target=searcher) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(6):
+            image = add(client, sample("coffee.jpg"))["images"][0]
+            assert client.delete(f"/images/{image['id']}").status_code == 204
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert answers and all(status == 200 for status, _ in answers)
+    assert all(kept["id"] in [m["id"] for m in body["matches"]] for _, body in answers)
+    assert all(m["verified"] is True for _, body in answers for m in body["matches"])
+
+
 def test_verify_threshold_scales_with_the_hash_length(make_client):
     client = make_client(hash_size=16)
     assert search(client, "coffee.jpg", verify="true")["max_distance"] == CANDIDATE_DISTANCE * 4
