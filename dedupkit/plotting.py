@@ -135,7 +135,7 @@ def plot_distances(
     ax.set_xlabel(f"Hamming distance between the two hashes (bits of {n_bits})")
     ax.set_ylabel("pairs of images" + (" (log scale)" if log else ""))
     ax.set_title("How far apart are the pictures' hashes?")
-    ax.legend(loc="upper left", fontsize="small", frameon=False)
+    ax.legend(loc="upper left", fontsize="small", framealpha=1.0, edgecolor="none")  # opaque: the cut may pass under it
     ax.grid(axis="y", alpha=0.3)
     return ax
 
@@ -176,7 +176,7 @@ def plot_precision_recall(curve: pd.DataFrame, *, threshold: int | None = None, 
     ax.set_ylabel("fraction of pairs")
     ax.set_title("Precision and recall against the ground truth"
                  + (f" ({positives} duplicate pairs)" if positives is not None else ""))
-    ax.legend(loc="center right", fontsize="small")
+    ax.legend(loc="best", fontsize="small", framealpha=1.0)  # where the curves are not
     ax.grid(alpha=0.3)
     return ax
 

@@ -21,6 +21,8 @@ from PIL import Image, ImageOps
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 NAMES = ["01_hash_dataset", "02_tune_threshold", "03_export_duplicates", "04_calibrate_and_compare"]
+# the kernel `make install` registers, by its display name (one owner: the Makefile)
+KERNEL_NAME = re.search(r'--display-name "([^"]+)"', (REPO / "Makefile").read_text()).group(1)
 
 
 def test_the_notebooks_are_there():
@@ -34,8 +36,14 @@ def test_notebook_is_committed_clean_with_a_parameters_cell_first(path):
     assert "parameters" in code[0].metadata.get("tags", []), "the first code cell must be tagged 'parameters'"
     assert all(not cell.outputs and cell.execution_count is None for cell in code), "strip outputs with nbstripout"
     assert notebook.metadata["kernelspec"]["name"] == "python3"
+    assert notebook.metadata["kernelspec"]["display_name"] == KERNEL_NAME == "Python 3 (dedupkit)"
     assert any(re.search(r"^assert ", cell.source, re.M) for cell in code), "key numbers are checked by asserts"
     assert "image_dir" in code[0].source and "output_dir" in code[0].source
+
+
+def _stdout(notebook) -> str:
+    return "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+                   if o.output_type == "stream" and o.name == "stdout")
 
 
 @pytest.fixture()
@@ -100,12 +108,31 @@ def test_the_notebooks_run_on_another_folder(photos, tmp_path, kernel, originals
     calibration = json.loads((out / "calibration.json").read_text())
     assert calibration["photos"] == 4 and calibration["files"] == 4 + 3 * 39
     assert [m["label"] for m in calibration["methods"]] == ["dhash", "dhash +trim"]
-    assert calibration["recommended"]["method"] == "dhash" and calibration["recommended"]["precision"] >= 0.99
+    recommended = calibration["recommended"]
+    assert recommended["mode"] == "hash" and recommended["method"] == "dhash" and recommended["precision"] >= 0.995
     truth = pd.read_csv(out / "calibration" / "truth.csv")
     assert len(truth) == calibration["files"] and (out / "calibration" / truth["file"]).map(Path.is_file).all()
 
     figures = sorted(p.name for p in (out / "figures").glob("*.png"))
     assert figures == ["calibration_precision_recall.png", "distance_distribution.png", "formats_and_sizes.png",
-                       "largest_groups.png", "threshold_edge.png", "widest_groups.png"]  # no ground truth for 02
+                       "largest_groups.png", "threshold_edge.png", "verified_edge.png", "weakest_links.png",
+                       "widest_groups.png"]  # no ground truth for 02
+    # the verified pairs of notebook 2 and the weakest links of notebook 3: one row per pair shown
+    verified = nbformat.read(out / "02_tune_threshold.ipynb", as_version=4)
+    assert re.search(r"pairs within 20 bits verified: 2 confirmed, \d+ rejected", _stdout(verified))
+    assert "verified pairs: hash candidates within 16 bits" in _stdout(nbformat.read(out / "03_export_duplicates.ipynb",
+                                                                                     as_version=4))
     assert sorted(p.name for p in photos.rglob("*")) == sorted(
         ["sub", "half.jpg", "grey.png", "broken.jpg", "notes.txt", *(p.name for p in originals[:4])])
+
+    # notebook 3 told not to verify: hash distance alone, at the threshold notebook 2 saved
+    papermill.execute_notebook(
+        str(REPO / "notebooks" / "03_export_duplicates.ipynb"), str(out / "03_hash_only.ipynb"),
+        parameters={"image_dir": str(photos), "output_dir": str(out), "verify": False},
+        kernel_name=kernel, cwd=str(tmp_path), progress_bar=False, log_output=False,
+    )
+    assert "hash distance alone: pairs within 8 bits (the threshold saved by notebook 2)" in _stdout(
+        nbformat.read(out / "03_hash_only.ipynb", as_version=4))
+    hash_only = pd.read_csv(out / "duplicates.csv")
+    assert {frozenset(pair) for pair in zip(hash_only["path_a"], hash_only["path_b"])} == found
+    assert (hash_only["distance"] <= 8).all()
