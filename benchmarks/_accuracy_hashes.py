@@ -2,8 +2,12 @@
 
 A *hasher* maps a file to a hex hash (and, for dedupkit's dihedral option, a
 ``hash_dihedral``). Hashers that decode the file the same way (the peers: the
-full decode a user would do with ``Image.open``) share one decode per file;
-each one's time is the decode plus its own work, as if it ran alone.
+full decode a user would do with ``Image.open``) share one decode per file
+(and its grey and RGB conversions); each one's time is the decode plus its own
+work. imagehash and imagededup hash that decode exactly as their own loaders
+do (checked bit for bit); PDQ gets it shrunk to fit 512x512 first, as the PDQ
+paper recommends for megapixel input ("prohibitively time-consuming"
+otherwise).
 
 Results are kept in ``<cache>/hashes_<hasher>.parquet``, one row per file,
 keyed by the file's size and modification time and the hasher's version (the
@@ -57,10 +61,13 @@ def _imagehash_version() -> str:
     return f"imagehash-{getattr(imagehash, '__version__', '?')}"
 
 
+PDQ_SIDE = 512
+
+
 def _pdq_version() -> str:
     from importlib.metadata import version
 
-    return f"pdqhash-{version('pdqhash')}"
+    return f"pdqhash-{version('pdqhash')}-fit{PDQ_SIDE}"
 
 
 def _imagededup_version() -> str:
@@ -141,9 +148,14 @@ def _imagehash(function_name: str):
 
 
 def _pdq(path, decoded):
+    """PDQ of the full decode shrunk to fit 512x512 first, as the PDQ paper recommends for megapixel input."""
     import pdqhash
 
-    bits, _quality = pdqhash.compute(np.asarray(decoded.rgb))
+    rgb = decoded.rgb
+    if max(rgb.size) > PDQ_SIDE:
+        rgb = rgb.copy()
+        rgb.thumbnail((PDQ_SIDE, PDQ_SIDE))  # Pillow's default filter (bicubic, reducing gap 2)
+    bits, _quality = pdqhash.compute(np.asarray(rgb))
     return {"hash": np.packbits(bits.astype(np.uint8)).tobytes().hex()}
 
 

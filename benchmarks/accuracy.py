@@ -15,7 +15,8 @@ different but alike (``lookalike``) and which half each file is in
 
 Systems (``benchmarks/_accuracy_systems.py``; one whose module is missing is
 skipped with a note): imagehash pHash and dHash and PDQ on the full decode (no
-trimming: what a user would write), imagededup's PHash and DHash, dedupkit's
+trimming: what a user would write; PDQ shrunk to fit 512x512 first, as its
+paper recommends), imagededup's PHash and DHash, dedupkit's
 dHash (its defaults) and pHash, and dedupkit's verified pairs: hash candidates
 within ``--candidate-distance`` checked by ``dedupkit.verify.verify_pairs``,
 with crop candidates (``dedupkit.candidates.crop_candidates``) and with the
