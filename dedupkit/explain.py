@@ -277,7 +277,8 @@ def plot_match_gallery(
     -------
     matplotlib.figure.Figure or SubFigure
         One SubFigure per pair (in ``fig.subfigs``), each with the two Axes,
-        lines and boxes of :func:`plot_match`, titled with its relation.
+        lines and boxes of :func:`plot_match`, titled with its relation. When
+        the table's ``verified`` disagrees with the verdict drawn, the row says so.
 
     Raises
     ------
@@ -304,7 +305,14 @@ def plot_match_gallery(
     for i, (row, pair) in enumerate(zip(rows, shown.itertuples(index=False))):
         if i % 2:
             row.set_facecolor(_SHADE)  # rows told apart at a glance
+        match, _, _ = _verify(str(pair.path_a), str(pair.path_b))
+        notes = []
         distance = getattr(pair, "distance", None)
-        note = None if distance is None or pd.isna(distance) or distance < 0 else f"hash distance {int(distance)}"
-        plot_match(str(pair.path_a), str(pair.path_b), max_lines=max_lines, size=size, note=note, fig=row)
+        if distance is not None and not pd.isna(distance) and distance >= 0:
+            notes.append(f"hash distance {int(distance)}")
+        table_says = getattr(pair, "verified", None)
+        if table_says is not None and not pd.isna(table_says) and bool(table_says) != match.same:
+            notes.append(f"the table says {'verified' if table_says else 'rejected'}")  # e.g. found mirrored first
+        plot_match(str(pair.path_a), str(pair.path_b), match=match, max_lines=max_lines, size=size,
+                   note=" \u00b7 ".join(notes) or None, fig=row)
     return fig

@@ -172,7 +172,7 @@ def test_gallery_one_row_per_pair(sample_dir):
     s = str(sample_dir)
     pairs = pd.DataFrame({"path_a": [f"{s}/coffee.jpg", f"{s}/retina.jpg", f"{s}/sunset.jpg"],
                           "path_b": [f"{s}/coffee__half_size.jpg", f"{s}/rocket.jpg", f"{s}/sunset__brighter.jpg"],
-                          "distance": [0, 16, 2]})
+                          "distance": [0, 16, 2], "verified": [True, True, True]})  # the second is no copy
     fig = explain.plot_match_gallery(pairs, n=2, max_lines=10, size=160, title="Near the threshold")
 
     assert len(fig.subfigs) == 2 and len(fig.axes) == 4  # two rows of A and B; the third pair not drawn
@@ -180,7 +180,8 @@ def test_gallery_one_row_per_pair(sample_dir):
     assert first.get_suptitle() == "B is A at 50% size"
     assert second.get_suptitle() == "not the same picture: no consistent geometry"
     assert len(_lines(first)) == 10 and first.get_supxlabel().endswith("\u00b7 hash distance 0")
-    assert second.get_supxlabel().endswith("\u00b7 hash distance 16")
+    assert second.get_supxlabel().endswith("\u00b7 hash distance 16 \u00b7 the table says verified")
+    assert "the table says" not in first.get_supxlabel()
     assert fig.get_suptitle() == "Near the threshold"
 
 
