@@ -6,6 +6,7 @@
 >>> groups = dedupkit.find_groups(pairs, hashes)      # doctest: +SKIP
 """
 
+from .candidates import crop_candidates, extract_all
 from .dihedral import ORIENTATIONS, find_pairs_dihedral, search_dihedral
 from .duplicates import find_duplicates
 from .edits import make_benchmark
@@ -51,8 +52,10 @@ __all__ = [
     "ImageLoadError",
     "TooManyPairsWarning",
     "codes_to_hex",
+    "crop_candidates",
     "explain",
     "export_duplicates",
+    "extract_all",
     "find_duplicates",
     "find_groups",
     "find_pairs",
