@@ -109,8 +109,18 @@ def extract_all(
     return {path: f for path, f in zip(files, found) if f is not None}
 
 
+def _light(path: str, mirror: bool) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """An image's descriptors (and its mirror image's), without the rest of its Features; None if unreadable."""
+    f = _features_or_none(path, DEFAULT_SIDE, DEFAULT_N_FEATURES)
+    if f is None:
+        return None
+    return f.descriptors, (_mirrored(f) if mirror else None)
+
+
 def _mirrored(f: Features) -> np.ndarray:
     """Descriptors of the mirror image of a working copy (ORB is not mirror invariant)."""
+    if not f.n:
+        return np.zeros((0, 32), np.uint8)
     return features_of_image(np.ascontiguousarray(f.grey[:, ::-1]), side=max(f.grey.shape),
                              n_features=max(f.n, 1)).descriptors
 
@@ -279,22 +289,32 @@ def crop_candidates(
         if bad:
             raise TypeError(f"a features mapping must hold dedupkit.features.Features values, got {bad[0]}")
         features = {os.fspath(p): f for p, f in source.items()}
+        names = sorted(features)
+        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+            flipped = list(pool.map(lambda p: _mirrored(features[p]), names)) if mirror else None
+        found = [(features[p].descriptors, None if flipped is None else flipped[k]) for k, p in enumerate(names)]
         skipped: list[str] = []
     elif isinstance(source, (str, os.PathLike)):
         raise TypeError(f"source must be a list of image files or a mapping of path to Features, got the "
                         f"single path {os.fspath(source)!r}; use dedupkit.list_images(folder)[0] for a folder")
     else:
+        # only the descriptors are kept (not the grey working copies): memory grows by ~15 KB per image
         paths = sorted({os.fspath(p) for p in source})
-        features = extract_all(paths, workers=n_workers, progress=progress)
-        skipped = [p for p in paths if p not in features]
+        show = progress if progress is not None else len(paths) > _PROGRESS_FROM
+        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+            light = list(tqdm(pool.map(lambda p: _light(p, mirror), paths), total=len(paths), desc="features",
+                              unit="img", disable=not show))
+        names = [p for p, x in zip(paths, light) if x is not None]
+        found = [x for x in light if x is not None]
+        skipped = [p for p, x in zip(paths, light) if x is None]
     seconds["features"] = time.perf_counter() - start
 
-    names = np.array(sorted(features), dtype=object)  # sorted: the result does not depend on input order
+    names = np.array(names, dtype=object)  # sorted: the result does not depend on input order
     n = len(names)
-    counts = np.array([features[p].n for p in names], np.int64)
-    codes = np.concatenate([features[p].descriptors for p in names]) if n else np.zeros((0, 32), np.uint8)
+    counts = np.array([len(d) for d, _ in found], np.int64)
+    codes = np.concatenate([d for d, _ in found]) if n else np.zeros((0, 32), np.uint8)
     owner = np.repeat(np.arange(n), counts)
-    queries, query_owner, query_mirrored = _queries(features, names, counts, codes, queries_per_image, mirror)
+    queries, query_owner, query_mirrored = _queries(found, counts, codes, queries_per_image, mirror)
     empty = pd.DataFrame({"path_a": pd.array([], dtype="string"), "path_b": pd.array([], dtype="string"),
                           "votes": np.zeros(0, np.int64), "mirrored": np.zeros(0, bool)})
     empty.attrs.update(skipped=skipped, n_images=n, n_descriptors=len(codes), index="none", seconds=seconds)
@@ -340,18 +360,17 @@ def crop_candidates(
     return table
 
 
-def _queries(features: Mapping[str, Features], names: np.ndarray, counts: np.ndarray, codes: np.ndarray,
-             per_image: int | None, mirror: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _queries(found: list, counts: np.ndarray, codes: np.ndarray, per_image: int | None,
+             mirror: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The descriptors to look up, the image of each, and whether it is of the mirrored image."""
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
     rows = [s + _spread(c, per_image) for s, c in zip(starts, counts)]
     take = np.concatenate(rows) if rows else np.zeros(0, np.int64)
     queries = [codes[take]]
-    owner = [np.repeat(np.arange(len(names)), [len(r) for r in rows])]
+    owner = [np.repeat(np.arange(len(found)), [len(r) for r in rows])]
     mirrored = [np.zeros(len(take), bool)]
     if mirror:
-        for number, path in enumerate(names):
-            flipped = _mirrored(features[path]) if features[path].n else np.zeros((0, 32), np.uint8)
+        for number, (_, flipped) in enumerate(found):
             flipped = flipped[_spread(len(flipped), per_image)]
             queries.append(flipped)
             owner.append(np.full(len(flipped), number))
