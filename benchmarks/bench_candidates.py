@@ -27,6 +27,7 @@ import json
 import resource
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -95,7 +96,7 @@ def run_split(args) -> None:
         wall = time.perf_counter() - t
         secs = wide.attrs["seconds"]
         print(f"\n{setting}: index {wide.attrs['index']} over {wide.attrs['n_descriptors']:,} descriptors; "
-              f"index {secs['index']:.1f} s, search {secs['search']:.1f} s, votes {secs['votes']:.1f} s "
+              f"index {secs['index']:.1f} s, search+votes {secs['search']:.1f} s, select {secs['select']:.1f} s "
               f"= {wall / n * 1000:.1f} ms/img (wall, {args.workers or 'all'} workers); peak RSS {rss_mb():.0f} MB")
         for per_image in args.per_image:
             for min_votes in args.min_votes:
@@ -137,23 +138,21 @@ def run_scale(args) -> None:
         owner = np.repeat(np.arange(size), counts)
         before = rss_mb()
         t = time.perf_counter()
-        index = cand._make_index(codes, cand.NPROBE)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # as crop_candidates builds it
+            index = pool.submit(cand._make_index, codes, cand.NPROBE, True).result()
         build = time.perf_counter() - t
         t = time.perf_counter()
         with cand.tqdm(total=len(codes), disable=True) as bar:
-            d, i = cand._search(index, codes, cand.NEIGHBOURS + 1, args.workers or 2, bar)
+            i, j, v = cand._search_votes(index, codes, owner, owner, cand.RADIUS, size, args.workers or 2, bar)
         search = time.perf_counter() - t
-        t = time.perf_counter()
-        a, b, c = cand._votes(d, i, owner, owner, cand.RADIUS, cand.TIE, size)
-        votes = time.perf_counter() - t
         index_mb = len(codes) * (32 + (8 if type(index).__name__ == "IndexBinaryIVF" else 0)) / 2**20
         print(f"{size:>7,} images, {len(codes):>10,} descriptors, {type(index).__name__}"
               f"{'' if not hasattr(index, 'nlist') else f' nlist={index.nlist} nprobe={index.nprobe}'}: "
               f"build {build:.1f} s, search {search:.1f} s ({search / size * 1000:.2f} ms/img, "
-              f"{search / len(codes) * 1e6:.1f} us/query), votes {votes:.1f} s; "
-              f"index ~{index_mb:.0f} MB, search results {(d.nbytes + i.nbytes) / 2**20:.0f} MB, "
+              f"{search / len(codes) * 1e6:.1f} us/query, votes counted), {len(i):,} voted pairs; "
+              f"index ~{index_mb:.0f} MB, "
               f"peak RSS {rss_mb():.0f} MB (was {before:.0f})")
-        del index, d, i
+        del index, i, j, v
 
 
 def main(argv=None) -> int:

@@ -146,25 +146,33 @@ def _make_index(codes: np.ndarray, nprobe: int, single_thread: bool = False):
     return index
 
 
-def _search(index, queries: np.ndarray, k: int, workers: int, bar) -> tuple[np.ndarray, np.ndarray]:
-    """k nearest neighbours of each query, in chunks over ``workers`` threads (faiss on one thread each)."""
-    k = min(k, index.ntotal)
-    distances = np.empty((len(queries), k), np.int32)
-    labels = np.empty((len(queries), k), np.int64)
-    starts = range(0, len(queries), _QUERY_CHUNK)
+def _search_votes(index, queries: np.ndarray, query_owner: np.ndarray, owner: np.ndarray, radius: int,
+                  n_images: int, workers: int, bar) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Look up every query's nearest neighbours and count votes, chunk by chunk over ``workers`` threads.
 
-    def run(start: int) -> int:
+    Only the votes of a chunk are kept, not its neighbour lists, so memory grows with the pairs found.
+    Returns undirected pairs ``i < j`` and their votes (both directions summed).
+    """
+    k = min(NEIGHBOURS + 1, index.ntotal)
+
+    def run(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # OpenMP's thread count is per thread: one here (our threads share the work instead,
         # and OpenMP teams spin badly on a busy machine); the caller's setting is untouched.
         faiss.omp_set_num_threads(1)
-        d, i = index.search(queries[start : start + _QUERY_CHUNK], k)
-        distances[start : start + len(d)], labels[start : start + len(d)] = d, i
-        return len(d)
+        stop = start + _QUERY_CHUNK
+        distances, labels = index.search(queries[start:stop], k)
+        found = _votes(distances, labels, owner, query_owner[start:stop], radius, TIE, n_images)
+        bar.update(len(labels))
+        return found
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for done in pool.map(run, starts):
-            bar.update(done)
-    return distances, labels
+        parts = list(pool.map(run, range(0, len(queries), _QUERY_CHUNK)))
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    a, b, c = (np.concatenate(x) for x in zip(*parts))
+    # a chunk boundary can split an image's queries: sum its directed counts, then both directions
+    return _undirected(a, b, c, n_images)
 
 
 def _votes(distances: np.ndarray, labels: np.ndarray, owner: np.ndarray, query_owner: np.ndarray,
@@ -256,7 +264,8 @@ def crop_candidates(
         ``mirrored`` (the votes came from the mirrored look-up); strongest
         first, then by paths. ``attrs`` holds ``skipped`` (unreadable files),
         ``n_images``, ``n_descriptors``, ``index`` (the faiss index type) and
-        ``seconds`` (``features``, ``index``, ``search``, ``votes``).
+        ``seconds`` (``features``, ``index``, ``search`` with the counting of
+        votes, ``select``).
 
     Raises
     ------
@@ -327,18 +336,17 @@ def crop_candidates(
     seconds["index"] = time.perf_counter() - t
     t = time.perf_counter()
     show = progress if progress is not None else n > _PROGRESS_FROM
+    parts = []
     with tqdm(total=len(queries), desc="descriptor search", unit="desc", unit_scale=True, disable=not show) as bar:
-        distances, labels = _search(index, queries, NEIGHBOURS + 1, n_workers, bar)
+        for flag in (False, True):
+            rows = query_mirrored == flag
+            if rows.any():
+                i, j, v = _search_votes(index, queries[rows], query_owner[rows], owner, int(max_distance), n,
+                                        n_workers, bar)
+                parts.append((i, j, v, np.full(len(i), flag)))
     seconds["search"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    parts = []
-    for flag in (False, True):
-        rows = query_mirrored == flag
-        if rows.any():
-            a, b, c = _votes(distances[rows], labels[rows], owner, query_owner[rows], int(max_distance), TIE, n)
-            i, j, v = _undirected(a, b, c, n)
-            parts.append((i, j, v, np.full(len(i), flag)))
     i, j, v, m = (np.concatenate(x) for x in zip(*parts))
     # a pair found both ways keeps its stronger look-up
     order = np.lexsort((-v, j, i))
@@ -351,7 +359,7 @@ def crop_candidates(
     keep = _top_per_image(i, j, v, per_image)
     i, j, v, m = i[keep], j[keep], v[keep], m[keep]
     order = np.lexsort((j, i, -v))  # names are sorted, so i < j is path_a < path_b
-    seconds["votes"] = time.perf_counter() - t
+    seconds["select"] = time.perf_counter() - t
     table = pd.DataFrame({"path_a": pd.array(names[i[order]].astype(str), dtype="string"),
                           "path_b": pd.array(names[j[order]].astype(str), dtype="string"),
                           "votes": v[order], "mirrored": m[order]})
