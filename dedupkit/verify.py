@@ -45,7 +45,12 @@ MAX_ANISOTROPY = 1.35  # ratio of the model's two singular values (a slight stre
 MIN_CONTAINED = 0.9  # the contained picture's share of its own area inside the other
 MIN_SIMILARITY = 0.7
 MAX_LOCAL_ERROR = 0.5  # the worst window's mean error: one region that differs
-COMPARE_SIDE = 96  # long side of the overlap when pixels are compared
+COMPARE_SIDE = 192  # long side of the overlap when pixels are compared
+ECC_SIDE = 192  # ... and when they are aligned finely first
+NATIVE_SHRINK = 2.0  # the coarser copy's pixels per compared pixel, at least
+EDGE_WEIGHT = 2.0  # how much an edge (a spread per pixel) excuses a difference
+MIN_SPREAD = 10.0  # grey levels: errors are measured against the picture's contrast, at least this
+ECC_ITERATIONS = 20  # fine alignment of the pixels before they are compared
 _REFLECTIVE = frozenset({"mirror", "flip", "transpose", "transverse"})
 
 
@@ -250,81 +255,153 @@ def _content_box(f: Features) -> tuple[float, float, float, float]:
     w, h = f.size
     return (min(x0 * f.scale, w), min(y0 * f.scale, h), min(x1 * f.scale, w), min(y1 * f.scale, h))
 
-def _quantiles(values: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Quantiles of grey levels (0..255) from a histogram of quarter levels: no sort."""
-    counts = np.bincount(np.clip(np.rint(values * 4), 0, 1023).astype(np.int64), minlength=1024)
-    cdf = np.cumsum(counts) / len(values)
-    return np.searchsorted(cdf, q).clip(0, 1023) / 4.0
+def _tone_residual(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """|y - f(x)|, with f the tone curve through y's mean in each 4-level bin of x.
 
-
-def _tone_residual(x: np.ndarray, y: np.ndarray, levels: int = 65) -> np.ndarray:
-    """|y - f(x)| / spread(y), with f the monotone tone curve that maps x's histogram onto y's.
-
-    Brightness, contrast, gamma and greyscale are such curves; a change in
-    one place only (a moved person, lights at night) is not.
+    Brightness, contrast, gamma, greyscale and clipping are such curves; a
+    change in one place only (a moved person, lights at night) is not.
     """
-    q = np.linspace(0.0, 1.0, levels)
-    q[0], q[-1] = 0.5 / len(x), 1.0 - 0.5 / len(x)
-    xs, ys = _quantiles(x, q), _quantiles(y, q)
-    xs, first = np.unique(xs, return_index=True)
-    predicted = np.interp(x, xs, ys[first])
-    return np.abs(y - predicted) / max(float(np.std(y)), 4.0)
+    which = np.clip(x, 0, 255).astype(np.int64) // 4
+    count = np.bincount(which, minlength=64)
+    seen = count > 0
+    centres = np.bincount(which, x, 64)[seen] / count[seen]
+    means = np.bincount(which, y, 64)[seen] / count[seen]
+    return np.abs(y - np.interp(x, centres, means))
 
 
 def _sample(grey: np.ndarray, m: np.ndarray, size: tuple[int, int], shrink: float) -> np.ndarray:
-    """``grey`` at the points ``m @ (u, v, 1)`` of a ``size`` grid, -1 outside; area-averaged first when shrinking."""
+    """``grey`` at the points ``m @ (u, v, 1)`` of a ``size`` grid, -1 outside.
+
+    When shrinking, the picture is first blurred by a Gaussian of 0.6 grid
+    pixels (in its own pixels: ``0.6 * shrink``), so that two copies of one
+    picture at different sizes come out alike; an integer area average does
+    most of the shrinking first, cheaply.
+    """
     cv2 = _cv2()
     src = grey
-    if shrink > 1.5:  # average down to about the grid's resolution, then interpolate
-        h, w = grey.shape
-        r = shrink / 1.25
-        small = (max(2, round(w / r)), max(2, round(h / r)))
-        src = cv2.resize(grey, small, interpolation=cv2.INTER_AREA)
-        sx, sy = small[0] / w, small[1] / h  # pixel centres: x' = (x + 0.5) * s - 0.5
-        m = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5]]) @ np.vstack([m, [0, 0, 1]])
+    if shrink > 1.0:
+        n = max(1, int(shrink // 2))
+        if n > 1:
+            h, w = grey.shape
+            small = (max(2, w // n), max(2, h // n))
+            src = cv2.resize(grey[: small[1] * n, : small[0] * n], small, interpolation=cv2.INTER_AREA)
+            m = np.array([[1 / n, 0, 0.5 / n - 0.5], [0, 1 / n, 0.5 / n - 0.5]]) @ np.vstack([m, [0, 0, 1]])
+        sigma = math.sqrt(max((0.6 * shrink / n) ** 2 - (0.29 if n > 1 else 0.0) ** 2, 0.09))
+        src = cv2.GaussianBlur(src.astype(np.float32), (0, 0), sigma)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     return cv2.warpAffine(src.astype(np.float32), m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT,
                           borderValue=-1.0)
 
 
-def _compare(a: Features, b: Features, model: np.ndarray, polygon_a: np.ndarray) -> dict:
-    """Warp both working copies onto a small grid over the overlap and compare them.
+def _refine(template: np.ndarray, moving: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    """The small affine correction (2x3, grid to grid) that best aligns ``moving`` onto ``template`` (ECC)."""
+    cv2 = _cv2()
+    warp = np.eye(2, 3, dtype=np.float32)
+    try:
+        _, warp = cv2.findTransformECC(template, moving, warp, cv2.MOTION_AFFINE,
+                                       (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ITERATIONS, 1e-4),
+                                       mask, 3)
+    except cv2.error:  # no convergence: keep the features' model
+        return None
+    return warp.astype(np.float64)
 
-    ``model`` maps A's working pixels to B's; ``polygon_a`` is the overlap in A's full pixels.
+
+def _worst_window(error: np.ndarray, valid: np.ndarray, win: int) -> float:
+    """The largest mean error over the windows of ``win`` pixels that are mostly valid."""
+    cv2 = _cv2()
+    e_sum = cv2.boxFilter(error, -1, (win, win), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    n_sum = cv2.boxFilter(valid.astype(np.float32), -1, (win, win), normalize=False,
+                          borderType=cv2.BORDER_CONSTANT)
+    full = n_sum >= 0.6 * win * win
+    return float((e_sum[full] / n_sum[full]).max()) if full.any() else 1.0
+
+
+def _gradient(grid: np.ndarray, spread: float) -> np.ndarray:
+    """Local gradient magnitude (largest in a 3x3 neighbourhood), in units of the picture's spread per pixel."""
+    cv2 = _cv2()
+    g = np.where(grid >= 0, grid, 0).astype(np.float32)
+    magnitude = cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)) / 8
+    return cv2.dilate(magnitude, np.ones((3, 3), np.uint8)) / spread
+
+
+def _largest_blob(bad: np.ndarray) -> float:
+    """Pixels in the largest connected patch of ``bad`` after removing specks (a 2x2 opening)."""
+    cv2 = _cv2()
+    bad = cv2.morphologyEx(bad.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(bad, connectivity=8)
+    return float(stats[1:, cv2.CC_STAT_AREA].max()) if n > 1 else 0.0
+
+
+def _grids(a: Features, b: Features, model: np.ndarray, box: tuple, side: float):
+    """A's and B's working copies sampled on one grid over ``box`` (A's working pixels), and where both are valid.
+
+    ``model`` (3x3) maps A's working pixels to B's. Returns the two grids, the
+    valid mask and the grid-to-A map (3x3).
     """
     cv2 = _cv2()
-    poly = polygon_a / a.scale
-    (x0, y0), (x1, y1) = poly.min(0), poly.max(0)
+    x0, y0, x1, y1 = box
     extent = max(x1 - x0, y1 - y0, 1.0)
-    s_b = math.sqrt(abs(np.linalg.det(model[:, :2])))  # B's working pixels per A's
-    side = max(8.0, min(COMPARE_SIDE, extent, extent * s_b))
-    k = extent / side  # A's working pixels per compared pixel
+    s_b = math.sqrt(abs(np.linalg.det(model[:2, :2])))  # B's working pixels per A's
+    # both copies shrunk (and so blurred alike) at least NATIVE_SHRINK times
+    k = extent / max(8.0, min(side, min(extent, extent * s_b) / NATIVE_SHRINK))  # A's working pixels per grid pixel
     size = (max(2, math.ceil((x1 - x0) / k)), max(2, math.ceil((y1 - y0) / k)))
-    to_a = np.array([[k, 0, x0 + 0.5 * k - 0.5], [0, k, y0 + 0.5 * k - 0.5]])
-    to_b = np.hstack([model[:, :2] @ to_a[:, :2], (model[:, :2] @ to_a[:, 2] + model[:, 2])[:, None]])
-    out = [_sample(a.grey, to_a, size, k), _sample(b.grey, to_b, size, k * s_b)]
-    valid = cv2.erode(((out[0] >= 0) & (out[1] >= 0)).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    to_a = np.array([[k, 0, x0 + 0.5 * k - 0.5], [0, k, y0 + 0.5 * k - 0.5], [0, 0, 1]])
+    grid_a = _sample(a.grey, to_a[:2], size, k)
+    grid_b = _sample(b.grey, (model @ to_a)[:2], size, k * s_b)
+    valid = cv2.erode(((grid_a >= 0) & (grid_b >= 0)).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    return grid_a, grid_b, valid, to_a
+
+
+def _compare(a: Features, b: Features, model: np.ndarray, polygon_a: np.ndarray) -> dict:
+    """Align the two working copies finely over the overlap, then compare their pixels.
+
+    ``model`` (2x3) maps A's working pixels to B's; ``polygon_a`` is the overlap in A's full pixels.
+    """
+    poly = polygon_a / a.scale
+    box = (*poly.min(0), *poly.max(0))
+    model = np.vstack([model, [0, 0, 1]])
+    out = {}
+    grid_a, grid_b, valid, to_a = _grids(a, b, model, box, ECC_SIDE)
+    if valid.sum() >= 64:
+        warp = _refine(np.where(valid, grid_a, 0).astype(np.float32), np.where(grid_b >= 0, grid_b, 0).astype(np.float32),
+                       valid.astype(np.uint8))
+        if warp is not None:
+            h, w = grid_a.shape
+            shift = np.abs(np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]]) @ (warp - np.eye(2, 3)).T)
+            out["ecc_shift"] = float(shift.max()) / max(w, h)
+            if out["ecc_shift"] < 0.1:  # a refinement, not another answer
+                model = model @ to_a @ np.vstack([warp, [0, 0, 1]]) @ np.linalg.inv(to_a)
+    grid_a, grid_b, valid, _ = _grids(a, b, model, box, COMPARE_SIDE)
     n_valid = int(valid.sum())
-    if n_valid < 16:
+    if n_valid < 64:
         return {"similarity": 0.0, "worst_local": 1.0, "valid": n_valid}
-    va, vb = (cv2.GaussianBlur(o, (0, 0), 1.0)[valid] for o in out)  # the same final blur for both
+    va, vb = grid_a[valid], grid_b[valid]
     ra, rb = _tone_residual(vb, va), _tone_residual(va, vb)
-    residual = ra if ra.mean() < rb.mean() else rb
-    error = np.zeros(size[::-1], np.float32)
+    sa, sb = max(float(np.std(va)), MIN_SPREAD), max(float(np.std(vb)), MIN_SPREAD)
+    residual = ra / sa if ra.mean() / sa < rb.mean() / sb else rb / sb
+    error = np.zeros(grid_a.shape, np.float32)
     error[valid] = np.minimum(residual, 1.0)
-    # the worst window of a sixth of the side: a local difference (a moved person) shows there
-    win = max(3, round(max(size) / 6))
-    e_sum = cv2.boxFilter(error, -1, (win, win), normalize=False, borderType=cv2.BORDER_CONSTANT)
-    n_sum = cv2.boxFilter(valid.astype(np.float32), -1, (win, win), normalize=False, borderType=cv2.BORDER_CONSTANT)
-    full = n_sum >= 0.6 * win * win
-    return {
+    # the same, forgiving near edges, where a fraction of a pixel or a little blur makes a large difference
+    edges = np.maximum(_gradient(grid_a, sa), _gradient(grid_b, sb))
+    edge_error = np.zeros(grid_a.shape, np.float32)
+    edge_error[valid] = np.minimum(residual / (1.0 + EDGE_WEIGHT * edges[valid]), 1.0)
+    side = max(grid_a.shape)
+    out.update({
         "similarity": float(1.0 - error[valid].mean()),
-        "worst_local": float((e_sum[full] / n_sum[full]).max()) if full.any() else 1.0,
+        "worst_local": _worst_window(error, valid, max(3, round(side / 6))),
+        "worst_small": _worst_window(error, valid, max(3, round(side / 12))),
         "bad_share": float((error[valid] > 0.5).mean()),
+        "blob": _largest_blob(error > 0.5) / n_valid,
+        "edge_similarity": float(1.0 - edge_error[valid].mean()),
+        "edge_local": _worst_window(edge_error, valid, max(3, round(side / 6))),
+        "edge_small": _worst_window(edge_error, valid, max(3, round(side / 12))),
+        "gain": float(np.log((vb.mean() + 10) / (va.mean() + 10))),
+        "contrast": float(np.log((np.std(vb) + 2) / (np.std(va) + 2))),
         "spread": float(min(np.std(va), np.std(vb))),
         "valid": n_valid,
         "error_map": error,
-    }
+    })
+    return out
 
 
 # --- one pair --------------------------------------------------------------------------------
