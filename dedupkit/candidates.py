@@ -219,7 +219,7 @@ def crop_candidates(
     source: Iterable[str | os.PathLike] | Mapping[str, Features],
     *,
     per_image: int = 10,
-    min_votes: int = 3,
+    min_votes: int = 5,
     queries_per_image: int | None = None,
     mirror: bool = False,
     max_distance: int = 64,
