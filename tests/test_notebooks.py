@@ -21,6 +21,7 @@ from PIL import Image, ImageOps
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 NAMES = ["01_hash_dataset", "02_tune_threshold", "03_export_duplicates", "04_calibrate_and_compare"]
+CELL_TIMEOUT = 600  # seconds: a cell that takes longer fails the test instead of hanging it (a lost kernel message)
 # the kernel `make install` registers, by its display name (one owner: the Makefile)
 KERNEL_NAME = re.search(r'--display-name "([^"]+)"', (REPO / "Makefile").read_text()).group(1)
 
@@ -83,7 +84,7 @@ def test_the_notebooks_run_on_another_folder(photos, tmp_path, kernel, originals
         papermill.execute_notebook(
             str(REPO / "notebooks" / f"{name}.ipynb"), str(out / f"{name}.ipynb"),
             parameters={"image_dir": str(photos), "output_dir": str(out), **extra},
-            kernel_name=kernel, cwd=str(tmp_path), progress_bar=False, log_output=False,
+            kernel_name=kernel, cwd=str(tmp_path), progress_bar=False, log_output=False, execution_timeout=CELL_TIMEOUT,
         )
         executed = nbformat.read(out / f"{name}.ipynb", as_version=4)
         assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
@@ -129,7 +130,7 @@ def test_the_notebooks_run_on_another_folder(photos, tmp_path, kernel, originals
     papermill.execute_notebook(
         str(REPO / "notebooks" / "03_export_duplicates.ipynb"), str(out / "03_hash_only.ipynb"),
         parameters={"image_dir": str(photos), "output_dir": str(out), "verify": False},
-        kernel_name=kernel, cwd=str(tmp_path), progress_bar=False, log_output=False,
+        kernel_name=kernel, cwd=str(tmp_path), progress_bar=False, log_output=False, execution_timeout=CELL_TIMEOUT,
     )
     assert "hash distance alone: pairs within 8 bits (the threshold saved by notebook 2)" in _stdout(
         nbformat.read(out / "03_hash_only.ipynb", as_version=4))
