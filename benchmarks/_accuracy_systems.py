@@ -153,7 +153,33 @@ def _cache_key(*parts) -> str:
     return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def crop_pairs(root: Path, files: list[str], options: dict, cache: Path | None) -> tuple[pd.DataFrame, float, bool]:
+class SharedFeatures:
+    """ORB features of the files of a half, extracted once (``dedupkit.candidates.extract_all``) when first
+    needed and shared by every verified system: crop candidates and the verifier read the same mapping, as
+    ``extract_all``'s documentation suggests. ``seconds / len(files)`` is each file's share of the time."""
+
+    def __init__(self, root: Path, files: list[str], options: dict):
+        self.root, self.files, self.options = root, files, options
+        self.mapping: dict | None = None
+        self.seconds = 0.0
+
+    def get(self) -> dict:
+        if self.mapping is None:
+            from dedupkit.candidates import extract_all
+
+            keep = {k: self.options[k] for k in ("side", "n_features") if k in self.options}
+            start = time.perf_counter()
+            self.mapping = extract_all([str(self.root / f) for f in self.files], progress=False, **keep)
+            self.seconds = time.perf_counter() - start
+        return self.mapping
+
+    def per_file(self) -> float:
+        """Seconds per file (0 until extracted)."""
+        return self.seconds / max(1, len(self.files)) if self.mapping is not None else 0.0
+
+
+def crop_pairs(root: Path, files: list[str], options: dict, cache: Path | None,
+               features: SharedFeatures) -> tuple[pd.DataFrame, float, bool]:
     """``crop_candidates`` on the files of a half: pairs (relative paths) with votes; seconds; cached?"""
     from dedupkit.candidates import crop_candidates
 
@@ -163,11 +189,10 @@ def crop_pairs(root: Path, files: list[str], options: dict, cache: Path | None) 
     if store is not None and store.exists() and store.with_suffix(".json").exists():
         seconds = json.loads(store.with_suffix(".json").read_text())["seconds"]
         return pd.read_parquet(store), float(seconds), True
+    mapping = features.get()
     start = time.perf_counter()
-    found = crop_candidates([str(root / f) for f in files], **{"progress": False, **options})
+    found = crop_candidates(mapping, **{"progress": False, **options})
     seconds = time.perf_counter() - start
-    if isinstance(found, tuple):  # (pairs, features): the features are not kept (verify extracts its own)
-        found = found[0]
     prefix = str(root) + "/"
     found = found.copy()
     for column in ("path_a", "path_b"):
@@ -183,15 +208,17 @@ def _sig(path: Path) -> tuple[int, int]:
     return stat.st_size, stat.st_mtime_ns
 
 
-def _code_modules() -> list[str]:
-    return sorted(p.stem for p in (Path(dedupkit.__file__).parent).glob("*.py"))
+def _code_modules() -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in (Path(dedupkit.__file__).parent).glob("*.py")))
 
 
-def verify(root: Path, candidates: pd.DataFrame, options: dict, cache: Path | None) -> tuple[pd.DataFrame, float, int]:
+def verify(root: Path, candidates: pd.DataFrame, options: dict, cache: Path | None,
+           features: SharedFeatures) -> tuple[pd.DataFrame, float, int]:
     """``verify_pairs`` on candidate pairs (relative paths); per-pair results are cached by code and options.
 
     Returns the table with ``verified`` etc., the seconds (measured now for the
-    pairs verified now, as measured then for cached ones) and how many were cached.
+    pairs verified now, as measured then for cached ones; features apart) and
+    how many were cached.
     """
     from dedupkit.verify import verify_pairs
 
@@ -215,8 +242,9 @@ def verify(root: Path, candidates: pd.DataFrame, options: dict, cache: Path | No
         absolute = todo.drop(columns=["sig_a", "sig_b", "turn"]).copy()
         absolute["path_a"] = [str(root / p) for p in absolute["path_a"]]
         absolute["path_b"] = [str(root / p) for p in absolute["path_b"]]
+        mapping = features.get()
         start = time.perf_counter()
-        result = verify_pairs(absolute.reset_index(drop=True), **{"progress": False, **options})
+        result = verify_pairs(absolute.reset_index(drop=True), features=mapping, **{"progress": False, **options})
         seconds = time.perf_counter() - start
         result = result.reset_index(drop=True)
         result["path_a"] = todo["path_a"].to_numpy()  # verify_pairs keeps the rows, in order
@@ -241,13 +269,18 @@ def verify(root: Path, candidates: pd.DataFrame, options: dict, cache: Path | No
 
 def verified_candidates(system: System, root: Path, files: list[str], hashes: pd.DataFrame, *,
                         candidate_distance: int, verify_options: dict, crop_options: dict,
-                        cache: Path | None) -> tuple[pd.DataFrame, dict]:
-    """Every candidate pair of a verified system with its verdict, and the seconds of each stage."""
+                        cache: Path | None, features: SharedFeatures) -> tuple[pd.DataFrame, dict]:
+    """Every candidate pair of a verified system with its verdict, and the seconds of each stage.
+
+    ``features_s`` is the share of the one feature extraction this system
+    would need alone: every file with crop candidates, else the files of its
+    candidate pairs (measured once per run, or 0 when everything came from the cache).
+    """
     pairs, search_s = hash_pairs(hashes, candidate_distance, dihedral=system.dihedral)
     pairs = pairs.assign(source="hash")
     times = {"search_s": search_s}
     if system.crop:
-        crops, crop_s, crop_cached = crop_pairs(root, files, crop_options, cache)
+        crops, crop_s, crop_cached = crop_pairs(root, files, crop_options, cache, features)
         times["crop_s"] = crop_s
         times["crop_cached"] = crop_cached
         a = np.minimum(crops["path_a"].astype(str), crops["path_b"].astype(str))
@@ -266,6 +299,8 @@ def verified_candidates(system: System, root: Path, files: list[str], hashes: pd
     pairs = pairs.astype({"path_a": str, "path_b": str}).reset_index(drop=True)
     if len(pairs) == 0:
         return pairs.assign(verified=pd.Series(dtype=bool)), {**times, "verify_s": 0.0, "verify_cached": 0}
-    checked, verify_s, n_cached = verify(root, pairs, verify_options, cache)
-    times.update(verify_s=verify_s, verify_cached=n_cached, candidates=len(pairs))
+    checked, verify_s, n_cached = verify(root, pairs, verify_options, cache, features)
+    used = len(files) if system.crop else len(pd.unique(pairs[["path_a", "path_b"]].to_numpy().ravel()))
+    times.update(features_s=features.per_file() * used, verify_s=verify_s, verify_cached=n_cached,
+                 candidates=len(pairs))
     return checked, times
