@@ -9,10 +9,20 @@ proposed, strongest first, at most ``per_image`` per image. This only
 proposes; :func:`dedupkit.verify.verify_pairs` decides.
 
 A descriptor votes once for each other image among its near neighbours: those
-within ``radius`` bits and within a few bits of its nearest match in another
-image. A descriptor whose whole neighbour list ties (a plain corner, text,
-an interface's chrome shared by a hundred screenshots) says nothing and does
-not vote, so groups of lookalikes do not crowd out a picture's own copies.
+within ``max_distance`` bits and within a few bits of its nearest match in
+another image. A descriptor whose whole neighbour list ties (a plain corner,
+text, an interface's chrome shared by a hundred screenshots) says nothing and
+does not vote, so groups of lookalikes do not crowd out a picture's own copies.
+
+The index is exact (``IndexBinaryFlat``) below 10,000 descriptors (about 20
+images), else an ``IndexBinaryIVF`` whose centroids are descriptors drawn at
+random (seeded; no training pass), ``nlist`` the power of two nearest
+``sqrt(8 N)`` and ``nprobe`` 8: on 1,024 test images it proposed the crops,
+frames and turns the exact index did, at 20 instead of 1,664 ms per image
+(random centres, as FLANN uses for binary codes). Measured on the tune half
+of bench-data (``benchmarks/bench_candidates.py``), with ``per_image=10, min_votes=5``: a
+copy is proposed with its original for 89% of crops, 93% of frames, captions
+and screenshots, 94% of turns and 89% of combined edits.
 """
 
 from __future__ import annotations
