@@ -18,10 +18,10 @@ from tqdm.auto import tqdm
 
 from .cache import HashCache, resolve_cache_path
 from .dihedral import dihedral_hex
-from .fastpath import fast_draft_size, fast_hash_hex, prepare
+from .fastpath import fast_draft_size, fast_hash_hex, prepare, reduce_like_jpeg
 from .hashing import check_method, hash_hex
 from .loading import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageLoadError, decode_image
-from .trim import trim_borders
+from .trim import trim_borders, trim_box
 
 __all__ = ["HASH_COLUMNS", "hash_file", "hash_images", "list_images"]
 
@@ -34,7 +34,7 @@ _PROGRESS_FROM = 200  # files; below this the bar is off unless asked for
 _SERIAL_BELOW = 64  # files; below this starting processes costs more than it saves
 _CHUNK = 64  # files per task at most, by default
 # Part of every cache key: bump when hash_file's output changes for the same file and options.
-_HASHER_VERSION = f"1/imagehash-{getattr(imagehash, '__version__', '?')}"
+_HASHER_VERSION = f"2/imagehash-{getattr(imagehash, '__version__', '?')}"
 
 
 def list_images(
@@ -122,12 +122,18 @@ def hash_file(
         Decode at full resolution, so the hash is bit-identical to imagehash on
         the fully decoded image. By default (the fast path) JPEGs are decoded
         in greyscale at a reduced scale (libjpeg DCT scaling, 1/2 to 1/8),
-        keeping at least 12 pixels per hash cell, shrunk by the same LANCZOS
-        filter as imagehash's, and ``whash`` works on a square of at most 16
-        pixels per cell instead of imagehash's image-size-dependent one
+        keeping at least 12 pixels per hash cell, and any other image is
+        brought to the same grey working image by box means
+        (:func:`dedupkit.fastpath.reduce_like_jpeg`), so that a JPEG and a PNG
+        of its pixels hash alike (the same bits for 96% of photos, never more
+        than 1 bit apart without a frame, ``tests/test_identical_pixels.py``);
+        then shrunk by the same LANCZOS filter as imagehash's, kept in floating
+        point, and ``whash`` works on a square of at most 16 pixels per cell
+        instead of imagehash's image-size-dependent one
         (:mod:`dedupkit.fastpath`). That is 4-7x faster per core for photos
         of 1080p and up, and on average within about half a bit (of 64) of the
-        exact hash, rarely more than 2 (``benchmarks/README.md``).
+        exact hash, rarely more than 2 (``benchmarks/README.md``; up to 7 on
+        flat textures, where imagehash's own rounding decides).
     trim, dihedral
         See :func:`dedupkit.hash_images`.
 
@@ -144,17 +150,22 @@ def hash_file(
     except OSError:
         pass
     try:
-        decoded = decode_image(path, max_pixels=max_pixels, draft_size=None if exact else fast_draft_size(hash_size))
-        image = trim_borders(decoded.image) if _trim_on(trim, exact) else decoded.image
+        draft = None if exact else fast_draft_size(hash_size)
+        decoded = decode_image(path, max_pixels=max_pixels, draft_size=draft)
+        image = decoded.image
+        if not exact and image.size == (decoded.width, decoded.height):  # not scaled by libjpeg: scale alike
+            image = reduce_like_jpeg(image, draft)
+        scale = max(decoded.width, decoded.height) / max(image.size)  # full size / working size
+        if exact or dihedral:
+            image = trim_borders(image) if _trim_on(trim, exact) else image
         if exact:
             row["hash"] = hash_hex(image, method=method, hash_size=hash_size)
         elif dihedral:  # the 8 turns of one image that imagehash shrinks (see dedupkit.fastpath)
-            scale = max(decoded.width, decoded.height) / max(decoded.image.size)
             image = prepare(image, method, hash_size, scale=scale, square_only=True)
             row["hash"] = hash_hex(image, method=method, hash_size=hash_size)
-        else:  # shrink as imagehash would, cheaper (see dedupkit.fastpath)
-            scale = max(decoded.width, decoded.height) / max(decoded.image.size)
-            row["hash"] = fast_hash_hex(image, method, hash_size, scale=scale)
+        else:  # shrink as imagehash would, cheaper; a frame cut to a fraction of a pixel (see dedupkit.fastpath)
+            box = trim_box(image, subpixel=True) if _trim_on(trim, exact) else None
+            row["hash"] = fast_hash_hex(image, method, hash_size, scale=scale, box=box)
         if dihedral:
             row["hash_dihedral"] = dihedral_hex(image, method=method, hash_size=hash_size)
         row["width"], row["height"], row["format"] = decoded.width, decoded.height, decoded.format

@@ -37,7 +37,8 @@ def trim_box(
     max_outliers: float = 0.02,
     max_band: float = 0.25,
     min_keep: float = 0.1,
-) -> tuple[int, int, int, int]:
+    subpixel: bool = False,
+) -> tuple[int, int, int, int] | tuple[float, float, float, float]:
     """The box ``(left, top, right, bottom)`` of the picture inside plain borders.
 
     Parameters
@@ -55,10 +56,19 @@ def trim_box(
     min_keep
         If less than this fraction of the width or height would remain, the
         image is taken to be plain all over and nothing is cut.
+    subpixel
+        Return each cut side to a fraction of a pixel: the first line kept
+        after a frame is often a blend of frame and picture (an image shrunk
+        by averaging, such as a JPEG decoded at reduced scale), and the part of
+        it that is frame is cut too, as the least-squares share of the frame's
+        colour in it. Whether such a line counts as plain can tip on a grey
+        level of decoder noise; this way the box then moves by a small
+        fraction of a pixel instead of a whole one (the fast hashing path hashes
+        this box, :func:`dedupkit.fastpath.fast_hash_hex`).
 
     Returns
     -------
-    tuple of int
+    tuple of int, or of float with ``subpixel=True``
         The box to pass to :meth:`PIL.Image.Image.crop`;
         ``(0, 0, width, height)`` when there is nothing to cut.
 
@@ -98,11 +108,60 @@ def trim_box(
     top, bottom, left, right = box
     if bottom - top < min_keep * h or right - left < min_keep * w:
         return 0, 0, width, height
+    if subpixel:
+        sx, sy = (width / w, height / h) if scale > 1 else (1.0, 1.0)
+        top_f, bottom_f, left_f, right_f = _blended_edges(pixels, box, w, h)
+        return left_f * sx, top_f * sy, right_f * sx, bottom_f * sy
     if scale > 1:  # back to full size, keeping every pixel that may be picture
         sx, sy = width / w, height / h
         left, top = int(np.floor(left * sx)), int(np.floor(top * sy))
         right, bottom = min(width, int(np.ceil(right * sx))), min(height, int(np.ceil(bottom * sy)))
     return left, top, right, bottom
+
+
+def _blended_edges(pixels: np.ndarray, box: list[int], w: int, h: int) -> tuple[float, float, float, float]:
+    """``box`` (top, bottom, left, right) with each cut side moved to where the frame ends inside its lines.
+
+    A line at the boundary can be a blend of frame and picture, and counted as
+    either: the last line cut gives back the part of it that is picture, the
+    first line kept loses the part of it that is frame.
+    """
+    top, bottom, left, right = box
+    if min(bottom - top, right - left) < 3 or box == [0, h, 0, w]:
+        return float(top), float(bottom), float(left), float(right)
+    rows, columns = pixels[:, left:right], pixels[top:bottom].transpose(1, 0, 2)
+    return (_edge_position(rows, top, +1), _edge_position(rows, bottom - 1, -1) + 1,
+            _edge_position(columns, left, +1), _edge_position(columns, right - 1, -1) + 1)
+
+
+def _edge_position(lines: np.ndarray, first_kept: int, inward: int) -> float:
+    """Where the frame ends, to a fraction of a line, on the side whose first line kept is ``first_kept``."""
+    cut = first_kept - inward  # the last line cut, if any
+    if not 0 <= cut < len(lines):
+        return float(first_kept)
+    outer = cut - inward if 0 <= cut - inward < len(lines) else cut  # a line of frame to take its colour from
+    frame = lines[outer]
+    position = float(first_kept)
+    if outer != cut:
+        position -= inward * (1 - _frame_share(lines[cut], lines[first_kept], frame))
+    return position + inward * _frame_share(lines[first_kept], lines[first_kept + inward], frame)
+
+
+def _frame_share(line: np.ndarray, inner: np.ndarray, frame_line: np.ndarray) -> float:
+    """How much of ``line`` is the frame's colour blended over the picture (``inner``, the next line in): 0 to 1.
+
+    The least-squares ``a`` in ``line = a * frame + (1 - a) * inner``, over
+    every pixel and channel, with ``frame`` the median colour of the frame
+    line next to it.
+    """
+    frame = np.median(frame_line.reshape(len(frame_line), -1), axis=0)
+    inner = inner.reshape(len(inner), -1).astype(np.float64)
+    towards = frame[None, :] - inner
+    moved = line.reshape(len(line), -1) - inner
+    scale = float((towards * towards).sum())
+    if scale <= 1e-9:
+        return 0.0
+    return float(np.clip((moved * towards).sum() / scale, 0.0, 1.0))
 
 
 def _cut_axis(block: np.ndarray, frame_colours: list[np.ndarray], first_turn: bool, tolerance: int,
@@ -117,13 +176,18 @@ def _cut_axis(block: np.ndarray, frame_colours: list[np.ndarray], first_turn: bo
     if n == 0:
         return 0, 0
     edges = block[[0, -1]]  # most photos: neither edge line is plain, and nothing more to look at
-    off = np.abs(edges - np.median(edges, axis=1)[:, None, :]).max(axis=2) > tolerance
-    if (off.mean(axis=1) > max_outliers).all():
+    off = _share_off(np.abs(edges - np.median(edges, axis=1)[:, None, :]).max(axis=2), tolerance)
+    if (off > max_outliers).all():
         return 0, n
     reference = np.median(block, axis=1)  # (rows, channels): each row's colour
-    plain = (np.abs(block - reference[:, None, :]).max(axis=2) > tolerance).mean(axis=1) <= max_outliers
+    plain = _share_off(np.abs(block - reference[:, None, :]).max(axis=2), tolerance) <= max_outliers
     head = _edge_run(block, reference, plain, tolerance, band)
     tail = _edge_run(block[::-1], reference[::-1], plain[::-1], tolerance, band)
+    # a frame of one line may be a blend of a thinner frame and the picture, plain or not by a grey level of
+    # decoder noise: it must be plain at half the tolerance and outliers (a line of frame alone is)
+    for run, line, end in ((head, block[0], 0), (tail, block[-1], 1)):
+        if run[0] == 1 and _share_off(np.abs(line - reference[-end]).max(axis=-1), tolerance / 2) > max_outliers / 2:
+            head, tail = ((0, False, run[2]), tail) if end == 0 else (head, (0, False, run[2]))
     if head[0] + tail[0] >= n:  # plain all over: leave it
         return 0, n
 
@@ -139,6 +203,11 @@ def _cut_axis(block: np.ndarray, frame_colours: list[np.ndarray], first_turn: bo
     return cut[0], n - cut[1]
 
 
+def _share_off(difference: np.ndarray, tolerance: float) -> np.ndarray:
+    """Per line (rows of ``difference``), the share of pixels further than ``tolerance`` from a colour."""
+    return (difference > tolerance).mean(axis=-1)
+
+
 def _edge_run(block: np.ndarray, reference: np.ndarray, plain: np.ndarray, tolerance: int,
               band: int) -> tuple[int, bool, np.ndarray]:
     """The plain run of one colour at the start of ``block``, extended over caption bands.
@@ -152,7 +221,7 @@ def _edge_run(block: np.ndarray, reference: np.ndarray, plain: np.ndarray, toler
     captioned = False
     while 0 < run < n:
         ahead = np.abs(block[run : run + band] - colour).max(axis=2)
-        mostly = (ahead <= tolerance).mean(axis=1) >= _BAND_FRACTION
+        mostly = 1 - _share_off(ahead, tolerance) >= _BAND_FRACTION
         closing = np.flatnonzero(same[run : run + band])
         if not len(closing) or not mostly[: closing[0]].all() or ahead[: closing[0]].max() <= 4 * tolerance:
             break  # no band, or only shades of the frame's colour (a sky, not text)
@@ -161,8 +230,8 @@ def _edge_run(block: np.ndarray, reference: np.ndarray, plain: np.ndarray, toler
         run = end + (int(np.argmin(rest)) if not rest.all() else len(rest))
         captioned = True
     if 0 < run < n:  # a frame ends at an edge: most of the next lines' pixels are off its colour
-        after = np.abs(block[run : run + 2] - colour).max(axis=2) > tolerance
-        if after.mean(axis=1).max() < _EDGE_FRACTION:
+        after = _share_off(np.abs(block[run : run + 2] - colour).max(axis=2), tolerance)
+        if after.max() < _EDGE_FRACTION:
             return 0, False, colour  # it fades into the picture: a sky or a wall, not a frame
     return run, captioned, colour
 

@@ -115,8 +115,9 @@ def test_fast_hashes_stay_within_a_few_bits_on_the_sample(sample_dir, method):
     exact = hash_images(sample_dir, method=method, workers=1, exact=True)
     ok = fast["hash"].notna()
     bits = hamming(hex_to_codes(fast["hash"][ok]), hex_to_codes(exact["hash"][ok]))
-    # measured: mean 0.24 (aHash) to 0.59 (vertical dHash), max 1 to 4
-    assert bits.mean() <= 0.75 and bits.max() <= 5, (bits.mean(), bits.max())
+    # measured: mean 0.32 (aHash) to 0.85 (vertical dHash), max 2 to 7 (brick.jpg, a flat texture): the fast
+    # hash keeps the shrunk pixels in floating point, imagehash rounds them (see test_identical_pixels.py)
+    assert bits.mean() <= 1.0 and bits.max() <= 8, (bits.mean(), bits.max())
     if method in ("dhash", "phash", "whash"):
         def key(pairs):
             return set(zip(pairs.iloc[:, 0], pairs.iloc[:, 1]))
@@ -130,7 +131,7 @@ def test_fast_hashes_of_large_photos_are_nearly_exact(full_hd):
         bits = [int(hamming(hex_to_codes([hash_file(p, method=method)["hash"]]),
                             hex_to_codes([hash_file(p, method=method, exact=True)["hash"]]))[0])
                 for p in full_hd]
-        assert np.mean(bits) <= 0.67 and max(bits) <= 2, (method, bits)  # mean measured 0.04-0.16 on 50 photos
+        assert np.mean(bits) <= 1.0 and max(bits) <= 2, (method, bits)
 
 
 def test_256_bit_fast_hashes_stay_close(sample_dir):
@@ -139,7 +140,7 @@ def test_256_bit_fast_hashes_stay_close(sample_dir):
         exact = hash_images(sample_dir, method=method, hash_size=16, workers=1, exact=True)
         ok = fast["hash"].notna()
         bits = hamming(hex_to_codes(fast["hash"][ok]), hex_to_codes(exact["hash"][ok]))
-        assert bits.mean() <= 2.5 and bits.max() <= 10, (method, bits.mean(), bits.max())
+        assert bits.mean() <= 3.0 and bits.max() <= 12, (method, bits.mean(), bits.max())  # measured 2.71, 9
 
 
 def test_dihedral_and_trim_still_work_on_the_fast_path(sample_dir):
@@ -148,6 +149,28 @@ def test_dihedral_and_trim_still_work_on_the_fast_path(sample_dir):
         row = hash_file(path, method=method, dihedral=True)
         assert row["hash_dihedral"][: len(row["hash"])] == row["hash"], method
         assert hash_file(path, method=method, trim=True)["hash"]
+
+
+def _float_shrink(image, size):
+    """Pillow's LANCZOS in floating point, one pass at a time, clipped between the passes as Pillow's 8-bit one."""
+    across = np.asarray(image.convert("F").resize((size[0], image.height), Image.Resampling.LANCZOS))
+    across = Image.fromarray(np.clip(across, 0, 255).astype(np.float32), "F")
+    return np.clip(np.asarray(across.resize(size, Image.Resampling.LANCZOS), dtype=np.float64), 0, 255)
+
+
+def _phash_bits(pixels):
+    from scipy.fftpack import dct
+
+    low = dct(dct(pixels, axis=0), axis=1)[:8, :8]
+    return low > np.median(low)
+
+
+FLOAT_FORMULAS = {  # imagehash's formulas on unrounded pixels; dHash: brighter by more than half a level
+    "dhash": lambda px: px[:, 1:] - px[:, :-1] > 0.5,
+    "dhash_vertical": lambda px: px[1:, :] - px[:-1, :] > 0.5,
+    "ahash": lambda px: px > px.mean(),
+    "phash": _phash_bits,
+}
 
 
 @pytest.mark.parametrize("method", list(FUNCTIONS))
@@ -159,6 +182,10 @@ def test_fast_hash_is_imagehash_on_the_shrunk_image(sample_dir, method):
         scale = decoded.width / decoded.image.width
         small = prepare(decoded.image, method, 8, scale=scale)
         assert small.size == working_size(method, 8, decoded.image.size, scale)
-        expected = str(FUNCTIONS[method](small, hash_size=8))
+        if method in FLOAT_FORMULAS:  # the formula on the shrunk pixels kept in floating point
+            bits = FLOAT_FORMULAS[method](_float_shrink(decoded.image.convert("L"), small.size))
+            expected = np.packbits(bits, axis=None).tobytes().hex()
+        else:
+            expected = str(FUNCTIONS[method](small, hash_size=8))
         assert fast_hash_hex(decoded.image, method, 8, scale=scale) == expected
         assert hash_file(path, method=method)["hash"] == expected
