@@ -232,8 +232,8 @@ def _warn_wide_groups(groups: pd.DataFrame, max_distance: int) -> None:
     wide = heads[heads["diameter"] > max_distance].sort_values(["diameter", "group"], ascending=[False, True])
     for row in wide.head(_WIDE_GROUPS_SHOWN).itertuples():
         print(f"dedupkit find: warning: group {row.group} ({row.size} files) has diameter {row.diameter}, wider "
-              f"than --max-distance {max_distance}: each file is within {max_distance} of the kept file "
-              f"{row.path}, but not all of them of each other; look before you delete", file=sys.stderr)
+              f"than --max-distance {max_distance}: each file is paired with the kept file {row.path}, but "
+              f"not all of them with each other; look before you delete", file=sys.stderr)
     if len(wide) > _WIDE_GROUPS_SHOWN:
         print(f"dedupkit find: warning: ... and {len(wide) - _WIDE_GROUPS_SHOWN} more groups wider than "
               f"--max-distance {max_distance} (see the diameter column)", file=sys.stderr)
