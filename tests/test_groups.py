@@ -109,7 +109,7 @@ def test_verified_as_plain_booleans_or_objects():
         assert groups["path"].tolist() == ["a", "b"], verified
 
 
-@pytest.mark.parametrize("n_links", [3000, 30000], ids=["python-loop", "compiled-loop"])
+@pytest.mark.parametrize("n_links", [3000, 30000], ids=["sparse", "dense"])
 def test_random_graph_every_member_is_linked_to_its_centre(n_links):
     rng = np.random.default_rng(n_links)
     n = 1000
