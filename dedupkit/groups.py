@@ -67,7 +67,11 @@ def find_groups(pairs: pd.DataFrame, hashes: pd.DataFrame | None = None) -> pd.D
     already taken. So the kept file is the centre, and every file marked
     ``keep=False`` is directly paired with (verified against) the file kept
     instead of it. A file whose every match went into another group (the far
-    end of a chain) is in no group. Without a ``verified`` column, files
+    end of a chain) is in no group. Centres taken by most matches instead
+    keep a few more files in groups (668 against 661 of 673 on 27 photos with
+    30 edits each, at 10 bits) but pick hubs that look like several pictures:
+    at 14 bits they put 1,222 pairs of different pictures in one group, the
+    kept file's order 1. Without a ``verified`` column, files
     with identical hashes (a pair at distance 0) count as one, so the
     condensed table of :func:`dedupkit.find_pairs` gives the same groups as
     the full one. Without a ``distance`` column, distances come from
