@@ -85,13 +85,13 @@ def test_cli_find_dihedral_and_trim(tmp_path, turned_dir):
 
     ImageOps.expand(Image.open(turned_dir / "b.png"), border=(0, 20), fill=(0, 0, 0)).save(tmp_path / "b_boxed.png")
     assert main(["find", str(turned_dir), "-o", str(tmp_path / "pairs.csv"), "--dihedral", "--max-distance", "6",
-                 "--no-progress"]) == 0
+                 "--no-progress", "--no-verify"]) == 0
     pairs = pd.read_csv(tmp_path / "pairs.csv")
-    assert list(pairs.columns) == ["path_a", "path_b", "distance", "orientation"]
+    assert list(pairs.columns) == ["path_a", "path_b", "distance", "orientation", "source"]
     assert ("a.png", "a_mirror.png", "mirror") in set(zip(pairs["path_a"], pairs["path_b"], pairs["orientation"]))
     for trim, found in (("--no-trim", 0), ("--trim", 1)):
         out = tmp_path / f"against{trim}.csv"
         assert main(["find", str(tmp_path), "--against", str(turned_dir), "-o", str(out), "--dihedral", trim,
-                     "--max-distance", "6", "--no-progress"]) == 0
+                     "--max-distance", "6", "--no-progress", "--no-verify"]) == 0
         matches = pd.read_csv(out)
         assert (matches["path"] == "b_boxed.png").sum() == found, matches
