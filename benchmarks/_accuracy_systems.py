@@ -209,7 +209,9 @@ def _sig(path: Path) -> tuple[int, int]:
 
 
 def _code_modules() -> tuple[str, ...]:
-    return tuple(sorted(p.stem for p in (Path(dedupkit.__file__).parent).glob("*.py")))
+    """The modules verdicts and crop candidates depend on: a change to one of them redoes the cached ones."""
+    here = Path(dedupkit.__file__).parent
+    return tuple(m for m in ("verify", "features", "candidates", "loading") if (here / f"{m}.py").exists())
 
 
 def verify(root: Path, candidates: pd.DataFrame, options: dict, cache: Path | None,

@@ -144,6 +144,7 @@ def run(args) -> int:
     settings = []  # how each row's threshold was chosen
     features = None  # ORB features of the half, extracted once for all verified systems
     for system in systems:
+        print(f"[{time.perf_counter() - start:6.0f} s] {system.name}", file=sys.stderr)
         table = hashes[system.hasher]
         half_hashes = table[table["path"].isin(set(half["file"]))].reset_index(drop=True)
         hash_s = float(half_hashes["seconds"].sum())
@@ -189,7 +190,9 @@ def run(args) -> int:
             results.append({"system": system, "which": "verified", "threshold": args.candidate_distance,
                             "reported": checked[checked["verified"]], "hashes": half_hashes,
                             "candidates": checked, "times": {"hash_s": hash_s, **times}})
+    print(f"[{time.perf_counter() - start:6.0f} s] metrics, CSVs" + (", sheets" if args.gallery else ""), file=sys.stderr)
     report(results, half, args, data, out, notes, pd.DataFrame(settings))
+    print(f"[{time.perf_counter() - start:6.0f} s] done", file=sys.stderr)
     return 0
 
 
