@@ -207,6 +207,9 @@ def report(results: list[dict], half: pd.DataFrame, args, data: Path, out: Path,
            settings: pd.DataFrame) -> None:
     split = args.split
     rows, subedits, lookalikes, times = [], [], [], []
+    if args.gallery:  # sheets of an earlier run of this half (a system with no false pair now gets none)
+        for old in (out / "gallery").glob(f"{split}_*.png"):
+            old.unlink()
     for r in results:
         label = _label(r)
         metrics = evaluate(r["reported"], half, r["hashes"], r["candidates"])
@@ -217,7 +220,7 @@ def report(results: list[dict], half: pd.DataFrame, args, data: Path, out: Path,
         rows.append({"system": label, "threshold": r["threshold"], "chosen": r["which"], **metrics["summary"],
                      "seconds": total})
         if r["which"] != "tuned" and r["which"] != "tuned*":  # one row per system
-            times.append({"system": r["system"].name, "hash s (1 core)": t.get("hash_s"),
+            times.append({"system": r["system"].name, "hash s (1 core, when cached)": t.get("hash_s"),
                           "search s": t.get("search_s"), "features s": t.get("features_s"),
                           "crop cand. s": t.get("crop_s"),
                           "verify s": t.get("verify_s"), "candidates": t.get("candidates"), "total s": total})
