@@ -318,3 +318,21 @@ def hash_table(names: list[str], root: Path, files: list[str], cache: Path, *, w
             table[column] = table[column].astype("string")
         result[name] = table[["path", "hash", "hash_dihedral", "error", "seconds", "cached"]]
     return result
+
+
+def time_hashers(names: list[str], paths: list[str], *, repeat: int = 3) -> pd.DataFrame:
+    """Milliseconds per file of each hasher on the same files, now, in this process (1 core).
+
+    Hashers are interleaved file by file and each file is timed ``repeat``
+    times (median), so machine load hits all of them alike. A peer's time is
+    its own full decode plus its hashing (the decode is not shared here).
+    """
+    rows = []
+    for _ in range(repeat):
+        for path in paths:
+            for name in names:
+                start = time.perf_counter()
+                _hash_files([name], [path])
+                rows.append({"hasher": name, "path": path, "seconds": time.perf_counter() - start})
+    table = pd.DataFrame(rows).groupby(["hasher", "path"])["seconds"].median().groupby("hasher").mean()
+    return (table * 1000).rename("ms per file").reset_index()

@@ -59,7 +59,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from _accuracy_gallery import false_sheet, missed_sheet  # noqa: E402
-from _accuracy_hashes import hash_table, import_imagededup  # noqa: E402
+from _accuracy_hashes import hash_table, import_imagededup, time_hashers  # noqa: E402
 from _accuracy_metrics import FAMILIES, evaluate, missed_pairs, read_truth  # noqa: E402
 from _accuracy_systems import (  # noqa: E402
     MIN_PRECISION, SYSTEMS, SharedFeatures, codes_of, hash_pairs, max_curve_threshold, missing_module,
@@ -140,60 +140,84 @@ def run(args) -> int:
                   f"{table.loc[table['error'].notna(), 'error'].iloc[0]}")
     verify_options = json.loads(args.verify_options)
     crop_options = json.loads(args.crop_options)
-    results = []  # one per reported row
-    settings = []  # how each row's threshold was chosen
+    results: list[dict] = []  # one per reported row
+    settings: list[dict] = []  # how each row's threshold was chosen
     features = None  # ORB features of the half, extracted once for all verified systems
     for system in systems:
         print(f"[{time.perf_counter() - start:6.0f} s] {system.name}", file=sys.stderr)
         table = hashes[system.hasher]
         half_hashes = table[table["path"].isin(set(half["file"]))].reset_index(drop=True)
-        hash_s = float(half_hashes["seconds"].sum())
         if system.kind == "hash":
             tune_hashes = table[table["path"].isin(set(tune["file"]))].reset_index(drop=True)
-            tune_pairs, _ = hash_pairs(tune_hashes, max_curve_threshold(system.bits))
-            tuned, tuned_precision, reached = tuned_threshold(tune_pairs, tune, tune_hashes, system.bits)
-            if not reached:
-                notes.append(f"{system.name}: no threshold reaches precision {MIN_PRECISION} on the tune half "
-                             f"(identical hashes of different pictures); its 'tuned*' row is the threshold with "
-                             f"the most recall at its best precision there, {tuned_precision:.3f} at <= {tuned}")
-            reach = max(system.default_threshold, tuned)
-            search = []
-            for _ in range(args.repeat):
-                pairs, seconds = hash_pairs(half_hashes, reach)
-                search.append(seconds)
-            for label, threshold in (("default", system.default_threshold), ("tuned" if reached else "tuned*", tuned)):
-                reported = pairs[pairs["distance"] <= threshold]
-                settings.append({"system": system.name, "row": label, "threshold": threshold,
-                                 "why": system.default_note if label == "default" else
-                                 f"tune half: most pair recall at precision {tuned_precision:.3f}"
-                                 + ("" if reached else f" (none reaches {MIN_PRECISION})")})
-                results.append({"system": system, "which": label, "threshold": threshold, "reported": reported,
-                                "hashes": half_hashes, "candidates": None,
-                                "times": {"hash_s": hash_s, "search_s": float(np.median(search))}})
+            run_hash_system(system, half_hashes, tune, tune_hashes, args, results, settings, notes)
         else:
-            timing = []
-            for rep in range(args.repeat):
-                if features is None or args.repeat > 1:
-                    features = SharedFeatures(data, sorted(half["file"]), verify_options)
-                checked, times = verified_candidates(
-                    system, data, sorted(half["file"]), half_hashes, candidate_distance=args.candidate_distance,
-                    verify_options=verify_options, crop_options=crop_options,
-                    cache=None if (args.no_cache or args.repeat > 1) else cache, features=features)
-                timing.append(times)
-            times = {k: float(np.median([t.get(k, 0) for t in timing])) for k in timing[0]}
-            settings.append({"system": system.name, "row": "verified", "threshold": args.candidate_distance,
-                             "why": f"candidates within {args.candidate_distance} bits of {system.hasher}"
-                                    + (" (8 orientations)" if system.dihedral else "")
-                                    + (" + crop_candidates" + (f" {crop_options}" if crop_options else "")
-                                       if system.crop else "")
-                                    + f"; verify_pairs({verify_options or ''})"})
-            results.append({"system": system, "which": "verified", "threshold": args.candidate_distance,
-                            "reported": checked[checked["verified"]], "hashes": half_hashes,
-                            "candidates": checked, "times": {"hash_s": hash_s, **times}})
+            if features is None:
+                features = SharedFeatures(data, sorted(half["file"]), verify_options)
+            run_verified_system(system, data, half, half_hashes, args, cache, features, verify_options,
+                                crop_options, results, settings)
+    if args.time_hashers:
+        sample = sorted(half["file"].sample(min(args.time_hashers, len(half)), random_state=0))
+        print(f"[{time.perf_counter() - start:6.0f} s] timing the hashers on {len(sample)} files", file=sys.stderr)
+        timed = time_hashers(hashers, [str(data / f) for f in sample])
+        per_file = dict(zip(timed["hasher"], timed["ms per file"]))
+        for r in results:
+            r["times"]["hash_s"] = per_file[r["system"].hasher] / 1000 * len(half)
+        notes.append(f"hash seconds: each hasher timed now on the same {len(sample)} files of the half "
+                     f"(1 core, interleaved, median of 3), times {len(half)} files")
     print(f"[{time.perf_counter() - start:6.0f} s] metrics, CSVs" + (", sheets" if args.gallery else ""), file=sys.stderr)
     report(results, half, args, data, out, notes, pd.DataFrame(settings))
     print(f"[{time.perf_counter() - start:6.0f} s] done", file=sys.stderr)
     return 0
+
+
+def run_hash_system(system, half_hashes: pd.DataFrame, tune: pd.DataFrame, tune_hashes: pd.DataFrame, args,
+                    results: list[dict], settings: list[dict], notes: list[str]) -> None:
+    """A hash-only system: its rows at the default threshold and at the one chosen on the tune half."""
+    hash_s = float(half_hashes["seconds"].sum())
+    tune_pairs, _ = hash_pairs(tune_hashes, max_curve_threshold(system.bits))
+    tuned, tuned_precision, reached = tuned_threshold(tune_pairs, tune, tune_hashes, system.bits)
+    if not reached:
+        notes.append(f"{system.name}: no threshold reaches precision {MIN_PRECISION} on the tune half "
+                     f"(identical hashes of different pictures); its 'tuned*' row is the threshold with "
+                     f"the most recall at its best precision there, {tuned_precision:.3f} at <= {tuned}")
+    search = []
+    for _ in range(args.repeat):
+        pairs, seconds = hash_pairs(half_hashes, max(system.default_threshold, tuned))
+        search.append(seconds)
+    for label, threshold in (("default", system.default_threshold), ("tuned" if reached else "tuned*", tuned)):
+        settings.append({"system": system.name, "row": label, "threshold": threshold,
+                         "why": system.default_note if label == "default" else
+                         f"tune half: most pair recall at precision {tuned_precision:.3f}"
+                         + ("" if reached else f" (none reaches {MIN_PRECISION})")})
+        results.append({"system": system, "which": label, "threshold": threshold,
+                        "reported": pairs[pairs["distance"] <= threshold], "hashes": half_hashes,
+                        "candidates": None, "times": {"hash_s": hash_s, "search_s": float(np.median(search))}})
+
+
+def run_verified_system(system, data: Path, half: pd.DataFrame, half_hashes: pd.DataFrame, args, cache: Path,
+                        features: SharedFeatures, verify_options: dict, crop_options: dict,
+                        results: list[dict], settings: list[dict]) -> None:
+    """A verified system: every candidate with its verdict; the verified ones are its reported pairs."""
+    files = sorted(half["file"])
+    timing = []
+    for _ in range(args.repeat):
+        if args.repeat > 1:  # each repeat extracts the features again
+            features = SharedFeatures(data, files, verify_options)
+        checked, times = verified_candidates(
+            system, data, files, half_hashes, candidate_distance=args.candidate_distance,
+            verify_options=verify_options, crop_options=crop_options,
+            cache=None if (args.no_cache or args.repeat > 1) else cache, features=features)
+        timing.append(times)
+    times = {k: float(np.median([t.get(k, 0) for t in timing])) for k in timing[0]}
+    settings.append({"system": system.name, "row": "verified", "threshold": args.candidate_distance,
+                     "why": f"candidates within {args.candidate_distance} bits of {system.hasher}"
+                            + (" (8 orientations)" if system.dihedral else "")
+                            + (" + crop_candidates" + (f" {crop_options}" if crop_options else "")
+                               if system.crop else "")
+                            + f"; verify_pairs({verify_options or ''})"})
+    results.append({"system": system, "which": "verified", "threshold": args.candidate_distance,
+                    "reported": checked[checked["verified"]], "hashes": half_hashes, "candidates": checked,
+                    "times": {"hash_s": float(half_hashes["seconds"].sum()), **times}})
 
 
 def _label(r) -> str:
@@ -220,7 +244,8 @@ def report(results: list[dict], half: pd.DataFrame, args, data: Path, out: Path,
         rows.append({"system": label, "threshold": r["threshold"], "chosen": r["which"], **metrics["summary"],
                      "seconds": total})
         if r["which"] != "tuned" and r["which"] != "tuned*":  # one row per system
-            times.append({"system": r["system"].name, "hash s (1 core, when cached)": t.get("hash_s"),
+            times.append({"system": r["system"].name,
+                          ("hash s (1 core, now)" if args.time_hashers else "hash s (1 core, when cached)"): t.get("hash_s"),
                           "search s": t.get("search_s"), "features s": t.get("features_s"),
                           "crop cand. s": t.get("crop_s"),
                           "verify s": t.get("verify_s"), "candidates": t.get("candidates"), "total s": total})
@@ -319,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="time search/verify this many times (median; "
                         "verify and crop caches are not used then)")
     parser.add_argument("--no-cache", action="store_true", help="recompute every hash and verdict")
+    parser.add_argument("--time-hashers", type=int, default=0, metavar="N",
+                        help="time every hasher now on the same N files of the half (the hash seconds are "
+                             "otherwise as measured when each file was cached, under whatever load there was)")
     parser.add_argument("--gallery", action="store_true", help="write PNG sheets of false and missed pairs")
     parser.add_argument("--gallery-max", type=int, default=36, help="pairs per sheet (default %(default)s)")
     parser.add_argument("--out", type=Path, default=REPO / "out" / "accuracy")

@@ -52,13 +52,21 @@ OUT = REPO / "out" / "tune_verify"
 STATS = ("matches", "inliers", "scale", "rotation", "anisotropy", "reflected", "coverage_a", "coverage_b",
          "contained_a", "contained_b", "similarity", "worst_local", "worst_small", "bad_share", "blob", "gain", "contrast", "edge_similarity", "edge_local", "edge_small", "spread",
          "ecc_shift")
-GRID = {
-    "min_inliers": [5, 6, 8, 10, 12, 15, 20],
-    "min_inlier_ratio": [0.0, 0.1, 0.2, 0.3, 0.4],
-    "max_anisotropy": [1.2, 1.35],
-    "min_contained": [0.8, 0.85, 0.9, 0.95],
-    "min_similarity": [0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9],
-    "max_local_error": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.01],
+GRID = {  # the rules of a feature match (dedupkit.verify._decide)
+    "min_inliers": [6, 8, 10, 12, 15],
+    "min_inlier_ratio": [0.1, 0.2, 0.3],
+    "min_contained": [0.85, 0.9, 0.95],
+    "min_similarity": [0.0, 0.85, 0.9, 0.93],
+    "max_local_error": [0.2, 0.3, 0.4, 9.0],
+    "max_small_error": [0.2, 0.25, 0.3, 0.4, 9.0],
+    "max_edge_error": [0.06, 0.08, 0.1, 0.12, 0.15, 9.0],
+    "max_gain": [0.3, 0.4, 0.5, 0.6, 9.0],
+}
+FALLBACK_GRID = {  # the rules of a whole-picture comparison (dedupkit.verify._whole_ok)
+    "fallback_probe": [0.7, 0.8, 0.9, 0.95],
+    "fallback_min_similarity": [0.9, 0.95, 0.97, 0.98],
+    "fallback_max_local_error": [0.05, 0.1, 0.15, 0.2, 0.3],
+    "fallback_max_gain": [0.1, 0.2, 0.3],
 }
 TARGET_PRECISION = 0.999
 
@@ -108,13 +116,15 @@ def closest_pairs(truth: pd.DataFrame, max_distance: int = 16, limit: int = 3000
 
 
 # the rules' thresholds, which the measurements do not depend on
-DECISION_CONSTANTS = ("MIN_INLIERS", "MIN_INLIER_RATIO", "MAX_ANISOTROPY", "MIN_CONTAINED", "MIN_SIMILARITY",
-                      "MAX_LOCAL_ERROR")
+DECISION_CONSTANTS = ("MIN_INLIERS", "MIN_INLIER_RATIO", "MIN_CONTAINED", "MIN_SIMILARITY", "MAX_LOCAL_ERROR",
+                      "MAX_SMALL_ERROR", "MAX_EDGE_ERROR", "MAX_GAIN", "FALLBACK_MIN_SIMILARITY",
+                      "FALLBACK_MAX_LOCAL_ERROR", "FALLBACK_MAX_GAIN", "FALLBACK_PROBE")
 
 
 def verify_source() -> str:
     """The measuring code (without the rules' thresholds): a change re-measures."""
-    text = (REPO / "dedupkit" / "verify.py").read_text() + (REPO / "dedupkit" / "features.py").read_text()
+    text = "".join((REPO / "dedupkit" / name).read_text() for name in ("verify.py", "_geometry.py", "_pixels.py",
+                                                                         "features.py"))
     return "\n".join(line for line in text.splitlines() if not line.startswith(DECISION_CONSTANTS))
 
 
@@ -173,10 +183,13 @@ def measure(pairs: pd.DataFrame, side: int, n_features: int, workers: int) -> pd
         row = {}
         if isinstance(fa, str) or isinstance(fb, str):
             return row
+        boxes = lambda: (box_of(a), box_of(b))  # noqa: E731
         for prefix, flipped in (("d_", False), ("m_", True)):
-            m = verify._evaluate(fa, fb, mirror_of(b) if flipped else fb, flipped,
-                                 lambda: (box_of(a), box_of(b)), True)
+            m = verify._evaluate(fa, fb, mirror_of(b) if flipped else fb, flipped, boxes, True)
             row.update({prefix + k: float(m[k]) for k in STATS if k in m})
+        whole = verify._whole(fa, fb, boxes, True)
+        if whole is not None:
+            row.update({"w_" + k: float(whole[k]) for k in STATS + ("probe",) if k in whole})
         return row
 
     t0 = time.process_time()
@@ -184,11 +197,11 @@ def measure(pairs: pd.DataFrame, side: int, n_features: int, workers: int) -> pd
         rows = list(tqdm(pool.map(one, zip(pairs.a, pairs.b)), total=len(pairs), desc="pairs"))
     print(f"measured {len(pairs)} pairs (both ways), {(time.process_time() - t0) / len(pairs) * 1000:.2f} ms CPU per pair")
     stats = pd.DataFrame(rows, index=pairs.index)
-    for prefix in ("d_", "m_"):
-        for k in STATS:
-            if prefix + k not in stats:
-                stats[prefix + k] = np.nan
-    stats = stats[[p + k for p in ("d_", "m_") for k in STATS]]
+    columns = [p + k for p in ("d_", "m_", "w_") for k in STATS] + ["w_probe"]
+    for c in columns:
+        if c not in stats:
+            stats[c] = np.nan
+    stats = stats[columns]
     pd.concat([key, stats], axis=1).to_parquet(path)
     return pd.concat([pairs, stats], axis=1)
 
@@ -196,49 +209,116 @@ def measure(pairs: pd.DataFrame, side: int, n_features: int, workers: int) -> pd
 # --- rules ------------------------------------------------------------------------------------
 
 
-def passes(table: pd.DataFrame, rules: dict, prefix: str) -> np.ndarray:
-    """Vectorised :func:`dedupkit.verify._decide` for one measurement (``d_`` or ``m_``)."""
-    g = lambda k: table[prefix + k].to_numpy(dtype=float)  # noqa: E731
-    inliers, matches = g("inliers"), g("matches")
-    ok = (matches >= rules["min_inliers"]) & (inliers >= rules["min_inliers"])
-    ok &= inliers >= rules["min_inlier_ratio"] * matches
-    ok &= (g("anisotropy") <= rules["max_anisotropy"]) & (g("scale") > 0.04) & (g("scale") < 25)
+def _column(table: pd.DataFrame, name: str) -> np.ndarray:
+    return table[name].to_numpy(dtype=float) if name in table else np.full(len(table), np.nan)
+
+
+def rule_mask(table: pd.DataFrame, prefix: str, name: str, value: float) -> np.ndarray:
+    """Where one rule passes, for one measurement (``d_``: B as it is, ``m_``: mirrored, ``w_``: whole)."""
+    g = lambda k: _column(table, prefix + k)  # noqa: E731
+    if prefix == "w_":
+        stat = {"fallback_probe": "probe", "fallback_min_similarity": "similarity",
+                "fallback_max_local_error": "worst_local", "fallback_max_gain": "gain"}[name]
+        ok = np.abs(g(stat)) <= value if stat == "gain" else g(stat) >= value if name.startswith(
+            ("fallback_probe", "fallback_min")) else g(stat) <= value
+        return np.nan_to_num(ok).astype(bool)
+    if name == "min_inliers":
+        ok = (g("matches") >= value) & (g("inliers") >= value)
+    elif name == "min_inlier_ratio":
+        ok = g("inliers") >= value * g("matches")
+    elif name == "min_contained":
+        ok = np.fmax(g("contained_a"), g("contained_b")) >= value
+    elif name == "max_gain":
+        ok = np.abs(g("gain")) <= value
+    else:
+        stat = {"min_similarity": "similarity", "max_local_error": "worst_local", "max_small_error": "worst_small",
+                "max_edge_error": "edge_local"}[name]
+        ok = g(stat) >= value if name.startswith("min") else g(stat) <= value
+    ok &= (g("anisotropy") <= verify.MAX_ANISOTROPY) & (g("scale") > 0.04) & (g("scale") < 25)
     ok &= g("reflected") == (1.0 if prefix == "m_" else 0.0)
-    ok &= np.fmax(g("contained_a"), g("contained_b")) >= rules["min_contained"]
-    ok &= (g("similarity") >= rules["min_similarity"]) & (g("worst_local") <= rules["max_local_error"])
     return np.nan_to_num(ok).astype(bool)
 
 
-def decide(table: pd.DataFrame, rules: dict) -> np.ndarray:
-    return passes(table, rules, "d_") | passes(table, rules, "m_")
+def decide(table: pd.DataFrame, rules: dict, cache: dict | None = None) -> np.ndarray:
+    """Vectorised :func:`dedupkit.verify._decide`: B as it is, or mirrored, or compared whole."""
+    cache = cache if cache is not None else {}
+
+    def mask(prefix, name):
+        key = (prefix, name, rules[name])
+        if key not in cache:
+            cache[key] = rule_mask(table, prefix, name, rules[name])
+        return cache[key]
+
+    same = np.zeros(len(table), bool)
+    for prefix in ("d_", "m_"):
+        ok = np.ones(len(table), bool)
+        for name in GRID:
+            ok &= mask(prefix, name)
+        same |= ok
+    whole = np.ones(len(table), bool)
+    for name in FALLBACK_GRID:
+        whole &= mask("w_", name)
+    return same | whole
 
 
 def score(table: pd.DataFrame, same: np.ndarray) -> dict:
+    """Precision, false pairs, recall and recall per family (of the true pairs) of a decision."""
     truth = table["same"].to_numpy()
+    codes, families = pd.factorize(table["family"])
     tp, fp = int((same & truth).sum()), int((same & ~truth).sum())
-    recall = table[truth].assign(found=same[truth]).groupby("family")["found"].mean()
+    found = np.bincount(codes[truth & same], minlength=len(families))
+    total = np.bincount(codes[truth], minlength=len(families))
+    keep = total > 0
+    recall = pd.Series(found[keep] / total[keep], index=families[keep]).sort_index()
     return {"precision": tp / max(1, tp + fp), "false": fp, "recall": tp / max(1, truth.sum()),
             "macro_recall": float(recall.mean()), "by_family": recall}
 
 
-def search(table: pd.DataFrame) -> tuple[dict, dict]:
-    best, best_score = None, None
-    names = list(GRID)
-    for values in itertools.product(*GRID.values()):
-        rules = dict(zip(names, values))
-        s = score(table, decide(table, rules))
-        if s["precision"] < TARGET_PRECISION:
-            continue
-        key = (round(s["macro_recall"], 4), round(s["recall"], 4))
-        if best_score is None or key > best_score:
-            best, best_score = rules, key
-    return best, score(table, decide(table, best))
+def search(table: pd.DataFrame, target: float = TARGET_PRECISION) -> tuple[dict | None, dict | None]:
+    """The rules with the most mean family recall (then overall recall) at precision >= ``target``.
+
+    Feature rules first (with the whole-picture comparison off), then the
+    whole-picture rules given those.
+    """
+    truth = table["same"].to_numpy()
+    codes, families = pd.factorize(table["family"])
+    total = np.bincount(codes[truth], minlength=len(families))
+    keep = total > 0
+
+    def fast(same):  # precision, (mean family recall, recall)
+        tp, fp = int((same & truth).sum()), int((same & ~truth).sum())
+        found = np.bincount(codes[truth & same], minlength=len(families))
+        return tp / max(1, tp + fp), (round(float((found[keep] / total[keep]).mean()), 4), round(tp / truth.sum(), 4))
+
+    cache: dict = {}
+    off = {"fallback_probe": 2.0, "fallback_min_similarity": 2.0, "fallback_max_local_error": -1.0,
+           "fallback_max_gain": -1.0}
+    best, best_key = None, None
+    # strictest values first: of rules that do equally well, the strictest (and cheapest) is kept
+    strict = lambda grid: [sorted(v, reverse=k.startswith(("min", "fallback_probe", "fallback_min")))  # noqa: E731
+                           for k, v in grid.items()]
+    for values in tqdm(list(itertools.product(*strict(GRID))), desc=f"rules at precision {target}", leave=False):
+        rules = {**dict(zip(GRID, values)), **off}
+        precision, key = fast(decide(table, rules, cache))
+        if precision >= target and (best_key is None or key > best_key):
+            best, best_key = rules, key
+    if best is None:
+        return None, None
+    for values in itertools.product(*strict(FALLBACK_GRID)):
+        rules = {**best, **dict(zip(FALLBACK_GRID, values))}
+        precision, key = fast(decide(table, rules, cache))
+        if precision >= target and key > best_key:
+            best, best_key = rules, key
+    return best, score(table, decide(table, best, cache))
 
 
 def current_rules() -> dict:
     return {"min_inliers": verify.MIN_INLIERS, "min_inlier_ratio": verify.MIN_INLIER_RATIO,
-            "max_anisotropy": verify.MAX_ANISOTROPY, "min_contained": verify.MIN_CONTAINED,
-            "min_similarity": verify.MIN_SIMILARITY, "max_local_error": verify.MAX_LOCAL_ERROR}
+            "min_contained": verify.MIN_CONTAINED, "min_similarity": verify.MIN_SIMILARITY,
+            "max_local_error": verify.MAX_LOCAL_ERROR, "max_small_error": verify.MAX_SMALL_ERROR,
+            "max_edge_error": verify.MAX_EDGE_ERROR, "max_gain": verify.MAX_GAIN,
+            "fallback_probe": verify.FALLBACK_PROBE, "fallback_min_similarity": verify.FALLBACK_MIN_SIMILARITY,
+            "fallback_max_local_error": verify.FALLBACK_MAX_LOCAL_ERROR, "fallback_max_gain": verify.FALLBACK_MAX_GAIN}
 
 
 # --- reporting --------------------------------------------------------------------------------
@@ -300,6 +380,10 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sheets", action="store_true", help="PNG sheets of false and missed pairs")
     parser.add_argument("--no-search", action="store_true", help="only report the rules in dedupkit.verify")
+    parser.add_argument("--targets", type=float, nargs="+", default=[0.999, 0.995, 0.99],
+                        help="precision targets to search rules for")
+    parser.add_argument("--choose", type=float, default=TARGET_PRECISION,
+                        help="the target whose rules the tables below show")
     args = parser.parse_args(argv)
 
     truth = pd.read_csv(DATA / "truth.csv", keep_default_na=False)
@@ -316,10 +400,20 @@ def main(argv=None) -> int:
           f"recall {s['recall']:.3f}, mean family recall {s['macro_recall']:.3f}")
     rules = now
     if not args.no_search:
-        rules, s = search(table)
-        print(f"chosen (precision >= {TARGET_PRECISION}, most mean family recall): {json.dumps(rules)}")
-        print(f"precision {s['precision']:.4f} ({s['false']} false), recall {s['recall']:.3f}, "
-              f"mean family recall {s['macro_recall']:.3f}")
+        print(f"\nsearching {int(np.prod([len(v) for v in GRID.values()])):,} feature rules and "
+              f"{int(np.prod([len(v) for v in FALLBACK_GRID.values()]))} whole-picture rules")
+        for target in args.targets:
+            found, s = search(table, target)
+            if found is None:
+                print(f"precision >= {target}: no rule reaches it")
+                continue
+            (OUT / f"rules_{target}.json").write_text(json.dumps(found, indent=1))
+            print(f"precision >= {target}: {json.dumps(found)}", flush=True)
+            print(f"    precision {s['precision']:.4f} ({s['false']} false), "
+                  f"recall {s['recall']:.3f}, mean family recall {s['macro_recall']:.3f}; "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in s["by_family"].items()))
+            if target == args.choose:
+                rules = found
     same = decide(table, rules)
     print("\n## Tune half, side", args.side, "n_features", args.n_features, "\n")
     print(tables(table, same))

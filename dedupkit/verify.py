@@ -4,18 +4,27 @@ Each candidate pair is checked three ways:
 
 1. **local features**: ORB descriptors (:mod:`dedupkit.features`) matched
    both ways (mutual nearest neighbours passing a ratio test);
-2. **geometry**: an affine model fitted by RANSAC, kept only if it is nearly a
-   similarity (a turn, a scale, a slight stretch) with enough inliers; one
-   picture must lie (nearly) inside the other: a crop, or a frame, caption or
-   screenshot around the whole picture. Two framings of one scene that each
-   show something the other does not are not the same picture;
-3. **pixels**: B's grey working copy is warped into A's frame and compared
-   over the overlap after fitting a global tone curve, so that brightness,
-   contrast, gamma, greyscale, blur and noise change nothing, while a moved
-   person, another time of day or another screen's content does.
+2. **geometry**: a similarity (or, for a stretch, affine) model fitted by
+   RANSAC (:mod:`dedupkit._geometry`); one picture must lie (nearly) inside
+   the other: a crop, or a frame, caption or screenshot around the whole
+   picture. Two framings of one scene that each show something the other does
+   not are not the same picture;
+3. **pixels** (:mod:`dedupkit._pixels`): both grey working copies are
+   sampled on one grid over the overlap, aligned finely (ECC) and compared
+   after fitting a global tone curve, so that brightness, contrast, gamma,
+   greyscale, blur and noise change little, while a changed region (a moved
+   person, another language's labels, another phase of the moon) or another
+   exposure does not pass.
 
 Mirror images are matched by recomputing ORB on B mirrored (ORB is not
-mirror invariant); turns by 90° need nothing more.
+mirror invariant), when the thumbnails agree better mirrored or the pair
+table says so; turns by 90° need nothing more. Smooth pictures with too few
+features (wallpapers, gradients) are compared whole, content box to content
+box, in the orientation whose thumbnails agree best.
+
+The thresholds below were chosen on the tune half of ``bench-data`` only
+(``benchmarks/tune_verify.py``): the rules with the most recall per edit
+family at precision >= 0.999 on its true pairs and hard negatives.
 """
 
 from __future__ import annotations
@@ -29,29 +38,42 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .features import DEFAULT_N_FEATURES, DEFAULT_SIDE, Features, _cv2, extract_features, features_of_image
+from ._geometry import (
+    _REFLECTIVE,
+    _area,
+    _box,
+    _box_map,
+    _clip,
+    _corners,
+    _decompose,
+    _geometry,
+    _mirror_features,
+    _overlap,
+    _to_full,
+)
+from ._pixels import _compare, _content_box, _probe, _thumb
+from .features import DEFAULT_N_FEATURES, DEFAULT_SIDE, Features, extract_features
 
 __all__ = ["Match", "relation", "verify_features", "verify_pairs"]
 
 logger = logging.getLogger(__name__)
 
 # --- rules (chosen on the tune half of the benchmark: benchmarks/tune_verify.py) -------------
-RATIO = 0.85  # Lowe's ratio test on Hamming distances
-MAX_HAMMING = 80  # a match's best distance, of 256 bits
-RANSAC_PX = 0.01  # RANSAC threshold, share of B's working copy's long side
-MIN_INLIERS = 12
-MIN_INLIER_RATIO = 0.2  # inliers / matches
+MIN_INLIERS = 6
+MIN_INLIER_RATIO = 0.1  # inliers / matches
 MAX_ANISOTROPY = 1.35  # ratio of the model's two singular values (a slight stretch)
-MIN_CONTAINED = 0.9  # the contained picture's share of its own area inside the other
-MIN_SIMILARITY = 0.7
-MAX_LOCAL_ERROR = 0.5  # the worst window's mean error: one region that differs
-COMPARE_SIDE = 192  # long side of the overlap when pixels are compared
-ECC_SIDE = 192  # ... and when they are aligned finely first
-NATIVE_SHRINK = 2.0  # the coarser copy's pixels per compared pixel, at least
-EDGE_WEIGHT = 2.0  # how much an edge (a spread per pixel) excuses a difference
-MIN_SPREAD = 10.0  # grey levels: errors are measured against the picture's contrast, at least this
-ECC_ITERATIONS = 20  # fine alignment of the pixels before they are compared
-_REFLECTIVE = frozenset({"mirror", "flip", "transpose", "transverse"})
+MIN_CONTAINED = 0.85  # the contained picture's share of its own area inside the other
+MIN_SIMILARITY = 0.85
+MAX_LOCAL_ERROR = 0.2  # the worst window's (a sixth of the side) mean error: one region that differs
+MAX_SMALL_ERROR = 0.2  # ... of a window a twelfth of the side
+MAX_EDGE_ERROR = 0.06  # ... of a sixth, with differences at edges forgiven
+MAX_GAIN = 0.6  # |log| of the ratio of mean brightness: not another exposure (day and night)
+# Pictures with too few features to match (smooth wallpapers, gradients) are compared whole: content box to
+# content box, in the orientation whose pixels agree best, with their own rules.
+FALLBACK_PROBE = 0.9  # correlation of 32-pixel thumbnails to try an orientation
+FALLBACK_MIN_SIMILARITY = 0.97
+FALLBACK_MAX_LOCAL_ERROR = 0.05
+FALLBACK_MAX_GAIN = 0.3
 
 
 class Match(NamedTuple):
@@ -111,318 +133,45 @@ class Match(NamedTuple):
 # --- matching and geometry -------------------------------------------------------------------
 
 
-def _knn2(queries: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The two nearest ``base`` descriptors of each query (Hamming), as distances and indexes."""
-    import faiss  # noqa: PLC0415 - faiss is already a dependency of search
-
-    index = faiss.IndexBinaryFlat(base.shape[1] * 8)
-    index.add(base)
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)  # small searches: an OpenMP team costs more than it saves
-    try:
-        distances, labels = index.search(queries, 2)
-    finally:
-        faiss.omp_set_num_threads(before)
-    return distances, labels
-
-
-def _mutual_matches(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray]:
-    """Indexes ``(ia, ib)`` of mutual nearest neighbours that pass the ratio test."""
-    empty = np.zeros(0, np.int64)
-    if a.n < 2 or b.n < 2:
-        return empty, empty
-    d_ab, i_ab = _knn2(a.descriptors, b.descriptors)
-    d_ba, i_ba = _knn2(b.descriptors, a.descriptors)
-    ia = np.arange(a.n)
-    ib = i_ab[:, 0]
-    keep = (i_ba[ib, 0] == ia) & (d_ab[:, 0] <= MAX_HAMMING) & (d_ab[:, 0] < RATIO * d_ab[:, 1])
-    keep &= d_ba[ib, 0] < RATIO * d_ba[ib, 1]
-    return ia[keep], ib[keep].astype(np.int64)
-
-
-def _affine(pa: np.ndarray, pb: np.ndarray, threshold: float) -> tuple[np.ndarray | None, np.ndarray]:
-    """A similarity (turn, scale, shift) fitted by RANSAC, or an affine map when that explains clearly more (a stretch)."""
-    cv2 = _cv2()
-    none = None, np.zeros(len(pa), bool)
-    if len(pa) < 3:
-        return none
-    options = {"method": cv2.RANSAC, "ransacReprojThreshold": threshold, "maxIters": 2000, "confidence": 0.995,
-               "refineIters": 10}
-    best = none
-    for estimate in (cv2.estimateAffinePartial2D, cv2.estimateAffine2D):
-        model, mask = estimate(pa, pb, **options)
-        if model is None:
-            continue
-        inlier = mask.ravel().astype(bool)
-        if best[0] is None or inlier.sum() > 1.1 * best[1].sum() + 3:
-            best = model, inlier
-    return best
-
-
-def _mirror_features(f: Features) -> Features:
-    """ORB features of the mirror image of ``f``'s working copy (ORB is not mirror invariant)."""
-    return features_of_image(np.ascontiguousarray(f.grey[:, ::-1]), side=max(f.grey.shape),
-                             n_features=max(f.n, 1), full_size=f.size)
-
-
-def _geometry(a: Features, b: Features) -> dict:
-    """Match ``a`` to ``b`` and fit an affine model, in working-copy pixels."""
-    ia, ib = _mutual_matches(a, b)
-    found = {"matches": len(ia), "inliers": 0, "model": None}
-    if len(ia) < 3:
-        return found
-    threshold = RANSAC_PX * max(b.grey.shape)
-    model, inlier = _affine(a.xy[ia], b.xy[ib], threshold)
-    found.update(model=model, inliers=int(inlier.sum()), pairs=(a.xy[ia][inlier], b.xy[ib][inlier]))
-    return found
-
-
-def _to_full(model: np.ndarray, a: Features, b: Features, mirrored: bool) -> np.ndarray:
-    """The working-copy model as a 3x3 map from A's full pixels to B's."""
-    m = np.vstack([model, [0.0, 0.0, 1.0]])
-    if mirrored:  # the model maps A into B mirrored: x_b = (w - 1) - x_mirrored
-        w = b.grey.shape[1]
-        m = np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) @ m
-    return np.diag([b.scale, b.scale, 1.0]) @ m @ np.diag([1 / a.scale, 1 / a.scale, 1.0])
-
-
-def _decompose(linear: np.ndarray) -> tuple[float, float, float, bool]:
-    """Scale, counter-clockwise rotation (degrees), anisotropy and mirror of a 2x2 map in image coordinates."""
-    mirrored = bool(np.linalg.det(linear) < 0)
-    if mirrored:
-        linear = linear @ np.diag([-1.0, 1.0])
-    u, s, vt = np.linalg.svd(linear)
-    r = u @ vt
-    rotation = math.degrees(math.atan2(r[0, 1], r[0, 0]))
-    scale = math.sqrt(abs(s[0] * s[1]))
-    anisotropy = float(s[0] / s[1]) if s[1] > 0 else float("inf")
-    return scale, rotation, anisotropy, mirrored
-
-
-def _corners(box: tuple[float, float, float, float]) -> np.ndarray:
-    x0, y0, x1, y1 = box
-    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
-
-
-def _clip(polygon: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
-    """The part of a convex polygon inside an upright box (Sutherland-Hodgman)."""
-    for axis, limit, keep_below in ((0, box[0], False), (0, box[2], True), (1, box[1], False), (1, box[3], True)):
-        if len(polygon) == 0:
-            break
-        inside = polygon[:, axis] <= limit if keep_below else polygon[:, axis] >= limit
-        out = []
-        for i in range(len(polygon)):
-            p, q = polygon[i - 1], polygon[i]
-            p_in, q_in = inside[i - 1], inside[i]
-            if p_in != q_in:  # the edge crosses the line: keep the crossing point
-                t = (limit - p[axis]) / (q[axis] - p[axis])
-                out.append(p + t * (q - p))
-            if q_in:
-                out.append(q)
-        polygon = np.array(out, np.float64).reshape(-1, 2)
-    return polygon
-
-
-def _overlap(m: np.ndarray, box_from: tuple, box_to: tuple) -> np.ndarray:
-    """``box_from`` mapped by the 3x3 map ``m``, clipped to ``box_to``."""
-    return _clip(_corners(box_from) @ m[:2, :2].T + m[:2, 2], box_to)
-
-
-def _area(polygon: np.ndarray) -> float:
-    if len(polygon) < 3:
-        return 0.0
-    x, y = polygon[:, 0], polygon[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
-
-
-def _box(polygon: np.ndarray) -> tuple[float, float, float, float] | None:
-    if len(polygon) < 3:
-        return None
-    (x0, y0), (x1, y1) = polygon.min(0), polygon.max(0)
-    return (round(float(x0), 1), round(float(y0), 1), round(float(x1), 1), round(float(y1), 1))
-
-
 # --- pixels ----------------------------------------------------------------------------------
-
-
-def _content_box(f: Features) -> tuple[float, float, float, float]:
-    """The picture inside plain borders, caption bars or a plain screen (:func:`dedupkit.trim.trim_box`), full pixels."""
-    from PIL import Image  # noqa: PLC0415
-
-    from .trim import trim_box  # noqa: PLC0415
-
-    x0, y0, x1, y1 = trim_box(Image.fromarray(f.grey))
-    w, h = f.size
-    return (min(x0 * f.scale, w), min(y0 * f.scale, h), min(x1 * f.scale, w), min(y1 * f.scale, h))
-
-def _tone_residual(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """|y - f(x)|, with f the tone curve through y's mean in each 4-level bin of x.
-
-    Brightness, contrast, gamma, greyscale and clipping are such curves; a
-    change in one place only (a moved person, lights at night) is not.
-    """
-    which = np.clip(x, 0, 255).astype(np.int64) // 4
-    count = np.bincount(which, minlength=64)
-    seen = count > 0
-    centres = np.bincount(which, x, 64)[seen] / count[seen]
-    means = np.bincount(which, y, 64)[seen] / count[seen]
-    return np.abs(y - np.interp(x, centres, means))
-
-
-def _sample(grey: np.ndarray, m: np.ndarray, size: tuple[int, int], shrink: float) -> np.ndarray:
-    """``grey`` at the points ``m @ (u, v, 1)`` of a ``size`` grid, -1 outside.
-
-    When shrinking, the picture is first blurred by a Gaussian of 0.6 grid
-    pixels (in its own pixels: ``0.6 * shrink``), so that two copies of one
-    picture at different sizes come out alike; an integer area average does
-    most of the shrinking first, cheaply.
-    """
-    cv2 = _cv2()
-    src = grey
-    if shrink > 1.0:
-        n = max(1, int(shrink // 2))
-        if n > 1:
-            h, w = grey.shape
-            small = (max(2, w // n), max(2, h // n))
-            src = cv2.resize(grey[: small[1] * n, : small[0] * n], small, interpolation=cv2.INTER_AREA)
-            m = np.array([[1 / n, 0, 0.5 / n - 0.5], [0, 1 / n, 0.5 / n - 0.5]]) @ np.vstack([m, [0, 0, 1]])
-        sigma = math.sqrt(max((0.6 * shrink / n) ** 2 - (0.29 if n > 1 else 0.0) ** 2, 0.09))
-        src = cv2.GaussianBlur(src.astype(np.float32), (0, 0), sigma)
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    return cv2.warpAffine(src.astype(np.float32), m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT,
-                          borderValue=-1.0)
-
-
-def _refine(template: np.ndarray, moving: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
-    """The small affine correction (2x3, grid to grid) that best aligns ``moving`` onto ``template`` (ECC)."""
-    cv2 = _cv2()
-    warp = np.eye(2, 3, dtype=np.float32)
-    try:
-        _, warp = cv2.findTransformECC(template, moving, warp, cv2.MOTION_AFFINE,
-                                       (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ITERATIONS, 1e-4),
-                                       mask, 3)
-    except cv2.error:  # no convergence: keep the features' model
-        return None
-    return warp.astype(np.float64)
-
-
-def _worst_window(error: np.ndarray, valid: np.ndarray, win: int) -> float:
-    """The largest mean error over the windows of ``win`` pixels that are mostly valid."""
-    cv2 = _cv2()
-    e_sum = cv2.boxFilter(error, -1, (win, win), normalize=False, borderType=cv2.BORDER_CONSTANT)
-    n_sum = cv2.boxFilter(valid.astype(np.float32), -1, (win, win), normalize=False,
-                          borderType=cv2.BORDER_CONSTANT)
-    full = n_sum >= 0.6 * win * win
-    return float((e_sum[full] / n_sum[full]).max()) if full.any() else 1.0
-
-
-def _gradient(grid: np.ndarray, spread: float) -> np.ndarray:
-    """Local gradient magnitude (largest in a 3x3 neighbourhood), in units of the picture's spread per pixel."""
-    cv2 = _cv2()
-    g = np.where(grid >= 0, grid, 0).astype(np.float32)
-    magnitude = cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)) / 8
-    return cv2.dilate(magnitude, np.ones((3, 3), np.uint8)) / spread
-
-
-def _largest_blob(bad: np.ndarray) -> float:
-    """Pixels in the largest connected patch of ``bad`` after removing specks (a 2x2 opening)."""
-    cv2 = _cv2()
-    bad = cv2.morphologyEx(bad.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(bad, connectivity=8)
-    return float(stats[1:, cv2.CC_STAT_AREA].max()) if n > 1 else 0.0
-
-
-def _grids(a: Features, b: Features, model: np.ndarray, box: tuple, side: float):
-    """A's and B's working copies sampled on one grid over ``box`` (A's working pixels), and where both are valid.
-
-    ``model`` (3x3) maps A's working pixels to B's. Returns the two grids, the
-    valid mask and the grid-to-A map (3x3).
-    """
-    cv2 = _cv2()
-    x0, y0, x1, y1 = box
-    extent = max(x1 - x0, y1 - y0, 1.0)
-    s_b = math.sqrt(abs(np.linalg.det(model[:2, :2])))  # B's working pixels per A's
-    # both copies shrunk (and so blurred alike) at least NATIVE_SHRINK times
-    k = extent / max(8.0, min(side, min(extent, extent * s_b) / NATIVE_SHRINK))  # A's working pixels per grid pixel
-    size = (max(2, math.ceil((x1 - x0) / k)), max(2, math.ceil((y1 - y0) / k)))
-    to_a = np.array([[k, 0, x0 + 0.5 * k - 0.5], [0, k, y0 + 0.5 * k - 0.5], [0, 0, 1]])
-    grid_a = _sample(a.grey, to_a[:2], size, k)
-    grid_b = _sample(b.grey, (model @ to_a)[:2], size, k * s_b)
-    valid = cv2.erode(((grid_a >= 0) & (grid_b >= 0)).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    return grid_a, grid_b, valid, to_a
-
-
-def _compare(a: Features, b: Features, model: np.ndarray, polygon_a: np.ndarray) -> dict:
-    """Align the two working copies finely over the overlap, then compare their pixels.
-
-    ``model`` (2x3) maps A's working pixels to B's; ``polygon_a`` is the overlap in A's full pixels.
-    """
-    poly = polygon_a / a.scale
-    box = (*poly.min(0), *poly.max(0))
-    model = np.vstack([model, [0, 0, 1]])
-    out = {}
-    grid_a, grid_b, valid, to_a = _grids(a, b, model, box, ECC_SIDE)
-    if valid.sum() >= 64:
-        warp = _refine(np.where(valid, grid_a, 0).astype(np.float32), np.where(grid_b >= 0, grid_b, 0).astype(np.float32),
-                       valid.astype(np.uint8))
-        if warp is not None:
-            h, w = grid_a.shape
-            shift = np.abs(np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]]) @ (warp - np.eye(2, 3)).T)
-            out["ecc_shift"] = float(shift.max()) / max(w, h)
-            if out["ecc_shift"] < 0.1:  # a refinement, not another answer
-                model = model @ to_a @ np.vstack([warp, [0, 0, 1]]) @ np.linalg.inv(to_a)
-    grid_a, grid_b, valid, _ = _grids(a, b, model, box, COMPARE_SIDE)
-    n_valid = int(valid.sum())
-    if n_valid < 64:
-        return {"similarity": 0.0, "worst_local": 1.0, "valid": n_valid}
-    va, vb = grid_a[valid], grid_b[valid]
-    ra, rb = _tone_residual(vb, va), _tone_residual(va, vb)
-    sa, sb = max(float(np.std(va)), MIN_SPREAD), max(float(np.std(vb)), MIN_SPREAD)
-    residual = ra / sa if ra.mean() / sa < rb.mean() / sb else rb / sb
-    error = np.zeros(grid_a.shape, np.float32)
-    error[valid] = np.minimum(residual, 1.0)
-    # the same, forgiving near edges, where a fraction of a pixel or a little blur makes a large difference
-    edges = np.maximum(_gradient(grid_a, sa), _gradient(grid_b, sb))
-    edge_error = np.zeros(grid_a.shape, np.float32)
-    edge_error[valid] = np.minimum(residual / (1.0 + EDGE_WEIGHT * edges[valid]), 1.0)
-    side = max(grid_a.shape)
-    out.update({
-        "similarity": float(1.0 - error[valid].mean()),
-        "worst_local": _worst_window(error, valid, max(3, round(side / 6))),
-        "worst_small": _worst_window(error, valid, max(3, round(side / 12))),
-        "bad_share": float((error[valid] > 0.5).mean()),
-        "blob": _largest_blob(error > 0.5) / n_valid,
-        "edge_similarity": float(1.0 - edge_error[valid].mean()),
-        "edge_local": _worst_window(edge_error, valid, max(3, round(side / 6))),
-        "edge_small": _worst_window(edge_error, valid, max(3, round(side / 12))),
-        "gain": float(np.log((vb.mean() + 10) / (va.mean() + 10))),
-        "contrast": float(np.log((np.std(vb) + 2) / (np.std(va) + 2))),
-        "spread": float(min(np.std(va), np.std(vb))),
-        "valid": n_valid,
-        "error_map": error,
-    })
-    return out
 
 
 # --- one pair --------------------------------------------------------------------------------
 
 
-def _measure(a: Features, b: Features, *, mirror: bool = True, mirrored_b=None, boxes=None,
-             mirror_first: bool = False, full: bool = False) -> dict:
+def _measure(a: Features, b: Features, *, mirror: bool = True, mirrored_b=None, boxes=None, thumbs=None,
+             rect_thumbs=None, mirror_first: bool = False, full: bool = False) -> dict:
     """Everything :func:`verify_features` decides on, as a dict with its ``reason`` (also for the tuning script).
 
-    ``mirrored_b`` is a callable giving B's mirrored features and ``boxes``
-    one giving both pictures' content boxes (so that a caller can cache them). B mirrored is tried when B as it is fails (or
-    first, with ``mirror_first``). ``full`` measures everything, even after a
-    check has failed.
+    B as it is is matched first; then B mirrored, when ``mirror`` and the
+    thumbnails agree better mirrored than not (or first, with
+    ``mirror_first``); then, if neither matched, the pictures are compared
+    whole (:func:`_whole`). ``mirrored_b``, ``boxes``, ``thumbs`` and
+    ``rect_thumbs`` are callables giving B's mirrored features, both content
+    boxes, both thumbnails of them and of the whole images, so that a caller
+    can cache them. ``full`` measures everything, even after a check has
+    failed.
     """
-    tries = [True, False] if mirror_first else [False, True]
-    if not mirror:
-        tries = tries[:1]
     if boxes is None:
         boxes = _lazy(lambda: (_content_box(a), _content_box(b)))
+    if thumbs is None:
+        thumbs = _lazy(lambda: (_thumb(a, boxes()[0]), _thumb(b, boxes()[1])))
+    if rect_thumbs is None:
+        rect_thumbs = _lazy(lambda: (_thumb(a, (0, 0, *a.size)), _thumb(b, (0, 0, *b.size))))
+    probes = _lazy(lambda: _probe(*thumbs()))
+    rect_probes = _lazy(lambda: _probe(*rect_thumbs()))  # no content boxes needed: cheap
+
+    def mirror_likely() -> bool:
+        p = rect_probes()
+        return max(p[o] for o in _REFLECTIVE) > max(v for o, v in p.items() if o not in _REFLECTIVE)
+
+    def whole_likely() -> bool:  # whole pictures that look alike, or one with a plain edge (a frame, maybe)
+        return max(rect_probes().values()) >= FALLBACK_PROBE - 0.3 or _plain_edge(a) or _plain_edge(b)
+
     best = None
-    for flipped in tries:
+    for flipped in ([True, False] if mirror_first else [False, True]):
+        if flipped and not mirror_first and not (mirror and (full or mirror_likely())):
+            continue
         other = (mirrored_b() if mirrored_b is not None else _mirror_features(b)) if flipped else b
         found = _evaluate(a, b, other, flipped, boxes, full)
         found["reason"] = _decide(found)
@@ -430,7 +179,22 @@ def _measure(a: Features, b: Features, *, mirror: bool = True, mirrored_b=None, 
             return found
         if best is None or found["inliers"] > best["inliers"]:
             best = found
+    whole = _whole(a, b, boxes, full, mirror or mirror_first, probes) if full or whole_likely() else None
+    if whole is not None and (full or _whole_ok(whole)):
+        whole.update(matches=best["matches"], inliers=best["inliers"], whole=True,
+                     points=(np.zeros((0, 2)), np.zeros((0, 2))))
+        whole["reason"] = "" if _whole_ok(whole) else best["reason"]
+        if full:
+            best["whole_stats"] = whole
+        if not whole["reason"]:
+            return whole
     return best
+
+
+def _plain_edge(f: Features) -> bool:
+    """Whether a row or column at the edge of the working copy is plain (a frame, bar or screen may start there)."""
+    g = f.grey
+    return min(float(g[0].std()), float(g[-1].std()), float(g[:, 0].std()), float(g[:, -1].std())) < 4.0
 
 
 def _lazy(make):
@@ -446,7 +210,7 @@ def _lazy(make):
 
 
 def _evaluate(a: Features, b: Features, other: Features, flipped: bool, boxes, full: bool) -> dict:
-    found = _geometry(a, other)
+    found = _geometry(a, other, 3 if full else MIN_INLIERS)
     out = {"matches": found["matches"], "inliers": found["inliers"], "mirrored": flipped, "model": None,
            "points": _full_points(found, a, b, flipped)}
     if found["model"] is None or not (full or _geometry_ok(out)):
@@ -466,7 +230,7 @@ def _evaluate(a: Features, b: Features, other: Features, flipped: bool, boxes, f
                contained_a=area_a / max(_area(_corners(content_a)), 1.0),
                contained_b=area_b / max(_area(_corners(content_b)), 1.0))
     if len(poly_a) >= 3 and len(poly_b) >= 3 and (full or _contained(out)):
-        out.update(_compare(a, b, work[:2], poly_a))
+        out.update(_compare(a, b, work[:2], poly_a, full, MAX_EDGE_ERROR < 1))
     return out
 
 
@@ -476,6 +240,46 @@ def _full_points(found: dict, a: Features, b: Features, flipped: bool) -> tuple[
     if flipped:  # found on B mirrored: x_b = (w - 1) - x_mirrored
         pb = np.column_stack([b.grey.shape[1] - 1.0 - pb[:, 0], pb[:, 1]])
     return pa * a.scale, pb * b.scale
+
+
+def _whole(a: Features, b: Features, boxes, full: bool, mirror: bool = True, probes=None) -> dict | None:
+    """Compare the pictures whole (content box to content box), in the orientation that agrees best.
+
+    Mirror images are among the orientations tried only with ``mirror``.
+    ``probes`` gives the thumbnails' correlations (:func:`_probe`), for caching.
+    """
+    box_a, box_b = boxes()
+    wa, ha = box_a[2] - box_a[0], box_a[3] - box_a[1]
+    wb, hb = box_b[2] - box_b[0], box_b[3] - box_b[1]
+    if min(wa, ha, wb, hb) < 4:
+        return None
+    scores = probes() if probes is not None else _probe(_thumb(a, box_a), _thumb(b, box_b))
+    best, best_r = None, -1.0
+    for orientation, r in scores.items():
+        if not mirror and orientation in _REFLECTIVE:
+            continue
+        turned = orientation in ("rotate_90", "rotate_270", "transpose", "transverse")
+        aspect = (ha / wa if turned else wa / ha) / (wb / hb)
+        if abs(math.log(aspect)) <= math.log(MAX_ANISOTROPY) and r > best_r:
+            best, best_r = orientation, r
+    if best is None or (best_r < FALLBACK_PROBE and not full):
+        return None
+    m = _box_map(best, box_a, box_b)
+    work = np.diag([1 / b.scale, 1 / b.scale, 1.0]) @ m @ np.diag([a.scale, a.scale, 1.0])
+    scale, rotation, anisotropy, reflected = _decompose(m[:2, :2])
+    poly_a = _clip(_corners(box_a), box_a)
+    poly_b = _overlap(m, box_a, box_b)
+    out = {"model": m, "scale": scale, "rotation": rotation, "anisotropy": anisotropy, "reflected": reflected,
+           "mirrored": reflected, "probe": best_r, "poly_a": poly_a, "poly_b": poly_b,
+           "coverage_a": _area(poly_a) / (a.size[0] * a.size[1]), "coverage_b": _area(poly_b) / (b.size[0] * b.size[1]),
+           "contained_a": 1.0, "contained_b": 1.0}
+    out.update(_compare(a, b, work[:2], poly_a, full, MAX_EDGE_ERROR < 1))
+    return out
+
+
+def _whole_ok(m: dict) -> bool:
+    return (m["probe"] >= FALLBACK_PROBE and m["similarity"] >= FALLBACK_MIN_SIMILARITY
+            and m.get("worst_local", 1.0) <= FALLBACK_MAX_LOCAL_ERROR and abs(m.get("gain", 0.0)) <= FALLBACK_MAX_GAIN)
 
 
 def _distorted(m: dict) -> bool:
@@ -505,8 +309,11 @@ def _decide(m: dict) -> str:
         return "partial overlap (neither picture contains the other)"
     if "similarity" not in m:
         return "no overlap"
-    if m["similarity"] < MIN_SIMILARITY or m["worst_local"] > MAX_LOCAL_ERROR:
+    if (m["similarity"] < MIN_SIMILARITY or m.get("worst_local", 0.0) > MAX_LOCAL_ERROR
+            or m["worst_small"] > MAX_SMALL_ERROR or m.get("edge_local", 0.0) > MAX_EDGE_ERROR):
         return "pixels differ after alignment"
+    if abs(m["gain"]) > MAX_GAIN:
+        return "another exposure (brightness differs too much)"
     return ""
 
 
@@ -575,6 +382,8 @@ class _Images:
         self.features: dict[str, Features | str] = dict(given)
         self.mirrored: dict[str, Features] = {}
         self.boxes: dict[str, tuple] = {}
+        self.thumbs: dict[str, np.ndarray] = {}
+        self.rect_thumbs: dict[str, np.ndarray] = {}
         self.side, self.n_features = side, n_features
 
     def load(self, path: str) -> None:
@@ -597,6 +406,17 @@ class _Images:
             self.boxes[path] = _content_box(self.features[path])
         return self.boxes[path]
 
+    def thumb_of(self, path: str) -> np.ndarray:
+        if path not in self.thumbs:
+            self.thumbs[path] = _thumb(self.features[path], self.box_of(path))
+        return self.thumbs[path]
+
+    def rect_thumb_of(self, path: str) -> np.ndarray:
+        if path not in self.rect_thumbs:
+            f = self.features[path]
+            self.rect_thumbs[path] = _thumb(f, (0, 0, *f.size))
+        return self.rect_thumbs[path]
+
 
 def _verify_row(images: _Images, path_a: str, path_b: str, mirror: bool, mirror_first: bool) -> Match:
     a, b = images.features[path_a], images.features[path_b]
@@ -604,7 +424,9 @@ def _verify_row(images: _Images, path_a: str, path_b: str, mirror: bool, mirror_
         if isinstance(f, str):
             return Match(False, reason=f)
     m = _measure(a, b, mirror=mirror, mirror_first=mirror_first, mirrored_b=lambda: images.mirror_of(path_b),
-                 boxes=lambda: (images.box_of(path_a), images.box_of(path_b)))
+                 boxes=lambda: (images.box_of(path_a), images.box_of(path_b)),
+                 thumbs=lambda: (images.thumb_of(path_a), images.thumb_of(path_b)),
+                 rect_thumbs=lambda: (images.rect_thumb_of(path_a), images.rect_thumb_of(path_b)))
     return _to_match(m)
 
 

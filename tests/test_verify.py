@@ -178,3 +178,28 @@ def test_points_of_a_rejected_pair(picos):
     assert not m.same and len(m.points_a) == len(m.points_b) == m.inliers > 0
     # the shared middle strip: x in A = x in B + 280
     assert np.median(m.points_a[:, 0] - m.points_b[:, 0]) == pytest.approx(280, abs=3)
+
+
+def _smooth(seed: int, size: tuple[int, int] = (640, 400)) -> Image.Image:
+    """A smooth picture (a ramp and soft blobs, like a wallpaper): too few corners for ORB to match."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w] / max(w, h)
+    pixels = np.repeat((80 + 60 * x + 40 * y)[..., None], 3, axis=2)
+    for _ in range(4):
+        cx, cy, r = rng.uniform(0, 1), rng.uniform(0, 0.6), rng.uniform(0.1, 0.3)
+        pixels += rng.uniform(-60, 90, 3) * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * r * r))[..., None]
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def test_a_smooth_picture_is_compared_whole():
+    a = _smooth(1)
+    fa = features_of_image(a)
+    half = verify_features(fa, features_of_image(a.resize((320, 200), Image.Resampling.LANCZOS)))
+    assert half.same, half.reason
+    assert half.inliers < 6  # no feature model: the whole pictures were compared
+    assert half.scale == pytest.approx(0.5, abs=0.02)
+    turned = verify_features(fa, features_of_image(a.transpose(Image.Transpose.ROTATE_180)))
+    assert turned.same and abs(turned.rotation) == pytest.approx(180, abs=1) and not turned.mirrored
+    other = verify_features(fa, features_of_image(_smooth(2)))
+    assert not other.same

@@ -1,0 +1,252 @@
+"""Comparing two pictures' pixels once their geometry is known (for :mod:`dedupkit.verify`).
+
+Both grey working copies are sampled on one grid over the overlap (blurred
+alike), aligned finely (ECC), and compared after fitting a tone curve; the
+errors are summarised over the whole overlap and over its worst windows.
+Also: the picture inside plain borders, and small thumbnails that choose an
+orientation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._geometry import _ORIENT
+from .features import Features, _cv2
+
+COMPARE_SIDE = 192  # long side of the overlap when pixels are compared
+ECC_SIDE = 192  # ... and when they are aligned finely first
+NATIVE_SHRINK = 2.0  # the coarser copy's pixels per compared pixel, at least
+EDGE_WEIGHT = 2.0  # how much an edge (a spread per pixel) excuses a difference
+MIN_SPREAD = 10.0  # grey levels: errors are measured against the picture's contrast, at least this
+ECC_ITERATIONS = 20  # fine alignment of the pixels before they are compared
+
+
+def _content_box(f: Features) -> tuple[float, float, float, float]:
+    """The picture inside plain borders, caption bars or a plain screen (:func:`dedupkit.trim.trim_box`), full pixels."""
+    from PIL import Image  # noqa: PLC0415
+
+    from .trim import trim_box  # noqa: PLC0415
+
+    x0, y0, x1, y1 = trim_box(Image.fromarray(f.grey))
+    w, h = f.size
+    return (min(x0 * f.scale, w), min(y0 * f.scale, h), min(x1 * f.scale, w), min(y1 * f.scale, h))
+
+def _tone_residual(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """|y - f(x)|, with f the tone curve through y's mean in each 4-level bin of x.
+
+    Brightness, contrast, gamma, greyscale and clipping are such curves; a
+    change in one place only (a moved person, lights at night) is not.
+    """
+    which = np.clip(x, 0, 255).astype(np.int64) // 4
+    count = np.bincount(which, minlength=64)
+    seen = count > 0
+    centres = np.bincount(which, x, 64)[seen] / count[seen]
+    means = np.bincount(which, y, 64)[seen] / count[seen]
+    return np.abs(y - np.interp(x, centres, means))
+
+
+def _sample(grey: np.ndarray, m: np.ndarray, size: tuple[int, int], shrink: float) -> np.ndarray:
+    """``grey`` at the points ``m @ (u, v, 1)`` of a ``size`` grid, -1 outside.
+
+    When shrinking, the picture is first blurred by a Gaussian of 0.6 grid
+    pixels (in its own pixels: ``0.6 * shrink``), so that two copies of one
+    picture at different sizes come out alike; an integer area average does
+    most of the shrinking first, cheaply. Only the part the grid covers is
+    filtered.
+    """
+    cv2 = _cv2()
+    h, w = grey.shape
+    corners = np.array([[0, 0, 1], [size[0], 0, 1], [0, size[1], 1], [size[0], size[1], 1]], float) @ m.T
+    margin = 2.0 * shrink + 3
+    x0, y0 = (int(max(0, np.floor(corners[:, i].min() - margin))) for i in (0, 1))
+    x1, y1 = int(min(w, np.ceil(corners[:, 0].max() + margin))), int(min(h, np.ceil(corners[:, 1].max() + margin)))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return np.full(size[::-1], -1.0, np.float32)
+    src = grey[y0:y1, x0:x1]
+    m = np.array([[1, 0, -x0], [0, 1, -y0]], float) @ np.vstack([m, [0, 0, 1]])
+    if shrink > 1.0:
+        n = max(1, int(shrink // 2))
+        if n > 1 and min(src.shape) >= 2 * n:
+            small = (src.shape[1] // n, src.shape[0] // n)
+            src = cv2.resize(src[: small[1] * n, : small[0] * n], small, interpolation=cv2.INTER_AREA)
+            m = np.array([[1 / n, 0, 0.5 / n - 0.5], [0, 1 / n, 0.5 / n - 0.5]]) @ np.vstack([m, [0, 0, 1]])
+        else:
+            n = 1
+        sigma = math.sqrt(max((0.6 * shrink / n) ** 2 - (0.29 if n > 1 else 0.0) ** 2, 0.09))
+        src = cv2.GaussianBlur(src.astype(np.float32), (0, 0), sigma)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    return cv2.warpAffine(src.astype(np.float32), m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=-1.0)
+
+
+def _refine(template: np.ndarray, moving: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    """The small affine correction (2x3, grid to grid) that best aligns ``moving`` onto ``template`` (ECC)."""
+    cv2 = _cv2()
+    warp = np.eye(2, 3, dtype=np.float32)
+    try:
+        _, warp = cv2.findTransformECC(template, moving, warp, cv2.MOTION_AFFINE,
+                                       (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ITERATIONS, 1e-4),
+                                       mask, 3)
+    except cv2.error:  # no convergence: keep the features' model
+        return None
+    return warp.astype(np.float64)
+
+
+def _worst_window(error: np.ndarray, valid: np.ndarray, win: int) -> float:
+    """The largest mean error over the windows of ``win`` pixels that are mostly valid."""
+    cv2 = _cv2()
+    e_sum = cv2.boxFilter(error, -1, (win, win), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    n_sum = cv2.boxFilter(valid.astype(np.float32), -1, (win, win), normalize=False,
+                          borderType=cv2.BORDER_CONSTANT)
+    full = n_sum >= 0.6 * win * win
+    return float((e_sum[full] / n_sum[full]).max()) if full.any() else 1.0
+
+
+def _gradient(grid: np.ndarray, spread: float) -> np.ndarray:
+    """Local gradient magnitude (largest in a 3x3 neighbourhood), in units of the picture's spread per pixel."""
+    cv2 = _cv2()
+    g = np.where(grid >= 0, grid, 0).astype(np.float32)
+    magnitude = cv2.magnitude(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)) / 8
+    return cv2.dilate(magnitude, np.ones((3, 3), np.uint8)) / spread
+
+
+def _largest_blob(bad: np.ndarray) -> float:
+    """Pixels in the largest connected patch of ``bad`` after removing specks (a 2x2 opening)."""
+    cv2 = _cv2()
+    bad = cv2.morphologyEx(bad.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(bad, connectivity=8)
+    return float(stats[1:, cv2.CC_STAT_AREA].max()) if n > 1 else 0.0
+
+
+def _grid(a: Features, b: Features, model: np.ndarray, box: tuple, side: float):
+    """A grid over ``box`` (A's working pixels): its size, the grid-to-A map (3x3) and each copy's shrink factor.
+
+    ``model`` (3x3) maps A's working pixels to B's. Both copies are shrunk
+    (and so blurred alike) at least ``NATIVE_SHRINK`` times.
+    """
+    x0, y0, x1, y1 = box
+    extent = max(x1 - x0, y1 - y0, 1.0)
+    s_b = math.sqrt(abs(np.linalg.det(model[:2, :2])))  # B's working pixels per A's
+    k = extent / max(8.0, min(side, min(extent, extent * s_b) / NATIVE_SHRINK))  # A's working pixels per grid pixel
+    size = (max(2, math.ceil((x1 - x0) / k)), max(2, math.ceil((y1 - y0) / k)))
+    to_a = np.array([[k, 0, x0 + 0.5 * k - 0.5], [0, k, y0 + 0.5 * k - 0.5], [0, 0, 1]])
+    return size, to_a, k, k * s_b
+
+
+def _valid(grid_a: np.ndarray, grid_b: np.ndarray) -> np.ndarray:
+    cv2 = _cv2()
+    return cv2.erode(((grid_a >= 0) & (grid_b >= 0)).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+
+
+def _grids(a: Features, b: Features, model: np.ndarray, box: tuple, side: float):
+    """A's and B's working copies on one grid over ``box``, where both are valid, and the grid-to-A map."""
+    size, to_a, shrink_a, shrink_b = _grid(a, b, model, box, side)
+    grid_a = _sample(a.grey, to_a[:2], size, shrink_a)
+    grid_b = _sample(b.grey, (model @ to_a)[:2], size, shrink_b)
+    return grid_a, grid_b, _valid(grid_a, grid_b), to_a
+
+
+def _compare(a: Features, b: Features, model: np.ndarray, polygon_a: np.ndarray, full: bool = False,
+             edges: bool = False) -> dict:
+    """Align the two working copies finely over the overlap, then compare their pixels.
+
+    ``model`` (2x3) maps A's working pixels to B's; ``polygon_a`` is the
+    overlap in A's full pixels. ``edges`` adds the edge-forgiving error,
+    ``full`` all the statistics the tuning script looks at.
+    """
+    poly = polygon_a / a.scale
+    box = (*poly.min(0), *poly.max(0))
+    model = np.vstack([model, [0, 0, 1]])
+    size, to_a, shrink_a, shrink_b = _grid(a, b, model, box, COMPARE_SIDE)
+    grid_a = _sample(a.grey, to_a[:2], size, shrink_a)
+    grid_b = _sample(b.grey, (model @ to_a)[:2], size, shrink_b)
+    valid = _valid(grid_a, grid_b)
+    out = {}
+    if valid.sum() >= 64:
+        warp = _refine(np.where(valid, grid_a, 0).astype(np.float32), np.where(grid_b >= 0, grid_b, 0).astype(np.float32),
+                       valid.astype(np.uint8))
+        if warp is not None:
+            h, w = grid_a.shape
+            shift = np.abs(np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]]) @ (warp - np.eye(2, 3)).T)
+            out["ecc_shift"] = float(shift.max()) / max(w, h)
+            if out["ecc_shift"] < 0.1:  # a refinement, not another answer
+                model = model @ to_a @ np.vstack([warp, [0, 0, 1]]) @ np.linalg.inv(to_a)
+                grid_b = _sample(b.grey, (model @ to_a)[:2], size, shrink_b)
+                valid = _valid(grid_a, grid_b)
+    n_valid = int(valid.sum())
+    if n_valid < 64:
+        return {"similarity": 0.0, "worst_local": 1.0, "worst_small": 1.0, "edge_local": 1.0, "gain": 0.0,
+                "valid": n_valid}
+    va, vb = grid_a[valid], grid_b[valid]
+    ra, rb = _tone_residual(vb, va), _tone_residual(va, vb)
+    sa, sb = max(float(np.std(va)), MIN_SPREAD), max(float(np.std(vb)), MIN_SPREAD)
+    residual = ra / sa if ra.mean() / sa < rb.mean() / sb else rb / sb
+    error = np.zeros(grid_a.shape, np.float32)
+    error[valid] = np.minimum(residual, 1.0)
+    side = max(grid_a.shape)
+    out.update({
+        "similarity": float(1.0 - error[valid].mean()),
+        "worst_small": _worst_window(error, valid, max(3, round(side / 12))),
+        "worst_local": _worst_window(error, valid, max(3, round(side / 6))),
+        "gain": float(np.log((vb.mean() + 10) / (va.mean() + 10))),
+        "valid": n_valid,
+        "error_map": error,
+    })
+    if full or edges:
+        # the same, forgiving near edges, where a fraction of a pixel or a little blur makes a large difference
+        gradient = np.maximum(_gradient(grid_a, sa), _gradient(grid_b, sb))
+        edge_error = np.zeros(grid_a.shape, np.float32)
+        edge_error[valid] = np.minimum(residual / (1.0 + EDGE_WEIGHT * gradient[valid]), 1.0)
+        out["edge_local"] = _worst_window(edge_error, valid, max(3, round(side / 6)))
+    if full:
+        out.update({
+            "bad_share": float((error[valid] > 0.5).mean()),
+            "blob": _largest_blob(error > 0.5) / n_valid,
+            "edge_similarity": float(1.0 - edge_error[valid].mean()),
+            "edge_small": _worst_window(edge_error, valid, max(3, round(side / 12))),
+            "contrast": float(np.log((np.std(vb) + 2) / (np.std(va) + 2))),
+            "spread": float(min(np.std(va), np.std(vb))),
+        })
+    return out
+
+
+_THUMB = 32  # side of the thumbnails that choose an orientation
+
+
+def _thumb(f: Features, box: tuple) -> np.ndarray:
+    """A ``_THUMB`` x ``_THUMB`` grey thumbnail of the content ``box`` (full pixels), whatever its shape."""
+    x0, y0, x1, y1 = (v / f.scale for v in box)
+    kx, ky = max(x1 - x0, 1e-3) / _THUMB, max(y1 - y0, 1e-3) / _THUMB
+    m = np.array([[kx, 0, x0 + 0.5 * kx - 0.5], [0, ky, y0 + 0.5 * ky - 0.5]])
+    return _sample(f.grey, m, (_THUMB, _THUMB), math.sqrt(kx * ky))
+
+
+def _probe_index() -> tuple[tuple[str, ...], np.ndarray]:
+    """For each orientation, which of B's thumbnail cells each of A's cells sees (flat indexes, one row each)."""
+    centres = (np.arange(_THUMB) + 0.5) / _THUMB
+    u, v = np.meshgrid(centres, centres)
+    rows = []
+    for row_u, row_v in _ORIENT.values():
+        ub = row_u[0] * u + row_u[1] * v + row_u[2]
+        vb = row_v[0] * u + row_v[1] * v + row_v[2]
+        i, j = np.minimum((vb * _THUMB).astype(int), _THUMB - 1), np.minimum((ub * _THUMB).astype(int), _THUMB - 1)
+        rows.append((i * _THUMB + j).ravel())
+    return tuple(_ORIENT), np.array(rows)
+
+
+_PROBE_INDEX = _probe_index()  # a constant table: 8 x 1024 indexes
+
+
+def _probe(thumb_a: np.ndarray, thumb_b: np.ndarray) -> dict[str, float]:
+    """Correlation of A's thumbnail with B's, for each orientation of B (B's cells read as A's)."""
+    names, index = _PROBE_INDEX
+    flat_a = thumb_a.ravel().astype(np.float64)
+    flat_a -= flat_a.mean()
+    seen = thumb_b.ravel().astype(np.float64)[index]  # (8, cells)
+    seen -= seen.mean(axis=1, keepdims=True)
+    norm = np.sqrt((flat_a @ flat_a) * (seen * seen).sum(axis=1))
+    r = np.divide(seen @ flat_a, norm, out=np.zeros(len(names)), where=norm > 0)
+    return dict(zip(names, r.tolist()))
