@@ -22,6 +22,7 @@ from .evaluate import (
 )
 from .export import export_duplicates, hashes_for, load_threshold, save_hashes, save_threshold
 from .groups import find_groups
+from .keep import KEEP_RULES, file_facts, keep_order
 from .hashing import METHODS, codes_to_hex, hamming, hash_bits, hash_hex, hex_to_codes
 from .loading import ImageLoadError, load_image
 from .scan import hash_file, hash_images, list_images
@@ -45,6 +46,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "KEEP_RULES",
     "METHODS",
     "Match",
     "ORIENTATIONS",
@@ -57,7 +59,9 @@ __all__ = [
     "export_duplicates",
     "extract_all",
     "find_duplicates",
+    "file_facts",
     "find_groups",
+    "keep_order",
     "find_pairs",
     "find_pairs_dihedral",
     "find_value_pairs",

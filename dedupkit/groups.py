@@ -9,6 +9,8 @@ are more than twice the threshold apart).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
@@ -17,18 +19,29 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .hashing import hamming, hex_to_codes
+from .keep import FACT_COLUMNS, KEEP_RULES, _Judge, file_facts
 from .search import _path_ranks
 
 __all__ = ["GROUP_COLUMNS", "find_groups"]
 
 #: The columns of a group table, in order.
-GROUP_COLUMNS = ("group", "path", "keep", "size", "diameter", "link_distance")
+GROUP_COLUMNS = ("group", "path", "keep", "size", "diameter", "link_distance", "keep_reason")
 
 _EXACT_DIAMETER_UP_TO = 5000  # members; larger groups get the diameter of their found pairs
 _COMPILE_FROM = 2_000_000  # links (both ways); below, the star loop runs as plain Python: faster than loading numba
 
 
-def find_groups(pairs: pd.DataFrame, hashes: pd.DataFrame | None = None) -> pd.DataFrame:
+def find_groups(
+    pairs: pd.DataFrame,
+    hashes: pd.DataFrame | None = None,
+    *,
+    facts: pd.DataFrame | None = None,
+    read_files: bool = True,
+    rules: Sequence[str] = KEEP_RULES,
+    reference: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    prefer: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    progress: bool | None = None,
+) -> pd.DataFrame:
     """Group duplicates around the file kept: every other member is directly paired with it.
 
     Parameters
@@ -41,9 +54,27 @@ def find_groups(pairs: pd.DataFrame, hashes: pd.DataFrame | None = None) -> pd.D
         ignored, and the two files of a row where it is false are never put
         in one group.
     hashes
-        The hash table the pairs came from. With it, the kept file is chosen by
-        size and the diameter is computed from the hashes; without it, the
-        shortest path is kept and the diameter is the largest pair distance.
+        The hash table the pairs came from. With it, the diameter is computed
+        from the hashes (without it: the largest pair distance), and its
+        ``width``, ``height`` and ``bytes`` stand in for files whose facts
+        cannot be read.
+    facts
+        What the keep rules look at, per file (:func:`dedupkit.file_facts`);
+        default: read from the files in a group (with ``read_files``).
+    read_files
+        Read the facts from the files when ``facts`` is not given. With
+        ``False``, only the hash table's sizes and the paths decide.
+    rules
+        The keep rules in the order they decide (:data:`dedupkit.KEEP_RULES`,
+        documented in :mod:`dedupkit.keep`).
+    reference
+        Folders whose files are always kept (``keep=True`` even when not the
+        centre) and never offered for removal: e.g. a training set when
+        checking a test set against it.
+    prefer
+        Folders whose files are preferred (the ``prefer`` rule), earlier first.
+    progress
+        Show a progress bar while reading facts; default: for more than 200 files.
 
     Returns
     -------
@@ -56,7 +87,11 @@ def find_groups(pairs: pd.DataFrame, hashes: pd.DataFrame | None = None) -> pd.D
         copy of the kept file but not of each other) and ``link_distance``
         (the distance of the pair that links the file to the kept file, 0 for
         the kept file itself; a group's weakest link is its largest
-        ``link_distance``). The kept file comes first in each group.
+        ``link_distance``), and ``keep_reason``: for the kept file, the rule
+        that put it before the group's next best file, and for every other
+        file, the rule that put the kept file before it (``"under a
+        reference folder"`` for a file kept as a reference). The kept file
+        comes first in each group.
 
     Notes
     -----
@@ -77,8 +112,13 @@ def find_groups(pairs: pd.DataFrame, hashes: pd.DataFrame | None = None) -> pd.D
     the full one. Without a ``distance`` column, distances come from
     ``hashes`` (0 without them).
 
-    The kept file is the one with the most pixels, then the largest file, then
-    the shortest path, then the first in alphabetical order.
+    The kept file is the best by the keep rules (:mod:`dedupkit.keep`): the
+    original rather than an edit, by what the verifier saw of the pair (one is
+    a crop of the other, or the other's picture in a frame) and by each file's
+    facts (colour over greyscale, more picture pixels, lossless over lossy
+    over a lossless re-save of a lossy file, higher quality, still over
+    animated, camera metadata, a name that does not mark a copy, preferred
+    folders, the older file, the shorter path).
 
     Examples
     --------
@@ -108,8 +148,11 @@ def find_groups(pairs: pd.DataFrame, hashes: pd.DataFrame | None = None) -> pd.D
         return _empty()
 
     _, component = connected_components(_graph(la, lb, n), directed=False)
-    table = _add_keep_order(pd.DataFrame({"path": paths, "component": component, "file": np.arange(n)}), hashes)
-    rank = table["rank"].to_numpy(np.int64)
+    table = pd.DataFrame({"path": paths, "component": component, "file": np.arange(n)})
+    judge = _Judge(_facts_for(paths, hashes, facts, read_files, progress), rules, reference, prefer,
+                   relations=_relations(pairs, a, b))
+    rank = judge.rank(component)
+    table["rank"] = rank
 
     # files with identical hashes (a link at distance 0) are one node, unless a verifier decides pairs
     if "verified" in pairs.columns or not (ld == 0).any():
@@ -147,12 +190,72 @@ def find_groups(pairs: pd.DataFrame, hashes: pd.DataFrame | None = None) -> pd.D
     heads = heads.sort_values(["size", "file"], ascending=[False, True])  # files are numbered by path
     table["group"] = table["component"].map(dict(zip(heads["component"], range(len(heads)))))
     table = table.sort_values(["group", "rank"], ignore_index=True)
-    table["keep"] = ~table["group"].duplicated()
+    centre = ~table["group"].duplicated()
+    table["keep"] = centre | judge.under_reference()[table["file"].to_numpy()]
+    table["keep_reason"] = _reasons(table, centre.to_numpy(), judge)
     table["diameter"] = _pair_diameters(table, pairs, n, a, b)
     if hashes is not None:
         _exact_diameters(table, *codes)
     table["path"] = table["path"].astype("string")
+    table["keep_reason"] = table["keep_reason"].astype("string")
     return table[list(GROUP_COLUMNS)]
+
+
+def _facts_for(paths: np.ndarray, hashes: pd.DataFrame | None, facts: pd.DataFrame | None, read_files: bool,
+               progress: bool | None) -> pd.DataFrame:
+    """The keep rules' facts for ``paths``, in order: given, read, or from the hash table's columns."""
+    if facts is not None:
+        if "path" not in facts.columns:
+            raise ValueError(f"facts need a 'path' column (as from file_facts); columns are {list(facts.columns)}")
+        table = facts.assign(path=facts["path"].astype(str)).drop_duplicates("path").set_index("path")
+        table = table.reindex(list(paths))
+    elif read_files:
+        table = file_facts(list(paths), progress=progress).set_index("path")
+    else:
+        table = pd.DataFrame(index=pd.Index(list(paths), name="path"), columns=list(FACT_COLUMNS[1:]))
+    table = table.reset_index()
+    if hashes is not None:  # sizes from the hash table where the file could not be read
+        info = hashes.assign(path=hashes["path"].astype(str)).drop_duplicates("path").set_index("path")
+        for column in ("width", "height", "bytes"):
+            if column in info:
+                known = pd.to_numeric(table[column], errors="coerce") if column in table else np.nan
+                given = info[column].reindex(table["path"]).astype("Float64").to_numpy(float, na_value=np.nan)
+                table[column] = pd.Series(known, index=table.index, dtype=float).fillna(
+                    pd.Series(given, index=table.index))
+        missing = table["picture_pixels"].isna() if "picture_pixels" in table else True
+        table.loc[missing, "picture_pixels"] = pd.to_numeric(table["width"], errors="coerce") * pd.to_numeric(
+            table["height"], errors="coerce")
+    return table
+
+
+def _relations(pairs: pd.DataFrame, a: np.ndarray, b: np.ndarray) -> dict:
+    """What the verifier saw of each verified pair, by file positions (for the ``content`` and ``pixels`` rules)."""
+    needed = ("verified", "coverage_a", "coverage_b", "scale", "frame_a", "frame_b")
+    if not all(c in pairs.columns for c in needed):
+        return {}
+    verified = pairs["verified"].fillna(False).to_numpy(bool)
+    values = [pairs[c].to_numpy(np.float64, na_value=np.nan) for c in needed[1:]]
+    return {(int(a[k]), int(b[k])): tuple(float(v[k]) for v in values) for k in np.flatnonzero(verified)
+            if a[k] != b[k]}
+
+
+def _reasons(table: pd.DataFrame, centre: np.ndarray, judge: _Judge) -> list[str]:
+    """Each member's ``keep_reason``: why the kept file was put before it (for the kept file: before the next)."""
+    files = table["file"].to_numpy()
+    groups = table["group"].to_numpy()
+    reference = judge.under_reference()
+    out = []
+    for k, file in enumerate(files):
+        start = k if centre[k] else int(np.flatnonzero(centre[: k + 1])[-1])
+        head = files[start]
+        if reference[file]:
+            out.append("under a reference folder")
+        elif centre[k]:
+            nxt = k + 1 if k + 1 < len(files) and groups[k + 1] == groups[k] else None
+            out.append(judge.decide(head, files[nxt])[1] if nxt is not None else "")
+        else:
+            out.append(judge.decide(head, file)[1])
+    return out
 
 
 def _index_paths(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -280,28 +383,6 @@ def _pair_diameters(table: pd.DataFrame, pairs: pd.DataFrame, n: int, a: np.ndar
     return diameter[table["group"].to_numpy(np.int64)]
 
 
-def _add_keep_order(table: pd.DataFrame, hashes: pd.DataFrame | None) -> pd.DataFrame:
-    """Add a ``rank`` column: 0 for the file to keep in its component, by the keep rule."""
-    table = table.copy()
-    table["pixels"] = 0
-    table["bytes"] = 0
-    if hashes is not None:
-        info = hashes.assign(path=hashes["path"].astype(str)).drop_duplicates("path").set_index("path")
-        width = info["width"].reindex(table["path"]) if "width" in info else None
-        height = info["height"].reindex(table["path"]) if "height" in info else None
-        if width is not None and height is not None:
-            table["pixels"] = (width.astype("Float64") * height.astype("Float64")).fillna(0).to_numpy(float)
-        if "bytes" in info:
-            table["bytes"] = info["bytes"].reindex(table["path"]).astype("Float64").fillna(0).to_numpy(float)
-    table["length"] = table["path"].str.len()
-    order = table.sort_values(
-        ["component", "pixels", "bytes", "length", "path"], ascending=[True, False, False, True, True]
-    )
-    table["rank"] = 0
-    table.loc[order.index, "rank"] = np.arange(len(order))
-    return table
-
-
 def _exact_diameters(table: pd.DataFrame, codes: np.ndarray, known: np.ndarray) -> None:
     """Replace each group's diameter by the largest distance between any two member hashes.
 
@@ -342,5 +423,5 @@ def _empty() -> pd.DataFrame:
     return pd.DataFrame(
         {"group": pd.Series(dtype=np.int64), "path": pd.Series(dtype="string"), "keep": pd.Series(dtype=bool),
          "size": pd.Series(dtype=np.int64), "diameter": pd.Series(dtype=np.int64),
-         "link_distance": pd.Series(dtype=np.int64)}
+         "link_distance": pd.Series(dtype=np.int64), "keep_reason": pd.Series(dtype="string")}
     )

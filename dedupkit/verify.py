@@ -111,6 +111,12 @@ class Match(NamedTuple):
         fitted model, ``(n, 2)`` arrays of full-pixel positions in A and in B
         (row ``i`` of each is one match; empty when no model was fitted).
         Otherwise ``None``.
+    frame_a, frame_b
+        How much the part of A (of B) outside the picture the other shows
+        looks like an added frame, 0 to 1: one plain colour that stops at the
+        picture's edge. Near 1 for a frame, padding, caption bar or a turn's
+        filled corners; low for more of the picture (the other is a crop).
+        ``nan`` when that part is under 1% of the image.
     """
 
     same: bool
@@ -128,12 +134,8 @@ class Match(NamedTuple):
     transform: np.ndarray | None = None
     points_a: np.ndarray | None = None
     points_b: np.ndarray | None = None
-
-
-# --- matching and geometry -------------------------------------------------------------------
-
-
-# --- pixels ----------------------------------------------------------------------------------
+    frame_a: float = float("nan")
+    frame_b: float = float("nan")
 
 
 # --- one pair --------------------------------------------------------------------------------
@@ -317,7 +319,32 @@ def _decide(m: dict) -> str:
     return ""
 
 
-def _to_match(m: dict, points: bool = False) -> Match:
+def _frame_share(f: Features, polygon: np.ndarray) -> float:
+    """How much ``f`` outside ``polygon`` (full pixels) looks like an added frame, 0 to 1.
+
+    The share of that part within 6 grey levels of its commonest level, times
+    the share of the picture's edge next to it that is *not* that colour: a
+    frame is plain and stops at the picture, while more of a picture with a
+    plain part (a night sky, a wallpaper's background) goes on across the edge.
+    """
+    import cv2  # noqa: PLC0415
+
+    outside = np.ones(f.grey.shape, np.uint8)
+    if len(polygon) >= 3:
+        cv2.fillPoly(outside, [np.round(np.asarray(polygon) / f.scale).astype(np.int32)], 0)
+    mask = outside.astype(bool)
+    values = f.grey[mask]
+    if values.size < 0.01 * outside.size:
+        return float("nan")
+    counts = np.convolve(np.bincount(values.astype(np.uint8).ravel(), minlength=256), np.ones(13), mode="same")
+    level = int(np.argmax(counts))
+    edge = cv2.dilate(outside, np.ones((5, 5), np.uint8)).astype(bool) & ~mask
+    inner = f.grey[edge].astype(np.int16)
+    continued = float((np.abs(inner - level) <= 6).mean()) if inner.size else 0.0
+    return float(counts[level] / values.size) * (1.0 - continued)
+
+
+def _to_match(m: dict, points: bool = False, a: Features | None = None, b: Features | None = None) -> Match:
     reason = m["reason"]
     pa, pb = m["points"] if points and "points" in m else (None, None)
     if m.get("model") is None:
@@ -330,6 +357,8 @@ def _to_match(m: dict, points: bool = False) -> Match:
         similarity=float(m.get("similarity", float("nan"))),
         box_a=_box(m.get("poly_a", ())), box_b=_box(m.get("poly_b", ())), reason=reason, transform=m["model"][:2].copy(),
         points_a=pa, points_b=pb,
+        frame_a=_frame_share(a, m["poly_a"]) if a is not None and "poly_a" in m else float("nan"),
+        frame_b=_frame_share(b, m["poly_b"]) if b is not None and "poly_b" in m else float("nan"),
     )
 
 
@@ -364,14 +393,14 @@ def verify_features(a: Features, b: Features, *, mirror: bool = True, points: bo
     """
     if not isinstance(a, Features) or not isinstance(b, Features):
         raise TypeError(f"verify_features takes two Features, got {type(a).__name__} and {type(b).__name__}")
-    return _to_match(_measure(a, b, mirror=mirror), points=points)
+    return _to_match(_measure(a, b, mirror=mirror), points=points, a=a, b=b)
 
 
 # --- tables ----------------------------------------------------------------------------------
 
 _PROGRESS_FROM = 200  # pairs: show a bar by default above this
-_OUT_COLUMNS = ("verified", "inliers", "scale", "rotation", "mirrored", "coverage_a", "coverage_b", "similarity",
-                "reason")
+_OUT_COLUMNS = ("verified", "inliers", "scale", "rotation", "mirrored", "coverage_a", "coverage_b", "frame_a",
+                "frame_b", "similarity", "reason")
 
 
 class _Images:
@@ -427,7 +456,7 @@ def _verify_row(images: _Images, path_a: str, path_b: str, mirror: bool, mirror_
                  boxes=lambda: (images.box_of(path_a), images.box_of(path_b)),
                  thumbs=lambda: (images.thumb_of(path_a), images.thumb_of(path_b)),
                  rect_thumbs=lambda: (images.rect_thumb_of(path_a), images.rect_thumb_of(path_b)))
-    return _to_match(m)
+    return _to_match(m, a=a, b=b)
 
 
 def _map(function, items: list, workers: int, bar) -> list:
@@ -485,7 +514,7 @@ def verify_pairs(
     pandas.DataFrame
         ``pairs`` with the columns ``verified`` (bool), ``inliers``,
         ``scale``, ``rotation``, ``mirrored``, ``coverage_a``, ``coverage_b``,
-        ``similarity`` and ``reason`` (empty when verified) added (replaced
+        ``frame_a``, ``frame_b``, ``similarity`` and ``reason`` (empty when verified) added (replaced
         if present). A file that cannot be read gives ``verified=False``
         and says why in ``reason``.
 
@@ -535,6 +564,8 @@ def verify_pairs(
         "mirrored": np.array([m.mirrored for m in found], bool),
         "coverage_a": np.array([m.coverage_a for m in found], np.float64),
         "coverage_b": np.array([m.coverage_b for m in found], np.float64),
+        "frame_a": np.array([m.frame_a for m in found], np.float64),
+        "frame_b": np.array([m.frame_b for m in found], np.float64),
         "similarity": np.array([m.similarity for m in found], np.float64),
         "reason": pd.array([m.reason for m in found], dtype="string"),
     }

@@ -101,8 +101,9 @@ def test_the_notebooks_run_on_another_folder(photos, tmp_path, kernel, originals
     assert found == {frozenset({originals[0].name, "sub/half.jpg"}), frozenset({originals[1].name, "grey.png"})}
     groups = pd.read_csv(out / "groups.csv")
     assert len(groups) == 4 and groups["keep"].sum() == 2
-    # kept: the full-size photo over its half-size copy; of equal pixels, the larger file (the PNG)
-    assert set(groups.loc[groups["keep"], "path"]) == {originals[0].name, "grey.png"}
+    # kept: the originals, the full-size photo over its half-size copy and colour over its greyscale PNG copy
+    assert set(groups.loc[groups["keep"], "path"]) == {originals[0].name, originals[1].name}
+    assert set(groups.loc[groups["keep"], "keep_reason"]) == {"more pixels of the picture", "colour, not greyscale"}
 
     # calibration: the 4 originals (half.jpg and grey.png are copies of two, broken.jpg is unreadable),
     # one left unedited as a distractor, 39 edits of each of the others

@@ -130,7 +130,8 @@ def test_verify_pairs_table(sample_dir, tmp_path):
     })
     out = verify_pairs(pairs, workers=2, progress=False)
     assert list(out.columns) == ["path_a", "path_b", "distance", "orientation", "verified", "inliers", "scale",
-                                 "rotation", "mirrored", "coverage_a", "coverage_b", "similarity", "reason"]
+                                 "rotation", "mirrored", "coverage_a", "coverage_b", "frame_a", "frame_b",
+                                 "similarity", "reason"]
     assert out["verified"].tolist() == [True, True, False, False]
     assert out["mirrored"].tolist() == [False, True, False, False]
     assert out.loc[0, "scale"] == pytest.approx(0.5, abs=0.02)

@@ -1,0 +1,507 @@
+"""Which copy of a picture to keep: the original, not the edit.
+
+Every member of a group is described by a few facts read from its file
+(:func:`file_facts`), and the members are ranked by a list of rules, each a
+comparison of two files that may call them equal (:data:`KEEP_RULES`). The
+first rule that tells two files apart decides between them, and says why
+(``keep_reason`` in a group table).
+
+The default order, and why:
+
+``reference``
+    A file under a reference folder is always kept (the "does my test set
+    leak my training set" case).
+``frame``
+    A copy with an added frame, padding, letterbox or caption bar is not
+    "more pixels" of the picture: a file whose picture (its trim box,
+    :func:`dedupkit.trim.trim_box`) fills it wins over one that has a frame.
+``colour``
+    Colour wins over greyscale.
+``pixels``
+    More picture pixels (the trim box's area) win: a crop or a smaller copy
+    loses. Within 2% they are equal.
+``lossless``
+    A lossless file wins over a lossy one, and a lossy one over a lossless
+    file that holds a decoded JPEG (a PNG re-save of a JPEG shows its 8x8
+    blocks; it is a copy of that JPEG, with nothing more in it).
+``quality``
+    Between two JPEGs, the clearly higher estimated quality (from the
+    quantisation tables, more than 5 points apart); between other lossy
+    files, clearly more bytes per picture pixel (1.5 times). A re-save at a
+    slightly higher quality is not better than its source, so small
+    differences count as equal.
+``still``
+    A still image wins over an animation.
+``camera``
+    A file with camera metadata (EXIF make, model or date taken) wins over
+    one without: edits saved by most tools drop it. An orientation tag alone
+    does not count.
+``copy_name``
+    A file whose name extends another member's name (``photo (1).jpg``,
+    ``photo-edited.jpg``, ``photo_copy.png``, ``photo-300x200.jpg`` beside
+    ``photo.jpg``) is that file's copy and loses to it.
+``prefer``
+    A file under one of the preferred folders (earlier ones first) wins.
+``older``
+    The older file (modification time, more than 2 seconds apart) wins.
+``path``
+    The shorter path, then the first in alphabetical order: always decides.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from .loading import ImageLoadError, normalize_mode, open_image
+
+__all__ = ["FACT_COLUMNS", "KEEP_RULES", "file_facts", "keep_order"]
+
+#: The rules, in the default order (see the module's documentation).
+KEEP_RULES = ("reference", "content", "colour", "pixels", "lossless", "quality", "still", "camera", "copy_name",
+              "prefer", "older", "path")
+
+#: The columns of :func:`file_facts`.
+FACT_COLUMNS = ("path", "width", "height", "picture_pixels", "framed", "colour", "lossless", "decoded_jpeg",
+                "format", "quality", "bytes", "animated", "camera", "mtime", "error")
+
+_LOSSLESS_FORMATS = frozenset({"PNG", "BMP", "DIB", "TIFF", "PPM", "TGA", "ICO"})  # GIF: a palette loses colours
+_WORK_SIDE = 512  # the decode that frames and colour are judged on
+_FRAMED = 0.97  # picture share below which a file has a frame
+_GREY_SPREAD = 8  # 99th percentile of a pixel's channel spread up to which a picture is grey
+_DIP_QUALITIES = range(40, 100)  # the JPEG qualities a lossless file is re-encoded at, to find a decoded JPEG
+_DIP = 0.3  # re-encoding error at one quality over its neighbours', below which a file holds a decoded JPEG
+_PIXELS_EQUAL = 1.02
+_PLAIN = 0.4  # plain share of what one picture has more of, above which that is a frame, not picture
+_WHOLE = 0.95  # coverage of a verified pair above which a picture is shown whole, or is all picture
+_QUALITY_EQUAL = 5
+_BYTES_EQUAL = 1.5
+_MTIME_EQUAL = 2.0
+_CAMERA_TAGS = (0x010F, 0x0110)  # Make, Model
+_CAMERA_EXIF_TAGS = (0x9003, 0x829A, 0x829D)  # DateTimeOriginal, ExposureTime, FNumber
+# libjpeg's standard luminance table, from which quality scales every JPEG's table
+_STD_LUMA = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], np.float64)
+
+
+def file_facts(paths: Iterable[str | os.PathLike], *, progress: bool | None = None) -> pd.DataFrame:
+    """What the keep rules look at, for each file.
+
+    Parameters
+    ----------
+    paths
+        Image files.
+    progress
+        Show a progress bar; default: only for more than 200 files.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per path (:data:`FACT_COLUMNS`): ``width`` and ``height`` as
+        displayed; ``picture_pixels``, the area of the picture inside any
+        frame (the trim box); ``framed``; ``colour`` (False for a grey
+        picture, whatever its mode); ``lossless`` (the format keeps every
+        pixel); ``decoded_jpeg`` (a lossless file showing JPEG's 8x8
+        blocks); ``format``; ``quality`` (a JPEG's estimated quality, 1 to
+        100); ``bytes``; ``animated``; ``camera`` (EXIF make, model or date
+        taken); ``mtime``; and ``error``, why a file could not be read (its
+        other facts are then missing, and every rule calls it equal).
+
+    Examples
+    --------
+    >>> facts = file_facts(["data/sample/tulips.jpg", "data/sample/tulips__png.png"])  # doctest: +SKIP
+    >>> facts[["path", "lossless", "decoded_jpeg", "quality"]]  # doctest: +SKIP
+    """
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    paths = [str(p) for p in paths]
+    show = progress if progress is not None else len(paths) > 200
+    rows = [_facts_of(p) for p in tqdm(paths, desc="file facts", unit="file", disable=not show)]
+    return pd.DataFrame(rows, columns=list(FACT_COLUMNS))
+
+
+def _facts_of(path: str) -> dict:
+    row: dict = {"path": path}
+    try:
+        stat = os.stat(path)
+        row.update(bytes=stat.st_size, mtime=stat.st_mtime)
+        image = open_image(path)
+    except (OSError, ImageLoadError) as exc:
+        return {**row, "error": str(exc)}
+    try:
+        fmt = image.format or ""
+        row.update(format=fmt, animated=bool(getattr(image, "is_animated", False)), camera=_has_camera(image))
+        if fmt in ("JPEG", "MPO"):
+            row["quality"] = _jpeg_quality(image)
+        lossless = fmt in _LOSSLESS_FORMATS or (fmt == "WEBP" and _webp_lossless(path))
+        if fmt in ("JPEG", "MPO"):
+            image.draft("RGB", (_WORK_SIDE, _WORK_SIDE))
+        from PIL import ImageOps  # noqa: PLC0415
+
+        upright = normalize_mode(ImageOps.exif_transpose(image))
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+        return {**row, "error": f"{path}: cannot decode the image ({exc})"}
+    finally:
+        image.close()
+    width, height = upright.size
+    row.update(width=width, height=height, lossless=lossless,
+               decoded_jpeg=lossless and _looks_like_decoded_jpeg(upright))
+    work = upright
+    if max(width, height) > _WORK_SIDE:
+        work = upright.copy()
+        work.thumbnail((_WORK_SIDE, _WORK_SIDE), Image.Resampling.BOX)
+    from .trim import trim_box  # noqa: PLC0415
+
+    x0, y0, x1, y1 = trim_box(work)
+    share = (x1 - x0) * (y1 - y0) / (work.size[0] * work.size[1])
+    full = _full_size(path, width, height)
+    row.update(width=full[0], height=full[1], picture_pixels=share * full[0] * full[1], framed=share < _FRAMED,
+               colour=_is_colour(work.crop(tuple(round(v) for v in (x0, y0, x1, y1)))))
+    return row
+
+
+def _full_size(path: str, width: int, height: int) -> tuple[int, int]:
+    """The displayed size at full resolution (a JPEG was decoded at reduced scale)."""
+    with Image.open(path) as image:
+        w, h = image.size
+        if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+            w, h = h, w
+    return (w, h) if (w >= width and h >= height) else (width, height)
+
+
+def _jpeg_quality(image: Image.Image) -> float:
+    """libjpeg's quality setting that gives (about) this file's luminance table."""
+    tables = getattr(image, "quantization", None) or {}
+    if 0 not in tables:
+        return float("nan")
+    table = np.asarray(tables[0], np.float64)
+    if len(table) != 64:
+        return float("nan")
+    scale = float(np.mean(np.clip(table, 1, 255) / _STD_LUMA)) * 100  # Pillow gives tables in natural order
+    quality = 5000 / scale if scale > 100 else (200 - scale) / 2
+    return float(np.clip(quality, 1, 100))
+
+
+def _webp_lossless(path: str) -> bool:
+    """A WebP file whose first chunk is VP8L (lossless), or VP8X followed by one."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    return b"VP8L" in head[12:] and b"VP8 " not in head[12:]
+
+
+def _has_camera(image: Image.Image) -> bool:
+    try:
+        exif = image.getexif()
+        if any(exif.get(tag) for tag in _CAMERA_TAGS):
+            return True
+        inner = exif.get_ifd(0x8769)
+        return any(inner.get(tag) for tag in _CAMERA_EXIF_TAGS)
+    except (OSError, ValueError, SyntaxError, KeyError, TypeError):
+        return False
+
+
+def _is_colour(image: Image.Image) -> bool:
+    if image.mode == "L":
+        return False
+    small = image.copy()
+    small.thumbnail((64, 64), Image.Resampling.BOX)  # averages noise away: colour noise on grey is still grey
+    pixels = np.asarray(small, np.int16)
+    spread = pixels.max(axis=2) - pixels.min(axis=2)
+    return bool(np.percentile(spread, 99) > _GREY_SPREAD)
+
+
+def _looks_like_decoded_jpeg(image: Image.Image) -> bool:
+    """Whether a lossless image holds a decoded JPEG.
+
+    Re-encoded as JPEG at its source's quality, a decoded JPEG comes back
+    almost unchanged (its 8x8 blocks already hold quantised coefficients), so
+    the re-encoding error, plotted over the quality setting, has a sharp dip
+    there; the error of a picture that never was a JPEG falls smoothly. Seen
+    on real PNGs (icons, screenshots, renders): the deepest dip keeps at
+    least 0.8 of its neighbours' error; a PNG re-save of a JPEG: under 0.05.
+    """
+    import io  # noqa: PLC0415
+
+    grey = image.convert("L")
+    width, height = grey.size
+    if min(width, height) < 32:
+        return False
+    grey = grey.crop((0, 0, min(width, 256) // 8 * 8, min(height, 256) // 8 * 8))  # on the source's block grid
+    pixels = np.asarray(grey, np.float64)
+    errors = []
+    for quality in _DIP_QUALITIES:
+        buffer = io.BytesIO()
+        grey.save(buffer, "JPEG", quality=quality)
+        buffer.seek(0)
+        with Image.open(buffer) as again:
+            errors.append(float(np.abs(np.asarray(again, np.float64) - pixels).mean()))
+    e = np.array(errors)
+    neighbours = np.minimum(e[:-2], e[2:])
+    return bool(((e[1:-1] < _DIP * neighbours) & (neighbours > 0.05)).any())  # not a picture re-encoded exactly
+
+
+# --- ranking ---------------------------------------------------------------------------------
+
+
+def _under(path: str, folders: Sequence[str]) -> int:
+    """The index of the first folder ``path`` is under, or ``len(folders)``."""
+    resolved = Path(os.path.abspath(path))
+    for i, folder in enumerate(folders):
+        if resolved.is_relative_to(folder):
+            return i
+    return len(folders)
+
+
+def _stem(path: str) -> str:
+    return Path(path).stem.lower()
+
+
+def _copy_of(a: str, b: str) -> bool:
+    """Whether the name of ``a`` extends the name of ``b`` past a separator (``b (1)``, ``b-edited``, ``b_copy``)."""
+    sa, sb = _stem(a), _stem(b)
+    return len(sa) > len(sb) and sa.startswith(sb) and not sa[len(sb)].isalnum()
+
+
+def _bigger(x: float, y: float, equal: float) -> int:
+    """1 if x is clearly (by the ratio ``equal``) bigger than y, -1 if clearly smaller, 0 otherwise or unknown."""
+    if not (x > 0 and y > 0):
+        return 0
+    return 1 if x > y * equal else -1 if y > x * equal else 0
+
+
+def _flag(x, y) -> int:
+    """1 if x is true and y false, -1 the other way round, 0 when equal or unknown."""
+    if pd.isna(x) or pd.isna(y) or bool(x) == bool(y):
+        return 0
+    return 1 if x else -1
+
+
+class _Rule(NamedTuple):
+    compare: Callable[[int, int], int]  # 1 when the first file is the better one to keep, -1 the other way, 0 equal
+    why: str
+
+
+class _Judge:
+    """Compares files by the rules, in order; the first rule that tells two apart decides.
+
+    ``relations`` maps a pair of row positions ``(i, j)`` to how file j's
+    picture relates to file i's (``coverage_a``, ``coverage_b``, ``scale`` of
+    a verified pair, :func:`dedupkit.verify_pairs`): what the geometry saw is
+    surer than what each file's facts suggest.
+    """
+
+    def __init__(self, facts: pd.DataFrame, rules: Sequence[str], reference=None, prefer=None, *,
+                 relations: dict[tuple[int, int], tuple[float, float, float]] | None = None, total: bool = True):
+        self.reference = _folders(reference, "reference")
+        self.prefer = _folders(prefer, "prefer")
+        self.records = facts.to_dict("records")
+        self.relations = relations or {}
+        self._same_pixels: dict[tuple[int, int], bool] = {}
+        table = self._rules()
+        if isinstance(rules, str) or not all(isinstance(r, str) and r in table for r in rules):
+            bad = [rules] if isinstance(rules, str) else [r for r in rules if not (isinstance(r, str) and r in table)]
+            raise ValueError(f"unknown keep rules {bad}; the rules are {list(KEEP_RULES)}")
+        self.order = [table[r] for r in dict.fromkeys([*rules, *(["path"] if total else [])])]
+
+    def decide(self, i: int, j: int) -> tuple[int, str]:
+        """1 when file ``i`` is the better one to keep, -1 when ``j`` is (0: equal), and the deciding rule's words."""
+        for rule in self.order:
+            result = rule.compare(i, j)
+            if result:
+                return result, rule.why
+        return 0, ""
+
+    def rank(self, component: np.ndarray) -> np.ndarray:
+        rank = np.zeros(len(self.records), np.int64)
+        for c in np.unique(component):
+            members = np.flatnonzero(component == c).tolist()
+            members.sort(key=functools.cmp_to_key(lambda i, j: -self.decide(i, j)[0]))
+            rank[members] = np.arange(len(members))
+        return rank
+
+    def under_reference(self) -> np.ndarray:
+        return np.array([bool(self.reference) and _under(r["path"], self.reference) < len(self.reference)
+                         for r in self.records], bool)
+
+    # --- what the rules look at ---
+
+    def _relation(self, i: int, j: int) -> tuple[float, float, float, float, float] | None:
+        """How j's picture relates to i's: (share of i that j shows, share of j that shows i's picture, j's scale
+        over i's, plain share of i outside what j shows, plain share of j outside i's picture)."""
+        if (i, j) in self.relations:
+            return self.relations[i, j]
+        if (j, i) in self.relations:
+            cover_j, cover_i, scale, frame_j, frame_i = self.relations[j, i]
+            return cover_i, cover_j, 1 / scale if scale > 0 else float("nan"), frame_i, frame_j
+        return None
+
+    def _content(self, i: int, j: int) -> int:
+        """1 when j is a crop of i, or i with a frame, caption or a turn's corners around it; -1 the other way.
+
+        When one picture lies inside the other, the larger is the original if
+        what it has more of is picture (the smaller is a crop), and the copy if
+        that is one plain colour (a frame, a caption bar, filled corners).
+        """
+        relation = self._relation(i, j)
+        if relation is None:
+            return 0
+        cover_i, cover_j, _, frame_i, frame_j = relation
+        if cover_i >= _WHOLE and cover_j < _WHOLE:  # j holds all of i, and more
+            return 0 if np.isnan(frame_j) else 1 if frame_j >= _PLAIN else -1
+        if cover_j >= _WHOLE and cover_i < _WHOLE:  # i holds all of j, and more
+            return 0 if np.isnan(frame_i) else -1 if frame_i >= _PLAIN else 1
+        return 0
+
+    def _pixels(self, i: int, j: int) -> int:
+        relation = self._relation(i, j)
+        if relation is not None and relation[2] > 0:  # j's picture is this much i's size
+            return _bigger(1.0, float(relation[2]), _PIXELS_EQUAL)
+        return _bigger(self.records[i].get("picture_pixels"), self.records[j].get("picture_pixels"), _PIXELS_EQUAL)
+
+    def _lossiness(self, i: int, j: int) -> tuple[int, int]:
+        """Each file's class: 2 lossless, 1 lossy, 0 a lossless copy of a decoded lossy file, -1 unknown."""
+        a, b = self.records[i], self.records[j]
+        la, lb = (-1 if pd.isna(f.get("lossless")) else 0 if f["decoded_jpeg"] else 2 if f["lossless"] else 1
+                  for f in (a, b))
+        if {la, lb} == {1, 2} and self._identical(i, j):  # the lossless one holds the other's decoded pixels
+            return (0, 1) if la == 2 else (1, 0)
+        return la, lb
+
+    def _identical(self, i: int, j: int) -> bool:
+        key = (min(i, j), max(i, j))
+        if key not in self._same_pixels:
+            self._same_pixels[key] = _same_pixels(self.records[i], self.records[j])
+        return self._same_pixels[key]
+
+    def _quality(self, i: int, j: int) -> int:
+        if self._lossiness(i, j) != (1, 1):
+            return 0
+        a, b = self.records[i], self.records[j]
+        if a["format"] in ("JPEG", "MPO") and b["format"] in ("JPEG", "MPO"):
+            qa, qb = a["quality"], b["quality"]
+            if pd.isna(qa) or pd.isna(qb) or abs(qa - qb) <= _QUALITY_EQUAL:
+                return 0
+            return 1 if qa > qb else -1
+        return _bigger(a["bytes"] / max(a["picture_pixels"], 1), b["bytes"] / max(b["picture_pixels"], 1),
+                       _BYTES_EQUAL)
+
+    def _older(self, i: int, j: int) -> int:
+        ta, tb = self.records[i].get("mtime"), self.records[j].get("mtime")
+        if pd.isna(ta) or pd.isna(tb) or abs(ta - tb) <= _MTIME_EQUAL:
+            return 0
+        return 1 if ta < tb else -1
+
+    def _rules(self) -> dict[str, _Rule]:
+        r = self.records
+
+        def level(x, y) -> int:  # the lower (an earlier folder, a shorter path) is better
+            return (x < y) - (x > y)
+
+        def fact(name: str, good: bool = True):
+            return lambda i, j: _flag(r[i].get(name), r[j].get(name)) * (1 if good else -1)
+
+        def lossless(i: int, j: int) -> int:
+            la, lb = self._lossiness(i, j)
+            return 0 if min(la, lb) < 0 else (la > lb) - (la < lb)
+
+        def path(i: int, j: int) -> int:
+            return level(len(r[i]["path"]), len(r[j]["path"])) or level(r[i]["path"], r[j]["path"])
+
+        return {
+            "reference": _Rule(lambda i, j: level(_under(r[i]["path"], self.reference),
+                                                  _under(r[j]["path"], self.reference)), "under a reference folder"),
+            "content": _Rule(self._content, "the other is a crop of it, or adds a frame, caption or turn"),
+            "colour": _Rule(fact("colour"), "colour, not greyscale"),
+            "pixels": _Rule(self._pixels, "more pixels of the picture"),
+            "lossless": _Rule(lossless, "less lossy (the other is lossy, or a lossless re-save of a lossy file)"),
+            "quality": _Rule(self._quality, "higher quality"),
+            "still": _Rule(fact("animated", good=False), "a still image, not an animation"),
+            "camera": _Rule(fact("camera"), "camera metadata"),
+            "copy_name": _Rule(lambda i, j: _copy_of(r[j]["path"], r[i]["path"]) - _copy_of(r[i]["path"], r[j]["path"]),
+                               "the other's name marks it a copy"),
+            "prefer": _Rule(lambda i, j: level(_under(r[i]["path"], self.prefer), _under(r[j]["path"], self.prefer)),
+                            "under a preferred folder"),
+            "older": _Rule(self._older, "older file"),
+            "path": _Rule(path, "shorter path"),
+        }
+
+
+def _same_pixels(a: dict, b: dict) -> bool:
+    """Whether two files of one size decode to (nearly) the same pixels: one is the other's lossless re-save."""
+    from .loading import load_image  # noqa: PLC0415
+
+    if (a.get("width"), a.get("height")) != (b.get("width"), b.get("height")):
+        return False
+    try:
+        pa, pb = (np.asarray(load_image(f["path"]).convert("RGB"), np.int16) for f in (a, b))
+    except ImageLoadError:
+        return False
+    return pa.shape == pb.shape and float(np.abs(pa - pb).mean()) < 0.5
+
+
+def _folders(folders: str | os.PathLike | Sequence[str | os.PathLike] | None, name: str) -> list[str]:
+    if folders is None:
+        return []
+    if isinstance(folders, (str, os.PathLike)):
+        folders = [folders]
+    out = []
+    for folder in folders:
+        if not isinstance(folder, (str, os.PathLike)):
+            raise TypeError(f"{name} must be folders (str or path), got {type(folder).__name__}")
+        out.append(os.path.abspath(folder))
+    return out
+
+
+def keep_order(
+    facts: pd.DataFrame,
+    component: Sequence[int] | np.ndarray | None = None,
+    *,
+    rules: Sequence[str] = KEEP_RULES,
+    reference: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    prefer: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+) -> np.ndarray:
+    """Rank files within their components, the best to keep first.
+
+    Parameters
+    ----------
+    facts
+        A table from :func:`file_facts` (at least ``path``; a missing fact
+        makes its rule call two files equal).
+    component
+        For each row of ``facts``, the set of files it is ranked among;
+        default: all in one.
+    rules
+        Rule names (:data:`KEEP_RULES`) in the order they decide; ``path``
+        is always added last, so that the order is total.
+    reference, prefer
+        Reference folders (files under them are always kept) and preferred
+        folders, for the rules of those names.
+
+    Returns
+    -------
+    numpy.ndarray
+        Each file's rank in its component: 0 for the file to keep.
+
+    Raises
+    ------
+    ValueError
+        An unknown rule name.
+
+    Examples
+    --------
+    >>> facts = file_facts(["data/sample/coffee__half_size.jpg", "data/sample/coffee.jpg"])  # doctest: +SKIP
+    >>> keep_order(facts)  # doctest: +SKIP
+    array([1, 0])
+    """
+    judge = _Judge(facts, rules, reference, prefer)
+    return judge.rank(np.zeros(len(facts), np.int64) if component is None else np.asarray(component))

@@ -1,0 +1,154 @@
+"""The kept file is the original, not the edit: each keep rule on real files, and the bundled sample end to end."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pandas as pd
+import pytest
+from PIL import Image, ImageOps
+
+import dedupkit
+from dedupkit import file_facts, find_duplicates, find_groups, hash_images
+from dedupkit.keep import KEEP_RULES, keep_order
+
+
+def _kept(folder, crops: bool = False, **options) -> tuple[list[str], pd.DataFrame]:
+    hashes = hash_images(folder, progress=False)
+    pairs = find_duplicates(hashes, progress=False, workers=1, crops=crops)
+    groups = find_groups(pairs, hashes, progress=False, **options)
+    return sorted(os.path.basename(p) for p in groups.loc[groups["keep"], "path"]), groups
+
+
+def test_every_group_of_the_sample_keeps_its_original(sample_dir):
+    truth = pd.read_csv(sample_dir / "truth.csv")
+    originals = dict(zip(truth.loc[truth["edit"] == "original", "group"], truth.loc[truth["edit"] == "original", "file"]))
+    group_of = dict(zip(truth["file"], truth["group"]))
+    _, groups = _kept(sample_dir)
+    centres = groups[groups["keep"]]
+    assert len(centres) >= 11  # the sample's edited copies that verification finds
+    for path, reason in zip(centres["path"], centres["keep_reason"]):
+        name = os.path.basename(path)
+        assert name == originals[group_of[name]], f"{name} kept ({reason})"
+        assert reason  # every kept file says why
+
+
+@pytest.fixture
+def photo(sample_dir):
+    return Image.open(sample_dir / "picosdeeuropa.jpg").convert("RGB")
+
+
+def test_a_crop_and_a_framed_copy_lose_to_the_original_whatever_their_names(tmp_path, photo):
+    photo.save(tmp_path / "zz_original_with_a_long_name.jpg", quality=90)
+    w, h = photo.size
+    photo.crop((0, 0, int(w * 0.7), int(h * 0.7))).save(tmp_path / "a.jpg", quality=90)  # a corner crop
+    ImageOps.expand(photo, border=80, fill=(255, 255, 255)).save(tmp_path / "b.jpg", quality=90)  # more pixels
+    kept, groups = _kept(tmp_path, crops=True)
+    assert kept == ["zz_original_with_a_long_name.jpg"]
+    reasons = dict(zip(groups["path"].map(os.path.basename), groups["keep_reason"]))
+    assert "crop" in reasons["a.jpg"] and "frame" in reasons["b.jpg"]
+
+
+def test_colour_wins_over_greyscale_and_quality_over_a_lossy_copy(tmp_path, photo):
+    photo.save(tmp_path / "colour_original.jpg", quality=92)
+    photo.convert("L").save(tmp_path / "g.jpg", quality=92)
+    kept, groups = _kept(tmp_path)
+    assert kept == ["colour_original.jpg"] and "greyscale" in groups.loc[groups["keep"], "keep_reason"].iloc[0]
+    for f in tmp_path.iterdir():
+        f.unlink()
+    photo.save(tmp_path / "good_quality.jpg", quality=95)
+    photo.save(tmp_path / "q.jpg", quality=30)
+    assert _kept(tmp_path)[0] == ["good_quality.jpg"]
+
+
+def test_a_png_resave_of_a_jpeg_loses_to_the_jpeg_but_a_png_original_wins(tmp_path, photo):
+    photo.save(tmp_path / "the_jpeg_original.jpg", quality=97)  # so high that the JPEG's traces are faint
+    Image.open(tmp_path / "the_jpeg_original.jpg").save(tmp_path / "p.png")
+    kept, groups = _kept(tmp_path)
+    assert kept == ["the_jpeg_original.jpg"]
+    assert "re-save" in groups.loc[groups["keep"], "keep_reason"].iloc[0]
+    for f in tmp_path.iterdir():
+        f.unlink()
+    photo.resize((400, 300)).save(tmp_path / "the_png_original.png")
+    Image.open(tmp_path / "the_png_original.png").save(tmp_path / "j.jpg", quality=90)
+    assert _kept(tmp_path)[0] == ["the_png_original.png"]
+
+
+def test_decoded_jpeg_is_seen_in_a_png_and_not_in_a_drawing(tmp_path, photo):
+    photo.save(tmp_path / "x.jpg", quality=80)
+    Image.open(tmp_path / "x.jpg").save(tmp_path / "resaved.png")
+    drawing = Image.linear_gradient("L").resize((300, 200)).convert("RGB")
+    drawing.paste((200, 30, 30), (40, 40, 120, 160))
+    drawing.save(tmp_path / "drawing.png")
+    facts = file_facts([tmp_path / "resaved.png", tmp_path / "drawing.png", tmp_path / "x.jpg"]).set_index("path")
+    assert facts["decoded_jpeg"].tolist() == [True, False, False]
+    assert facts["lossless"].tolist() == [True, True, False]
+    assert facts.loc[str(tmp_path / "x.jpg"), "quality"] == pytest.approx(80, abs=1)
+
+
+def test_names_that_mark_a_copy_and_the_older_file(tmp_path, photo):
+    photo.save(tmp_path / "photo.jpg", quality=90)
+    shutil.copyfile(tmp_path / "photo.jpg", tmp_path / "photo (1).jpg")
+    os.utime(tmp_path / "photo.jpg", (2_000_000_000, 2_000_000_000))  # the original is the newer file here
+    facts = file_facts([tmp_path / "photo (1).jpg", tmp_path / "photo.jpg"])
+    assert keep_order(facts).tolist() == [1, 0]  # copy_name comes before older
+    assert keep_order(facts, rules=["older"]).tolist() == [0, 1]
+    shutil.copyfile(tmp_path / "photo.jpg", tmp_path / "another_name_entirely.jpg")
+    os.utime(tmp_path / "another_name_entirely.jpg", (1_000_000_000, 1_000_000_000))
+    facts = file_facts([tmp_path / "photo.jpg", tmp_path / "another_name_entirely.jpg"])
+    assert keep_order(facts).tolist() == [1, 0]  # the older, though its path is longer
+
+
+def test_camera_metadata_wins_and_an_orientation_tag_alone_does_not(tmp_path, photo):
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Canon", "EOS 5D"
+    photo.save(tmp_path / "from_the_camera.jpg", quality=90, exif=exif)
+    turned = Image.Exif()
+    turned[0x0112] = 1
+    photo.save(tmp_path / "c.jpg", quality=90, exif=turned)
+    facts = file_facts([tmp_path / "c.jpg", tmp_path / "from_the_camera.jpg"])
+    assert facts["camera"].tolist() == [False, True]
+    assert keep_order(facts).tolist() == [1, 0]
+
+
+def test_a_still_image_wins_over_an_animation(tmp_path, photo):
+    small = photo.resize((200, 150))
+    small.save(tmp_path / "the_still.png")
+    small.save(tmp_path / "a.gif", save_all=True, append_images=[small.rotate(1)], duration=100)
+    facts = file_facts([tmp_path / "a.gif", tmp_path / "the_still.png"])
+    assert facts["animated"].tolist() == [True, False]
+    assert keep_order(facts, rules=["still"]).tolist() == [1, 0]
+
+
+def test_reference_files_are_always_kept_and_others_never_kept_over_them(tmp_path, photo):
+    (tmp_path / "train").mkdir()
+    (tmp_path / "test").mkdir()
+    photo.resize((400, 300)).save(tmp_path / "train" / "small.jpg", quality=90)
+    photo.resize((200, 150)).save(tmp_path / "train" / "smaller.jpg", quality=90)
+    photo.save(tmp_path / "test" / "big.jpg", quality=90)
+    kept, groups = _kept(tmp_path, reference=tmp_path / "train")
+    assert kept == ["small.jpg", "smaller.jpg"]  # both under the reference folder; the bigger test copy is not kept
+    assert groups.loc[~groups["keep"], "path"].map(os.path.basename).tolist() == ["big.jpg"]
+    assert set(groups.loc[groups["keep"], "keep_reason"]) == {"under a reference folder"}
+    # without the reference folder the biggest copy is kept
+    assert _kept(tmp_path)[0] == ["big.jpg"]
+
+
+def test_unknown_rules_and_bad_facts_are_refused(tmp_path, photo):
+    facts = pd.DataFrame({"path": ["a", "b"]})
+    with pytest.raises(ValueError, match="unknown keep rules.*'biggest'"):
+        keep_order(facts, rules=["biggest"])
+    with pytest.raises(ValueError, match="unknown keep rules"):
+        keep_order(facts, rules="pixels")
+    with pytest.raises(ValueError, match="'path' column"):
+        find_groups(pd.DataFrame({"path_a": ["a"], "path_b": ["b"]}), facts=pd.DataFrame({"x": [1]}))
+    assert set(KEEP_RULES) >= {"reference", "content", "colour", "pixels", "lossless", "quality", "path"}
+    assert dedupkit.KEEP_RULES == KEEP_RULES
+
+
+def test_unreadable_files_have_an_error_and_tie(tmp_path):
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    facts = file_facts([tmp_path / "broken.jpg", tmp_path / "missing.jpg"])
+    assert facts["error"].notna().all()
+    assert keep_order(facts, rules=["pixels", "quality"]).tolist() in ([0, 1], [1, 0])
