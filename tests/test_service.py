@@ -21,9 +21,8 @@ from dedupkit.cli import _is_loopback, main
 from dedupkit.duplicates import CANDIDATE_DISTANCE
 from dedupkit.features import extract_features
 from dedupkit.service.app import create_app, get_store
-from dedupkit.service.schemas import ImageFacts
 from dedupkit.service.settings import Settings
-from dedupkit.service.store import ImageStore, StoreError
+from dedupkit.service.store import ImageFacts, ImageStore, StoreError
 from dedupkit.service.stored_features import decode_features, encode_features
 
 with warnings.catch_warnings():  # starlette suggests another HTTP client for its TestClient; httpx works
@@ -194,7 +193,7 @@ def test_delete_stops_matching_at_once(client):
 def test_stats(client):
     add(client, sample("coins.jpg"))
     assert client.get("/stats").json() == {
-        "count": 1, "method": "dhash", "hash_size": 8, "n_bits": 64, "index": "faiss.IndexBinaryFlat",
+        "count": 1, "method": "dhash", "hash_size": 8, "n_bits": 64, "index": "dedupkit.HashIndex",
         "with_features": 1, "max_distance": 10,
     }
 
@@ -443,7 +442,7 @@ BAD_REQUESTS = [
                                                       "params": {"max_distance": "ten"}}, 422, "valid integer"),
     ("search-max-distance", "post", "/search", {"data": {"hash": "f3e96933160b1b36"}, "params": {"max_distance": 65}},
      422, "between 0 and 64"),
-    ("search-bad-hex", "post", "/search", {"data": {"hash": "not-hex-at-all!!"}}, 422, "not a hex hash"),
+    ("search-bad-hex", "post", "/search", {"data": {"hash": "not-hex-at-all!!"}}, 422, "must be 16 hex digits"),
     ("search-short-hash", "post", "/search", {"data": {"hash": "f3e9"}}, 422, "must be 16 hex digits"),
     ("search-k-zero", "post", "/search", {"data": {"hash": "f3e96933160b1b36"}, "params": {"k": 0}}, 422,
      "k (query)"),
