@@ -130,7 +130,7 @@ def test_an_answered_upload_survives_kill_9(tmp_path):
 
 # -- the OpenAPI document against the endpoints ----------------------------------------------------
 
-#: Test cases per operation and phase: about 20 s on an idle 2-core machine (the default of 100 takes 3 times that).
+#: Test cases per operation and phase: the test takes 9 s on this 2-core machine, 19 s with two busy loops beside it.
 SCHEMATHESIS_EXAMPLES = 25
 
 

@@ -25,7 +25,8 @@ try:
 except ImportError:  # pragma: no cover - Windows: no guard against a second server
     fcntl = None
 
-__all__ = ["MAX_INTEGER", "SCHEMA_VERSION", "StoreError", "connect", "lock_file", "open_schema", "transaction", "unlock_file"]
+__all__ = ["MAX_INTEGER", "SCHEMA_VERSION", "StoreError", "connect", "lock_file", "open_schema", "transaction",
+           "unlock_file"]
 
 logger = logging.getLogger(__name__)
 
