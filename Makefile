@@ -7,10 +7,12 @@ STAMP := $(VENV)/.installed
 # whatever other python3 kernels the machine has (a venv's kernels come first).
 KERNEL := $(VENV)/share/jupyter/kernels/python3/kernel.json
 NOTEBOOKS := 01_hash_dataset 02_tune_threshold 03_export_duplicates 04_calibrate_and_compare
+# The browser test of the API docs drives Debian's chromium with playwright (which never downloads a browser).
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: install demo test lab clean bench-data
 
-install: $(STAMP) $(KERNEL)
+install: $(STAMP) $(KERNEL) $(CHROMIUM)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +22,12 @@ $(STAMP): pyproject.toml
 
 $(KERNEL): $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (dedupkit)"
+
+# Only when it is missing; as root, with apt-get (elsewhere: say what to install).
+$(CHROMIUM):
+	@if [ "$$(id -u)" -ne 0 ]; then echo "$(CHROMIUM) is missing: install Debian's chromium (apt-get install chromium) as root" >&2; exit 1; fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 demo: $(STAMP) $(KERNEL)
 	$(BIN)/dedupkit find data/sample -o out/duplicates.csv --groups out/groups.csv --hashes out/hashes.csv
@@ -34,7 +42,7 @@ demo: $(STAMP) $(KERNEL)
 	@echo "Figures (PNG):       out/figures/ (distance_distribution.png, threshold_edge.png, largest_groups.png, ...)"
 	@echo "Open them with:      make lab"
 
-test: $(STAMP) $(KERNEL)
+test: $(STAMP) $(KERNEL) $(CHROMIUM)
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks/
 

@@ -54,8 +54,7 @@ import numpy as np
 
 from dedupkit.duplicates import CANDIDATE_DISTANCE
 from dedupkit.search import faiss_radius
-from dedupkit.service.schemas import ImageFacts
-from dedupkit.service.store import ImageStore
+from dedupkit.service.store import ImageFacts, ImageStore
 
 MAX_DISTANCE = 10
 CONCURRENCY = 8

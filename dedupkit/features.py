@@ -98,7 +98,11 @@ def features_of_image(
     scale = full_size[0] / grey.shape[1]
     orb = cv2.ORB_create(nfeatures=n_features, scaleFactor=_SCALE_FACTOR, nlevels=_N_LEVELS,
                          fastThreshold=10, edgeThreshold=15, patchSize=15)
-    keypoints, descriptors = orb.detectAndCompute(grey, None)
+    # ORB's smallest pyramid level must keep a pixel on each side (OpenCV fails on a 1-pixel-thin image)
+    if round(min(grey.shape) / _SCALE_FACTOR ** (_N_LEVELS - 1)) < 1:
+        keypoints, descriptors = (), None
+    else:
+        keypoints, descriptors = orb.detectAndCompute(grey, None)
     if descriptors is None or not keypoints:
         xy = np.empty((0, 2), np.float32)
         descriptors = np.empty((0, 32), np.uint8)

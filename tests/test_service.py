@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
+import re
 import sqlite3
 import struct
 import threading
@@ -21,9 +23,8 @@ from dedupkit.cli import _is_loopback, main
 from dedupkit.duplicates import CANDIDATE_DISTANCE
 from dedupkit.features import extract_features
 from dedupkit.service.app import create_app, get_store
-from dedupkit.service.schemas import ImageFacts
 from dedupkit.service.settings import Settings
-from dedupkit.service.store import ImageStore, StoreError
+from dedupkit.service.store import MAX_INTEGER, ImageFacts, ImageRecord, ImageStore, MatchRecord, StoreError
 from dedupkit.service.stored_features import decode_features, encode_features
 
 with warnings.catch_warnings():  # starlette suggests another HTTP client for its TestClient; httpx works
@@ -194,13 +195,12 @@ def test_delete_stops_matching_at_once(client):
 def test_stats(client):
     add(client, sample("coins.jpg"))
     assert client.get("/stats").json() == {
-        "count": 1, "method": "dhash", "hash_size": 8, "n_bits": 64, "index": "faiss.IndexBinaryFlat",
+        "count": 1, "method": "dhash", "hash_size": 8, "n_bits": 64, "index": "dedupkit.HashIndex",
         "with_features": 1, "max_distance": 10,
     }
 
 
 def test_openapi_docs_describe_the_api(client):
-    assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
     paths = schema["paths"]
     assert {"/images", "/images/{image_id}", "/search", "/health", "/stats"} <= set(paths)
@@ -212,6 +212,51 @@ def test_openapi_docs_describe_the_api(client):
                  "similarity", "reason"):
         assert fields[name]["description"], name
     assert {"candidates", "rejected"} <= set(schema["components"]["schemas"]["VerifiedSearchResponse"]["properties"])
+
+
+def body_schema(schema: dict, path: str) -> dict:
+    ref = schema["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
+    return schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+
+
+@pytest.mark.parametrize("hash_size", [8, 16])
+def test_openapi_says_exactly_what_the_endpoints_accept(make_client, hash_size):
+    """What schemathesis checks against a real server (tests/test_service_server.py), read here in the document."""
+    schema = make_client(hash_size=hash_size).get("/openapi.json").json()
+    n_bits = hash_size * hash_size
+    files = body_schema(schema, "/images")["properties"]["files"]
+    assert files["minItems"] == 1 and files["items"]["format"] == "binary"  # a file picker for each file
+    form = body_schema(schema, "/search")
+    assert form["properties"]["file"]["format"] == "binary"
+    assert form["properties"]["hash"]["pattern"] == f"^([0-9a-fA-F]{{{n_bits // 4}}})?$"
+    assert form["properties"]["hash"]["examples"] == [""]  # Swagger UI fills in no hash beside a file
+    assert form["anyOf"] == [{"required": ["file"]}, {"required": ["hash"], "properties": {"hash": {"minLength": 1}}}]
+    assert set(form["dependentSchemas"]) == {"file", "verify"}
+    for path in ("/images", "/search"):
+        (distance,) = [p for p in schema["paths"][path]["post"]["parameters"] if p["name"] == "max_distance"]
+        assert distance["schema"] | {"description": None, "title": None} == {
+            "type": "integer", "minimum": 0, "maximum": n_bits, "description": None, "title": None}
+    for method in ("get", "delete"):
+        (image_id,) = schema["paths"]["/images/{image_id}"][method]["parameters"]
+        assert (image_id["schema"]["minimum"], image_id["schema"]["maximum"]) == (1, 2**63 - 1)
+    (offset, _) = schema["paths"]["/images"]["get"]["parameters"]
+    assert offset["schema"]["maximum"] == 2**63 - 1
+    # an optional parameter is left out, never null
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                assert "anyOf" not in parameter["schema"], parameter
+
+
+def test_the_docs_load_nothing_from_elsewhere(client):
+    """Swagger UI and ReDoc come from the package (the browser test drives them: tests/test_service_server.py)."""
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+        assert assets and all(url.startswith("/") for url in assets), (page, assets)
+        for url in assets:
+            assert client.get(url).status_code == 200, url
+    assert "/openapi.json" in client.get("/docs").text
 
 
 # -- verified search -------------------------------------------------------------------
@@ -361,6 +406,19 @@ def test_a_plain_picture_has_no_keypoints_and_verify_still_answers(client):
     assert body["candidates"] == 1 and body["rejected"] == 1 and body["matches"] == []
 
 
+@pytest.mark.parametrize("size", [(1, 1), (1, 40), (300, 1)], ids=["1x1", "1x40", "300x1"])
+def test_a_one_pixel_thin_image_is_stored_without_keypoints(client, size):
+    """OpenCV's ORB fails on an image 1 pixel thin (its pyramid shrinks a side to 0): no keypoints, not a 500."""
+    out = io.BytesIO()
+    Image.new("L", size, 200).save(out, "PNG")
+    stored = add(client, ("thin.png", out.getvalue()))["images"][0]
+    assert (stored["width"], stored["height"]) == size
+    assert client.get("/stats").json()["with_features"] == 1
+    response = client.post("/search", files={"file": ("thin.png", out.getvalue())}, params={"verify": "true"})
+    assert response.status_code == 200, response.text
+    assert [(m["id"], m["verified"]) for m in response.json()["matches"]] == [(stored["id"], True)]  # same bytes
+
+
 # The first schema, as dedupkit 0.1's service created it (before local features were stored).
 SCHEMA_V1 = """
 CREATE TABLE dedupkit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -443,7 +501,7 @@ BAD_REQUESTS = [
                                                       "params": {"max_distance": "ten"}}, 422, "valid integer"),
     ("search-max-distance", "post", "/search", {"data": {"hash": "f3e96933160b1b36"}, "params": {"max_distance": 65}},
      422, "between 0 and 64"),
-    ("search-bad-hex", "post", "/search", {"data": {"hash": "not-hex-at-all!!"}}, 422, "not a hex hash"),
+    ("search-bad-hex", "post", "/search", {"data": {"hash": "not-hex-at-all!!"}}, 422, "must be 16 hex digits"),
     ("search-short-hash", "post", "/search", {"data": {"hash": "f3e9"}}, 422, "must be 16 hex digits"),
     ("search-k-zero", "post", "/search", {"data": {"hash": "f3e96933160b1b36"}, "params": {"k": 0}}, 422,
      "k (query)"),
@@ -465,10 +523,21 @@ BAD_REQUESTS = [
     ("verify-max-distance", "post", "/search", {"files": {"file": sample("coffee.jpg")},
                                                 "params": {"verify": "true", "max_distance": 65}}, 422,
      "between 0 and 64"),
+    ("search-hash-with-spaces", "post", "/search", {"data": {"hash": "f3 e96933160b1b3"}}, 422,
+     "must be 16 hex digits"),
+    ("search-hash-padded", "post", "/search", {"data": {"hash": " f3e96933160b1b36"}}, 422, "must be 16 hex digits"),
     ("get-unknown-id", "get", "/images/999", {}, 404, "no image with id 999"),
+    ("get-largest-id", "get", f"/images/{2**63 - 1}", {}, 404, f"no image with id {2**63 - 1}"),
     ("get-bad-id", "get", "/images/abc", {}, 422, "image_id (path)"),
+    # ids are SQLite row ids, 1 to 2**63 - 1: an integer outside is no id at all (422, like "abc"), not a 500
+    ("get-id-over-64-bits", "get", f"/images/{2**63}", {}, 422, "image_id (path): Input should be less than"),
+    ("get-id-zero", "get", "/images/0", {}, 422, "image_id (path): Input should be greater than"),
+    ("get-id-negative", "get", f"/images/{-2**63 - 1}", {}, 422, "image_id (path)"),
     ("delete-unknown-id", "delete", "/images/999", {}, 404, "no image with id 999"),
+    ("delete-id-over-64-bits", "delete", f"/images/{2**64 + 5}", {}, 422, "image_id (path)"),
     ("list-limit-zero", "get", "/images", {"params": {"limit": 0}}, 422, "limit (query)"),
+    ("list-offset-over-64-bits", "get", "/images", {"params": {"offset": 2**63}}, 422,
+     "offset (query): Input should be less than or equal to 9223372036854775807"),
     ("unknown-path", "get", "/nowhere", {}, 404, "Not Found"),
 ]
 
@@ -607,6 +676,32 @@ def test_store_search_agrees_with_brute_force(tmp_path):
                 assert [(m.distance, m.id) for m in found.matches] == expected
             nearest = store.search(query.tobytes().hex(), max_distance=None, k=5)
             assert [m.distance for m in nearest.matches] == sorted(int(d) for d in distances)[:5]
+
+
+def test_store_returns_its_own_records_not_api_schemas(tmp_path):
+    with ImageStore(tmp_path / "s.db") as store:
+        (stored, found), (again, near) = store.add(facts(["00000000000000ff", "00000000000000fe"]), max_distance=4)
+        records = [stored, again, store.get(stored.id), *store.list()[0], *near.matches,
+                   *store.search("00000000000000ff", max_distance=4).matches]
+        assert [type(r) for r in records] == [ImageRecord] * 5 + [MatchRecord] * 3
+        assert store.get(stored.id) == stored  # what add answered is what was stored, to the millisecond
+        assert near.matches == [MatchRecord(stored.id, "0.jpg", 1, False)]
+        assert dataclasses.asdict(stored)["created"].tzinfo is not None
+        assert store.index_kind == "dedupkit.HashIndex"
+
+
+def test_store_ids_and_offsets_beyond_sqlite_integers(tmp_path):
+    with ImageStore(tmp_path / "s.db") as store:
+        (stored, _), = store.add(facts(["00000000000000ff"]))
+        for image_id in (0, -1, MAX_INTEGER, MAX_INTEGER + 1, 2**80, -(2**80)):
+            assert store.get(image_id) is None and store.delete(image_id) is False
+        assert store.list(offset=MAX_INTEGER) == ([], 1) and store.list(offset=2**80) == ([], 1)
+        assert store.list(limit=2**80) == ([stored], 1)
+        with pytest.raises(ValueError, match="offset must be at least 0, got -1"):
+            store.list(offset=-1)
+        with pytest.raises(TypeError, match="an image id must be an integer, got '1'"):
+            store.get("1")
+        assert len(store) == 1
 
 
 def test_store_survives_a_restart(tmp_path):

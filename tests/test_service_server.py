@@ -1,8 +1,14 @@
-"""The real server: `dedupkit serve` in a subprocess, killed with SIGKILL, started again."""
+"""The real server: `dedupkit serve` in a subprocess on 127.0.0.1.
+
+Killed with SIGKILL and started again; checked against its own OpenAPI
+document by schemathesis; its API docs driven in headless Chromium, offline.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -17,6 +23,8 @@ import pytest
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 TOKEN = "server-test-token"
+#: Debian's chromium (`make install` puts it there); playwright drives it and never downloads a browser.
+CHROMIUM = Path("/usr/bin/chromium")
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
@@ -27,10 +35,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def command(name: str, module: str) -> list[str]:
+    """The installed script ``name`` next to this Python, else the same entry point by module."""
+    script = shutil.which(name, path=str(Path(sys.executable).parent))
+    return [script] if script else [sys.executable, "-m", module]
+
+
 def dedupkit_command() -> list[str]:
-    """The installed `dedupkit` script next to this Python, else the same entry point by module."""
-    script = shutil.which("dedupkit", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "dedupkit.cli"]
+    return command("dedupkit", "dedupkit.cli")
 
 
 def start(db: Path, port: int, log) -> subprocess.Popen:
@@ -55,6 +67,18 @@ def start(db: Path, port: int, log) -> subprocess.Popen:
 def kill(server: subprocess.Popen) -> None:
     server.send_signal(signal.SIGKILL)
     server.wait(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A `dedupkit serve` with a token on a free loopback port and a fresh database: its URL."""
+    port = free_port()
+    with open(tmp_path / "server.log", "wb") as log:
+        process = start(tmp_path / "service.db", port, log)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            kill(process)
 
 
 def test_an_answered_upload_survives_kill_9(tmp_path):
@@ -102,3 +126,108 @@ def test_an_answered_upload_survives_kill_9(tmp_path):
                 assert client.get("/stats").json()["count"] == 2 + 1 + 16
         finally:
             kill(server)
+
+
+# -- the OpenAPI document against the endpoints ----------------------------------------------------
+
+#: Test cases per operation and phase: the test takes 9 s on this 2-core machine, 19 s with two busy loops beside it.
+SCHEMATHESIS_EXAMPLES = 25
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(server, tmp_path):
+    """schemathesis's coverage, fuzzing and stateful phases, bounded, against the real server.
+
+    Any 5xx fails, and so does any warning: an operation that rejects every
+    case its schema allows, or 404s every id. The stateful phase follows
+    POST /images to GET and DELETE /images/{image_id} with the ids it returned.
+    """
+    config = tmp_path / "schemathesis.toml"  # given explicitly: no schemathesis.toml of the caller's is read
+    config.write_text("[warnings]\nfail-on = true\n")
+    report = tmp_path / "schemathesis.json"
+    result = subprocess.run(
+        [*command("schemathesis", "schemathesis.cli"), "--config-file", str(config), "--no-color", "run",
+         f"{server}/openapi.json", "--checks", "not_a_server_error", "--header", f"Authorization: Bearer {TOKEN}",
+         "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", str(SCHEMATHESIS_EXAMPLES),
+         "--seed", "10", "--workers", "1", "--generation-database", "none", "--request-timeout", "30",
+         "--report", "json", "--report-json-path", str(report)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    output = result.stdout[-20000:] + result.stderr[-5000:]
+    assert result.returncode == 0, output
+    run = json.loads(report.read_text())
+    assert run["complete"] and not run["failures"] and not run["errors"], output
+    assert {name: found for name, found in run["warnings"].items() if found} == {}, output
+    assert {phase: state["status"] for phase, state in run["phases"].items()} == {
+        "examples": "skip", "coverage": "success", "fuzzing": "success", "stateful": "success"}, output
+    assert run["operations"]["tested"] == run["operations"]["total"] == 7
+    # every operation accepted some of what its schema allows: real uploads were stored and found by their ids
+    accepted = {name: sum(rate["accepted"] for rate in phases.values()) for name, phases in run["valid_rates"].items()}
+    assert len(accepted) == 7 and min(accepted.values()) > 0, accepted
+    links = re.search(r"API Links:\s+(\d+) covered / (\d+) selected", result.stdout)
+    assert links and int(links[1]) == int(links[2]) >= 2, output
+
+
+# -- the API docs, offline, in a browser -----------------------------------------------------------
+
+
+def test_the_docs_work_offline_and_try_it_out_uploads(server, tmp_path):
+    """/docs renders with no request leaving 127.0.0.1, and "Try it out" adds two files and searches one."""
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `make install` installs Debian's chromium"
+    from playwright.sync_api import sync_playwright
+
+    elsewhere: list[str] = []
+
+    def loopback_only(route):
+        if route.request.url.startswith(server + "/"):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.route("**/*", loopback_only)
+            page.goto(f"{server}/docs")
+            page.wait_for_selector("#operations-images-add_images_images_post", timeout=30_000)
+
+            page.get_by_role("button", name="Authorize").first.click()
+            page.locator(".auth-container input").fill(TOKEN)
+            page.locator(".auth-container button.authorize").click()
+            page.locator("button.btn-done").click()
+
+            add = page.locator("#operations-images-add_images_images_post")
+            add.locator(".opblock-summary").click()
+            add.locator("button.try-out__btn").click()
+            add.get_by_role("button", name="Add string item").click()
+            pickers = add.locator("input[type=file]")
+            assert pickers.count() == 2  # a file picker for each file
+            pickers.nth(0).set_input_files(SAMPLE / "coffee.jpg")
+            pickers.nth(1).set_input_files(SAMPLE / "tulips.jpg")
+            added = answer(add)
+
+            search = page.locator("#operations-search-search_search_post")
+            search.locator(".opblock-summary").click()
+            search.locator("button.try-out__btn").click()
+            assert search.locator("input[placeholder=hash]").input_value() == ""  # no hash beside the file
+            search.locator("input[type=file]").set_input_files(SAMPLE / "coffee__half_size.jpg")
+            found = answer(search)
+            page.screenshot(path=tmp_path / "docs.png", full_page=True)
+        finally:
+            browser.close()
+    assert elsewhere == []
+    assert added[0] == "201" and [image["name"] for image in added[1]["images"]] == ["coffee.jpg", "tulips.jpg"]
+    coffee = added[1]["images"][0]["id"]
+    assert found[0] == "200" and [m["id"] for m in found[1]["matches"]] == [coffee]
+    stored = httpx.get(f"{server}/images", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert stored["total"] == 2
+
+
+def answer(operation) -> tuple[str, dict]:
+    """Press Execute on an opened Swagger UI operation: the status and JSON body of the live response."""
+    operation.locator("button.execute").click()
+    row = operation.locator(".live-responses-table tbody tr.response")
+    row.wait_for(timeout=60_000)
+    status = row.locator(".response-col_status").inner_text().strip()
+    return status, json.loads(row.locator(".response-col_description pre").first.inner_text())

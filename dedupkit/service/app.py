@@ -1,18 +1,26 @@
-"""The FastAPI application: :func:`create_app` wires settings, store, routers, limits and errors."""
+"""The FastAPI application: :func:`create_app` wires settings, store, routers, limits, errors and docs.
+
+The API docs at ``/docs`` (Swagger UI) and ``/redoc`` load their scripts and
+styles from the ``fastapi-offline`` package, served under
+``/static-offline-docs``: they work without internet.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from .. import __version__
 from .dependencies import get_settings, get_store, require_token
 from .limits import BodySizeLimit
+from .openapi import openapi_document
 from .routers import images, search, status
 from .settings import Settings
 from .store import ImageStore
@@ -63,7 +71,8 @@ def create_app(settings: Settings | None = None, *, store: ImageStore | None = N
         finally:
             opened.close()
 
-    app = FastAPI(title="dedupkit", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPIOffline(title="dedupkit", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.openapi = partial(openapi_document, app, n_bits=settings.n_bits)
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     guarded = [Depends(require_token)]

@@ -25,12 +25,15 @@ try:
 except ImportError:  # pragma: no cover - Windows: no guard against a second server
     fcntl = None
 
-__all__ = ["SCHEMA_VERSION", "StoreError", "connect", "lock_file", "open_schema", "transaction", "unlock_file"]
+__all__ = ["MAX_INTEGER", "SCHEMA_VERSION", "StoreError", "connect", "lock_file", "open_schema", "transaction",
+           "unlock_file"]
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 META_TABLE = "dedupkit_meta"
+#: SQLite's largest INTEGER: no row id (image id) is larger, nor any OFFSET; a larger Python int overflows.
+MAX_INTEGER = 2**63 - 1
 
 _FEATURES = """
 CREATE TABLE features (

@@ -1,18 +1,21 @@
-"""The pydantic models the service stores and answers with."""
+"""The pydantic models the service answers with (the store has its own records: :mod:`.store`).
+
+The models read a record's attributes (``from_attributes``), so a router
+turns a store record into its schema with ``Model.model_validate(record)``.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AddResponse",
     "AddedImage",
     "ErrorResponse",
     "Health",
-    "ImageFacts",
     "ImagePage",
     "Match",
     "SearchResponse",
@@ -23,8 +26,10 @@ __all__ = [
 ]
 
 
-class ImageFacts(BaseModel):
-    """What is known about an uploaded image once it is hashed."""
+class StoredImage(BaseModel):
+    """An image kept in the database."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     name: str = Field(description="the uploaded file name")
     sha256: str = Field(description="SHA-256 of the uploaded bytes, hex")
@@ -32,11 +37,6 @@ class ImageFacts(BaseModel):
     width: int = Field(description="width as displayed (EXIF orientation applied)")
     height: int = Field(description="height as displayed")
     bytes: int = Field(description="size of the upload in bytes")
-
-
-class StoredImage(ImageFacts):
-    """An image kept in the database."""
-
     id: int
     method: str
     hash_size: int
@@ -45,6 +45,8 @@ class StoredImage(ImageFacts):
 
 class Match(BaseModel):
     """A stored image near a query."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     id: int
     name: str
@@ -119,7 +121,7 @@ class Stats(BaseModel):
     method: str
     hash_size: int
     n_bits: int
-    index: str = Field(description="kind of the in-memory search index")
+    index: str = Field(description="kind of the in-memory search index (dedupkit.HashIndex: exact search)")
     with_features: int = Field(description="stored images with local features, which verify=true can check")
     max_distance: int = Field(description="default threshold")
 

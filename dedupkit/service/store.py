@@ -12,16 +12,22 @@ opens and changed only together with it, under one lock.
 An image's local features (for verified search) are written in the same
 transaction as its row, and deleted with it (:mod:`.database`,
 :mod:`.stored_features`).
+
+The store takes and returns its own records (:class:`ImageFacts`,
+:class:`ImageRecord`, :class:`MatchRecord`, :class:`Found`); the API's
+schemas are the routers' business (:mod:`.schemas`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
@@ -32,22 +38,53 @@ import numpy as np
 from ..features import Features
 from ..hashing import check_method, hex_to_codes
 from ..index import HashIndex
-from .database import StoreError, connect, lock_file, open_schema, transaction, unlock_file
-from .schemas import ImageFacts, Match, StoredImage
+from .database import MAX_INTEGER, StoreError, connect, lock_file, open_schema, transaction, unlock_file
 from .stored_features import COLUMNS as FEATURE_COLUMNS
 from .stored_features import decode_features, encode_features
 
-__all__ = ["Found", "ImageStore", "StoreError"]
+__all__ = ["MAX_INTEGER", "Found", "ImageFacts", "ImageRecord", "ImageStore", "MatchRecord", "StoreError"]
 
 logger = logging.getLogger(__name__)
 
 _COLUMNS = "id, name, sha256, hash, method, hash_size, width, height, bytes, created"
 
 
+@dataclass(frozen=True, slots=True)
+class ImageFacts:
+    """What is known about an image once it is hashed: what :meth:`ImageStore.add` stores."""
+
+    name: str  # the file name it came with
+    sha256: str  # of its bytes, hex
+    hash: str  # perceptual hash, hex, made with the store's method and hash size
+    width: int  # as displayed (EXIF orientation applied)
+    height: int
+    bytes: int  # size of the file
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord(ImageFacts):
+    """A stored image: its facts, its id (never reused) and how and when it was stored."""
+
+    id: int
+    method: str
+    hash_size: int
+    created: datetime  # UTC
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRecord:
+    """A stored image near a query."""
+
+    id: int
+    name: str
+    distance: int  # Hamming distance in bits
+    exact: bool  # the same bytes as the query (same sha256)
+
+
 class Found(NamedTuple):
     """What a search found."""
 
-    matches: list[Match]  # nearest first, then by id
+    matches: list[MatchRecord]  # nearest first, then by id
     truncated: bool  # more matches than the limit
     exact_duplicate: bool  # a stored image has exactly the query's bytes
     features: Mapping[int, Features] | None = None  # of the matches that have them, when asked for
@@ -122,8 +159,8 @@ class ImageStore:
 
     @property
     def index_kind(self) -> str:
-        """The kind of the in-memory index, e.g. ``"faiss.IndexBinaryFlat"``."""
-        return f"faiss.{type(self._index._index).__name__}"
+        """The kind of the in-memory index: ``"dedupkit.HashIndex"`` (exact search)."""
+        return f"dedupkit.{type(self._index).__name__}"
 
     # -- writing ---------------------------------------------------------------
 
@@ -135,7 +172,7 @@ class ImageStore:
         max_distance: int | None = None,
         k: int | None = None,
         limit: int = 100,
-    ) -> list[tuple[StoredImage, Found]]:
+    ) -> list[tuple[ImageRecord, Found]]:
         """Store images, all or none, each after looking for what is stored near it.
 
         Parameters
@@ -155,7 +192,7 @@ class ImageStore:
 
         Returns
         -------
-        list of (StoredImage, Found)
+        list of (ImageRecord, Found)
             For each image: its row and what was found before storing it
             (nothing when not searching).
 
@@ -190,14 +227,14 @@ class ImageStore:
                             "INSERT INTO images (name, sha256, hash, method, hash_size, width, height, bytes, created) "
                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (image.name, image.sha256, image.hash, self.method, self.hash_size,
-                             image.width, image.height, image.bytes, created),
+                             image.width, image.height, image.bytes, _timestamp(created)),
                         )
                         if row is not None:
                             self._db.execute(
                                 f"INSERT INTO features (image_id, {', '.join(FEATURE_COLUMNS)}) "
                                 f"VALUES (?{', ?' * len(FEATURE_COLUMNS)})", (cursor.lastrowid, *row))
-                        stored = StoredImage(id=cursor.lastrowid, method=self.method, hash_size=self.hash_size,
-                                             created=created, **image.model_dump())
+                        stored = ImageRecord(image.name, image.sha256, image.hash, image.width, image.height,
+                                             image.bytes, cursor.lastrowid, self.method, self.hash_size, created)
                         pending_keys.append(str(stored.id))
                         pending_codes.append(code)
                         results.append((stored, found))
@@ -216,6 +253,8 @@ class ImageStore:
 
     def delete(self, image_id: int) -> bool:
         """Delete an image and its features; it stops matching at once. Return whether it existed."""
+        if not _could_be_an_id(image_id):
+            return False
         with self._lock, transaction(self._db):
             # the features row goes with it (ON DELETE CASCADE)
             deleted = self._db.execute("DELETE FROM images WHERE id = ?", (image_id,)).rowcount
@@ -291,23 +330,40 @@ class ImageStore:
             placeholders = ", ".join("?" * len(ids))
             rows = {row[0]: row[1:] for row in self._db.execute(
                 f"SELECT id, name, sha256 FROM images WHERE id IN ({placeholders})", ids)}
-        matches = [Match(id=i, name=rows[i][0], distance=d, exact=sha256 is not None and rows[i][1] == sha256)
+        matches = [MatchRecord(i, rows[i][0], d, sha256 is not None and rows[i][1] == sha256)
                    for i, d in zip(ids, distances)]
         exact = sha256 is not None and self._db.execute(
             "SELECT 1 FROM images WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone() is not None
         return Found(matches, len(keys) > limit, exact)
 
-    def get(self, image_id: int) -> StoredImage | None:
-        """The stored image with this id, or ``None``."""
+    def get(self, image_id: int) -> ImageRecord | None:
+        """The stored image with this id, or ``None`` (also for an integer no SQLite row id can be)."""
+        if not _could_be_an_id(image_id):
+            return None
         with self._lock:
             row = self._db.execute(f"SELECT {_COLUMNS} FROM images WHERE id = ?", (image_id,)).fetchone()
         return None if row is None else _row_to_image(row)
 
-    def list(self, *, offset: int = 0, limit: int = 100) -> tuple[list[StoredImage], int]:
-        """A page of stored images in id order, and how many there are in all."""
+    def list(self, *, offset: int = 0, limit: int = 100) -> tuple[list[ImageRecord], int]:
+        """A page of stored images in id order, and how many there are in all.
+
+        Raises
+        ------
+        TypeError
+            ``offset`` or ``limit`` is not an integer.
+        ValueError
+            A negative ``offset``, or a ``limit`` below 1.
+        """
+        for name, value, least in (("offset", offset, 0), ("limit", limit, 1)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an integer, got {value!r}")
+            if value < least:
+                raise ValueError(f"{name} must be at least {least}, got {value}")
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM images ORDER BY id LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+            # no table has more rows than SQLite's largest integer, so a page beyond it is empty
+            rows = [] if offset > MAX_INTEGER else self._db.execute(
+                f"SELECT {_COLUMNS} FROM images ORDER BY id LIMIT ? OFFSET ?",
+                (min(limit, MAX_INTEGER), offset)).fetchall()
             total = len(self._index)
         return [_row_to_image(row) for row in rows], total
 
@@ -315,7 +371,7 @@ class ImageStore:
 
     def _code(self, hash_hex: str) -> np.ndarray:
         n_digits = self._index.n_bits // 4
-        if not isinstance(hash_hex, str) or len(hash_hex) != n_digits:
+        if not isinstance(hash_hex, str) or not re.fullmatch(f"[0-9a-fA-F]{{{n_digits}}}", hash_hex):
             raise ValueError(
                 f"hash must be {n_digits} hex digits (a {self._index.n_bits}-bit {self.method}), got {hash_hex!r}"
             )
@@ -339,9 +395,24 @@ def _one_search_thread() -> Iterator[None]:
         faiss.omp_set_num_threads(before)
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+def _could_be_an_id(image_id: int) -> bool:
+    """Whether ``image_id`` is an integer that SQLite could hold as a row id (larger ones overflow its INTEGER)."""
+    if isinstance(image_id, bool) or not isinstance(image_id, int):
+        raise TypeError(f"an image id must be an integer, got {image_id!r}")
+    return 0 < image_id <= MAX_INTEGER
 
 
-def _row_to_image(row: tuple) -> StoredImage:
-    return StoredImage(**dict(zip(_COLUMNS.split(", "), row)))
+def _now() -> datetime:
+    """Now, in UTC, to the millisecond (as the database keeps it)."""
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _row_to_image(row: tuple) -> ImageRecord:
+    image_id, name, sha256, hash_hex, method, hash_size, width, height, size, created = row
+    return ImageRecord(name, sha256, hash_hex, width, height, size, image_id, method, hash_size,
+                       datetime.fromisoformat(created))

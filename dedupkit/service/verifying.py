@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import math
 import re
+from dataclasses import asdict
 
 from ..features import Features
 from ..verify import Match as Verdict
 from ..verify import relation, verify_features
-from .schemas import Match, VerifiedMatch
-from .store import Found
+from .schemas import VerifiedMatch
+from .store import Found, MatchRecord
 
 __all__ = ["NO_FEATURES", "verify_matches"]
 
@@ -57,7 +58,7 @@ def verify_matches(query: Features, found: Found) -> tuple[list[VerifiedMatch], 
             continue
         features = stored.get(match.id)
         if features is None:
-            kept.append(VerifiedMatch(**match.model_dump(), verified=None, reason=NO_FEATURES, **_UNCHECKED))
+            kept.append(VerifiedMatch(**asdict(match), verified=None, reason=NO_FEATURES, **_UNCHECKED))
             continue
         verdict = verify_features(features, query)
         if verdict.same:
@@ -68,18 +69,18 @@ def verify_matches(query: Features, found: Found) -> tuple[list[VerifiedMatch], 
     return kept, rejected
 
 
-def _confirmed(match: Match, verdict: Verdict) -> VerifiedMatch:
+def _confirmed(match: MatchRecord, verdict: Verdict) -> VerifiedMatch:
     return VerifiedMatch(
-        **match.model_dump(), verified=True, reason=None, relation=_relation(verdict),
+        **asdict(match), verified=True, reason=None, relation=_relation(verdict),
         scale=_number(verdict.scale), rotation=_number(verdict.rotation), mirrored=bool(verdict.mirrored),
         coverage_query=_number(verdict.coverage_b), coverage_stored=_number(verdict.coverage_a),
         similarity=_number(verdict.similarity), inliers=int(verdict.inliers),
     )
 
 
-def _identical(match: Match) -> VerifiedMatch:
+def _identical(match: MatchRecord) -> VerifiedMatch:
     return VerifiedMatch(
-        **match.model_dump(), verified=True, reason=None, relation="The query has the same bytes as the stored image",
+        **asdict(match), verified=True, reason=None, relation="The query has the same bytes as the stored image",
         scale=1.0, rotation=0.0, mirrored=False, coverage_query=1.0, coverage_stored=1.0, similarity=1.0,
         inliers=None,
     )

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Path, Query, Response, UploadFile
 
 from ..dependencies import check_distance, get_settings, get_store
 from ..schemas import AddedImage, AddResponse, ErrorResponse, ImagePage, StoredImage
 from ..settings import Settings
-from ..store import ImageStore
+from ..store import MAX_INTEGER, ImageStore
 from ..uploads import read_upload
 
 router = APIRouter(prefix="/images", tags=["images"])
 
 _NOT_FOUND = {404: {"model": ErrorResponse, "description": "no image with this id"}}
+#: Ids are SQLite row ids, 1 to 2**63 - 1: an integer outside is not an id at all (422, like ``abc``); an id
+#: in range that no image has is 404.
+ImageId = Annotated[int, Path(ge=1, le=MAX_INTEGER, description="the image's id (1 to 2**63 - 1)")]
 
 
 @router.post(
@@ -47,7 +51,7 @@ def add_images(
                       limit=settings.max_matches)
     return AddResponse(
         max_distance=distance,
-        images=[AddedImage(**stored.model_dump(), matches=found.matches, matches_truncated=found.truncated,
+        images=[AddedImage(**asdict(stored), matches=found.matches, matches_truncated=found.truncated,
                            exact_duplicate=found.exact_duplicate) for stored, found in added],
     )
 
@@ -55,7 +59,7 @@ def add_images(
 @router.get("", response_model=ImagePage, summary="List stored images, oldest first")
 def list_images(
     store: Annotated[ImageStore, Depends(get_store)],
-    offset: Annotated[int, Query(ge=0, description="images to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INTEGER, description="images to skip")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="images per page")] = 100,
 ) -> ImagePage:
     items, total = store.list(offset=offset, limit=limit)
@@ -63,16 +67,16 @@ def list_images(
 
 
 @router.get("/{image_id}", response_model=StoredImage, responses=_NOT_FOUND, summary="One stored image")
-def get_image(image_id: int, store: Annotated[ImageStore, Depends(get_store)]) -> StoredImage:
+def get_image(image_id: ImageId, store: Annotated[ImageStore, Depends(get_store)]) -> StoredImage:
     image = store.get(image_id)
     if image is None:
         raise HTTPException(404, f"no image with id {image_id}")
-    return image
+    return StoredImage.model_validate(image)
 
 
 @router.delete("/{image_id}", status_code=204, responses=_NOT_FOUND,
                summary="Delete an image; it stops matching at once")
-def delete_image(image_id: int, store: Annotated[ImageStore, Depends(get_store)]) -> Response:
+def delete_image(image_id: ImageId, store: Annotated[ImageStore, Depends(get_store)]) -> Response:
     if not store.delete(image_id):
         raise HTTPException(404, f"no image with id {image_id}")
     return Response(status_code=204)

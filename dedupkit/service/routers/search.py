@@ -68,7 +68,7 @@ def search(
         facts, features = read_upload(file.file, file.filename, settings, features=verifying)
         query, sha256 = facts.hash, facts.sha256
     else:
-        query, sha256, features = hash_hex.strip().lower(), None, None
+        query, sha256, features = hash_hex.lower(), None, None
     try:
         found = store.search(query, sha256=sha256, max_distance=distance, k=k, limit=settings.max_matches,
                              features=verifying)
