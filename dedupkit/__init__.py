@@ -6,6 +6,7 @@
 >>> groups = dedupkit.find_groups(pairs, hashes)      # doctest: +SKIP
 """
 
+from .actions import apply, read_manifest, restore, resume
 from .candidates import crop_candidates, extract_all
 from .dihedral import ORIENTATIONS, find_pairs_dihedral, search_dihedral
 from .duplicates import find_duplicates
@@ -27,6 +28,7 @@ from .hashing import METHODS, codes_to_hex, hamming, hash_bits, hash_hex, hex_to
 from .loading import ImageLoadError, load_image
 from .scan import hash_file, hash_images, list_images
 from .index import HashIndex
+from .plan import ACTIONS, plan_actions, plan_summary
 from .search import TooManyPairsWarning, find_pairs, find_value_pairs
 from .thumbnails import thumbnail
 from .trim import trim_borders
@@ -46,6 +48,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "ACTIONS",
     "KEEP_RULES",
     "METHODS",
     "Match",
@@ -53,6 +56,7 @@ __all__ = [
     "HashIndex",
     "ImageLoadError",
     "TooManyPairsWarning",
+    "apply",
     "codes_to_hex",
     "crop_candidates",
     "explain",
@@ -78,12 +82,17 @@ __all__ = [
     "make_benchmark",
     "pair_truth",
     "pairs_near_threshold",
+    "plan_actions",
+    "plan_summary",
     "plotting",
     "precision_recall",
     "random_distances",
     "read_truth",
     "recall_by_edit",
+    "read_manifest",
     "recommend_threshold",
+    "restore",
+    "resume",
     "save_hashes",
     "save_threshold",
     "search_dihedral",

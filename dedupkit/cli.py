@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--max-pixels", type=_positive_int, default=None,
                            help="largest image decoded, width x height (default: 50000000)")
     serve_cmd.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    _add_apply_commands(commands)
     return parser
 
 
@@ -270,6 +271,30 @@ def _cmd_serve(args: argparse.Namespace, out) -> None:
     uvicorn.run(create_app(settings, store=store), host=args.host, port=args.port, log_level=args.log_level)
 
 
+def _add_apply_commands(commands) -> None:
+    from ._apply_cli import add_apply_commands
+
+    add_apply_commands(commands)
+
+
+def _cmd_apply(args: argparse.Namespace, out) -> None:
+    from ._apply_cli import cmd_apply
+
+    try:
+        cmd_apply(args, out)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _cmd_restore(args: argparse.Namespace, out) -> None:
+    from ._apply_cli import cmd_restore
+
+    try:
+        cmd_restore(args, out)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -284,7 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        {"hash": _cmd_hash, "find": _cmd_find, "serve": _cmd_serve}[args.command](args, sys.stdout)
+        {"hash": _cmd_hash, "find": _cmd_find, "serve": _cmd_serve, "apply": _cmd_apply,
+         "restore": _cmd_restore}[args.command](args, sys.stdout)
     except CommandError as exc:
         print(f"dedupkit {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,157 @@
+"""The ``apply`` and ``restore`` subcommands of the command line (:mod:`dedupkit.cli` calls these).
+
+Every mistake in how they are called is raised as ``ValueError`` with a
+one-line message; the CLI prints it and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from .actions import apply, read_manifest, restore, resume
+from .plan import plan_actions, plan_summary, read_plan
+
+__all__ = ["add_apply_commands", "cmd_apply", "cmd_restore"]
+
+
+def add_apply_commands(commands) -> None:
+    """Add ``apply`` and ``restore`` to the CLI's subparsers."""
+    apply_cmd = commands.add_parser(
+        "apply", help="move, link or delete the files a group table does not keep (dry run unless --run)",
+        description="Act on the files that INPUT does not keep: a groups CSV (dedupkit find --groups), a plan "
+                    "saved with --save-plan, or the manifest of an interrupted run (to resume it). Prints the "
+                    "plan and changes nothing unless --run is given. Each file is checked first to be unchanged "
+                    "since the scan (size, mtime, SHA-256); kept files, reference files and the last copy of a "
+                    "group are never touched. Every run writes a manifest first: dedupkit restore MANIFEST "
+                    "undoes it.",
+    )
+    apply_cmd.add_argument("input", type=Path, metavar="INPUT")
+    apply_cmd.add_argument("--root", type=Path, default=None,
+                           help="the folder dedupkit find scanned: the groups CSV's paths are relative to it")
+    what = apply_cmd.add_mutually_exclusive_group()
+    what.add_argument("--move-to", type=Path, default=None, metavar="DIR",
+                      help="move the files here, keeping their layout under --root (the default action; "
+                           "default DIR: ROOT-duplicates beside ROOT)")
+    what.add_argument("--hardlink", action="store_true", help="replace each file by a hard link to the kept file")
+    what.add_argument("--symlink", action="store_true", help="replace each file by a symbolic link to the kept file")
+    what.add_argument("--delete", action="store_true", help="delete the files (with --run, needs --yes)")
+    apply_cmd.add_argument("--trash", type=Path, default=None, metavar="DIR",
+                           help="where --hardlink/--symlink keep the originals (restore needs them) and --delete "
+                                "holds files until the run ends (default: ROOT-trash beside ROOT)")
+    apply_cmd.add_argument("--reference", type=Path, action="append", default=None, metavar="DIR",
+                           help="never touch files under this folder (may be given more than once)")
+    apply_cmd.add_argument("--manifest", type=Path, default=None,
+                           help="the manifest to write (default: INPUT's name + .apply-TIME.jsonl beside it)")
+    apply_cmd.add_argument("--save-plan", type=Path, default=None, metavar="PATH",
+                           help="also write the plan as CSV; apply it later with dedupkit apply PATH --run")
+    apply_cmd.add_argument("--run", action="store_true", help="act (default: dry run, print the plan)")
+    apply_cmd.add_argument("--yes", action="store_true", help="confirm --delete")
+
+    restore_cmd = commands.add_parser(
+        "restore", help="undo an apply run: put every file back",
+        description="Put back every file that the run recorded in MANIFEST moved or linked (or had not yet "
+                    "deleted), finished or interrupted.",
+    )
+    restore_cmd.add_argument("manifest", type=Path, metavar="MANIFEST")
+
+
+def cmd_apply(args: argparse.Namespace, out) -> None:
+    """Run ``dedupkit apply``."""
+    if not args.input.is_file():
+        raise ValueError(f"{args.input}: no such file")
+    action = "hardlink" if args.hardlink else "symlink" if args.symlink else "delete" if args.delete else "move"
+    if action == "delete" and args.run and not args.yes:
+        raise ValueError("--delete removes files for good once the run ends: add --yes to confirm "
+                         "(or use --move-to DIR, which restore can undo)")
+    if _is_manifest(args.input):
+        _resume(args, out)
+        return
+    table = pd.read_csv(args.input)
+    if {"status", "dest", "sha256"} <= set(table.columns):
+        plan = read_plan(args.input)
+        source = f"the plan {args.input}"
+    else:
+        plan = _plan(table, args, action)
+        source = f"{args.input}"
+    n_groups = plan["group"].nunique()
+    print(f"plan from {source}: {len(plan)} files not kept in {n_groups} groups", file=out)
+    print(plan_summary(plan), file=out)
+    if args.save_plan:
+        args.save_plan.parent.mkdir(parents=True, exist_ok=True)
+        plan.to_csv(args.save_plan, index=False)
+        print(f"plan: {args.save_plan}", file=out)
+    if not args.run:
+        yes = " --yes" if action == "delete" else ""
+        print(f"dry run: nothing changed; add --run{yes} to act", file=out)
+        return
+    manifest = args.manifest or _default_manifest(args.input)
+    print(f"manifest: {manifest} (undo with: dedupkit restore {manifest})", file=out, flush=True)
+    try:
+        entries = apply(plan, manifest=manifest)
+    except FileExistsError as exc:
+        raise ValueError(str(exc)) from None
+    _report(entries, out)
+
+
+def cmd_restore(args: argparse.Namespace, out) -> None:
+    """Run ``dedupkit restore``."""
+    if not args.manifest.is_file():
+        raise ValueError(f"{args.manifest}: no such file")
+    entries = restore(args.manifest)
+    restored = int((entries["state"] == "restored").sum())
+    print(f"restored {restored} files from {args.manifest}", file=out)
+    for state in ("purged", "failed"):
+        rows = entries[entries["state"] == state]
+        if len(rows):
+            print(f"{state}: {len(rows)} files could not be restored", file=out)
+            for row in rows.itertuples():
+                print(f"  {row.path}: {row.reason}", file=out)
+
+
+def _plan(table: pd.DataFrame, args: argparse.Namespace, action: str) -> pd.DataFrame:
+    paths = table["path"].astype(str) if "path" in table.columns else pd.Series([], dtype=str)
+    if args.root is None and not all(os.path.isabs(p) for p in paths):
+        raise ValueError(f"give --root DIR: the paths in {args.input} are relative to the folder dedupkit find "
+                         "scanned")
+    if args.root is not None and not args.root.is_dir():
+        raise ValueError(f"--root {args.root}: no such folder")
+    root = args.root.resolve() if args.root is not None else None
+    sibling = root if root is not None else Path(os.path.commonpath(list(paths)) if len(paths) else ".")
+    move_to = args.move_to or sibling.with_name(sibling.name + "-duplicates")
+    trash = args.trash or sibling.with_name(sibling.name + "-trash")
+    return plan_actions(table, root=root, action=action, move_to=move_to, trash=trash, reference=args.reference,
+                        scanned_at=os.stat(args.input).st_mtime)
+
+
+def _resume(args: argparse.Namespace, out) -> None:
+    entries = read_manifest(args.input)
+    left = entries[entries["state"].isin(["planned", "started"])]
+    print(f"manifest {args.input}: {len(left)} of {len(entries)} files not done yet", file=out)
+    if not args.run:
+        print("dry run: nothing changed; add --run to resume", file=out)
+        return
+    _report(resume(args.input), out)
+
+
+def _report(entries: pd.DataFrame, out) -> None:
+    for state, rows in entries.groupby("state", sort=True):
+        size = int(pd.to_numeric(rows["bytes"]).fillna(0).sum())
+        print(f"{state}: {len(rows)} files, {size:,} bytes", file=out)
+    trouble = entries[entries["state"].isin(["skipped", "failed"])]
+    for row in trouble.itertuples():
+        print(f"  {row.state}: {row.path}: {row.reason}", file=out)
+
+
+def _is_manifest(path: Path) -> bool:
+    with open(path, "rb") as file:
+        return file.read(1) == b"{"
+
+
+def _default_manifest(input_path: Path) -> Path:
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return input_path.with_name(f"{input_path.stem}.apply-{stamp}.jsonl")
