@@ -25,7 +25,9 @@ How each action keeps a way back:
     the manifest says they cannot be restored.
 
 Test-only: ``DEDUPKIT_APPLY_TEST_DELAY`` (seconds, a float) makes :func:`apply`
-sleep after recording each ``started``, so that tests can kill it midway.
+and :func:`resume` sleep in the middle of each file's move (when the file is
+at its destination and not yet unlinked from its old place), so that tests
+can kill the run at the worst moment. Never set it otherwise.
 """
 
 from __future__ import annotations
@@ -136,12 +138,10 @@ def resume(manifest: str | os.PathLike) -> pd.DataFrame:
                 if entry["action"] == "move" and os.path.lexists(entry["dest"]):
                     entry["dest"] = free_name(entry["dest"])  # taken since planning
                 _record(log, entry["id"], "started", dest=entry["dest"])
-                if delay:
-                    time.sleep(delay)
             elif entry["state"] != "started":
                 continue
             try:
-                _do(entry)
+                _do(entry, pause=delay)
             except (_StepError, OSError) as exc:
                 reason = str(exc) if isinstance(exc, _StepError) else f"{exc.strerror or exc}: {exc.filename}"
                 try:
@@ -258,15 +258,15 @@ def _check(entry: dict) -> str | None:
     return None
 
 
-def _do(entry: dict) -> None:
+def _do(entry: dict, *, pause: float = 0.0) -> None:
     """Take the entry's action; every step checks first whether it was already taken."""
     path, dest, sha, action = entry["path"], entry["dest"], entry["sha256"], entry["action"]
     if action in ("move", "delete"):
-        _move(path, dest, sha)
+        _move(path, dest, sha, pause=pause)
         return
     if _is_link_to(path, entry["kept"], action):
         return
-    _move(path, dest, sha)
+    _move(path, dest, sha, pause=pause)
     tmp = _temp(path, "link")
     if os.path.lexists(tmp):
         os.unlink(tmp)
@@ -296,7 +296,7 @@ def _undo(entry: dict) -> None:
     _move(dest, path, sha)
 
 
-def _move(src: str, dst: str, sha: str) -> None:
+def _move(src: str, dst: str, sha: str, *, pause: float = 0.0) -> None:
     """Move a file whose content hash is ``sha`` without ever overwriting; repeatable after a kill."""
     if os.path.lexists(dst):
         if _holds(dst, sha):
@@ -321,6 +321,8 @@ def _move(src: str, dst: str, sha: str) -> None:
         else:
             _copy_into_place(src, dst, sha)
     _fsync_dir(os.path.dirname(dst))
+    if pause:
+        time.sleep(pause)  # test-only (DEDUPKIT_APPLY_TEST_DELAY): the file is in both places
     os.unlink(src)
     _fsync_dir(os.path.dirname(src))
 

@@ -284,67 +284,94 @@ def test_restore_never_overwrites_a_new_file_at_the_old_name(tmp_path):
 
 # kill -9 midway ---------------------------------------------------------------------------------------------------
 
-def _run_and_kill(tmp_path: Path, action: str) -> tuple[Path, pd.DataFrame, dict[str, bytes], Path]:
-    """Start ``dedupkit apply --run`` on 300 files in a subprocess and kill -9 it after 40 files are done."""
+@pytest.fixture(params=["move", "move-across-file-systems", "hardlink"])
+def killed_run(request, tmp_path):
+    """``dedupkit apply --run`` on 300 files (150 to act on) in a subprocess, killed with SIGKILL midway.
+
+    ``DEDUPKIT_APPLY_TEST_DELAY`` makes it pause in the middle of each file's move (the file in both places),
+    so the kill lands mid-action. Yields (root, groups, original bytes, manifest, folder the run moves files to).
+    """
+    action = request.param
     root = tmp_path / "photos"
     groups = make_tree(root, 150, copies=2)
     groups_csv = write_groups(groups, tmp_path / "groups.csv")
     originals = contents(root)
     manifest = tmp_path / "run.jsonl"
-    option = {"move": ["--move-to", str(tmp_path / "moved")], "hardlink": ["--hardlink"]}[action]
+    away = None
+    if action == "move-across-file-systems":
+        shm = Path("/dev/shm")
+        if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+            pytest.skip("needs /dev/shm on another file system than the temporary folder")
+        away = Path(tempfile.mkdtemp(dir=shm, prefix="dedupkit-test-"))
+        holder, option = away / "moved", ["--move-to", str(away / "moved")]
+    elif action == "move":
+        holder, option = tmp_path / "moved", ["--move-to", str(tmp_path / "moved")]
+    else:
+        holder, option = tmp_path / "trash", ["--hardlink", "--trash", str(tmp_path / "trash")]
     env = {**os.environ, "PYTHONPATH": str(REPO), "DEDUPKIT_APPLY_TEST_DELAY": "0.02"}
     process = subprocess.Popen([sys.executable, "-m", "dedupkit", "apply", str(groups_csv), "--root", str(root),
-                                *option, "--trash", str(tmp_path / "trash"), "--manifest", str(manifest), "--run"],
+                                *option, "--manifest", str(manifest), "--run"],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        if manifest.exists() and manifest.read_text().count('"state": "done"') >= 40:
-            break
-        time.sleep(0.01)
-    assert process.poll() is None, f"apply ended before it could be killed: {process.stderr.read()!r}"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    process.stderr.close()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            text = manifest.read_text() if manifest.exists() else ""
+            if text.count('"state": "done"') >= 40 and '"state": "started"' in text.splitlines()[-1]:
+                break  # in the middle of a file's move
+            time.sleep(0.005)
+        assert process.poll() is None, f"apply ended before it could be killed: {process.stderr.read()!r}"
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        process.stderr.close()
+        entries = read_manifest(manifest)
+        assert 40 <= (entries["state"] == "done").sum() < 150
+        yield root, groups, originals, manifest, holder
+    finally:
+        if process.poll() is None:
+            process.kill()
+        if away is not None:
+            shutil.rmtree(away)
+
+
+def _leftovers(*folders: Path) -> list[Path]:
+    return [p for folder in folders for p in folder.rglob("*") if ".dedupkit-" in p.name]
+
+
+def test_killed_midway_then_resumed_loses_nothing(killed_run, capsys):
+    root, groups, originals, manifest, holder = killed_run
+    assert main(["apply", str(manifest), "--run"]) == 0  # resume
+    assert "done: 150 files" in capsys.readouterr().out
     entries = read_manifest(manifest)
-    assert 40 <= (entries["state"] == "done").sum() < 150
-    return root, groups, originals, manifest
-
-
-def _leftovers(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if ".dedupkit-" in p.name]
-
-
-@pytest.mark.parametrize("action", ["move", "hardlink"])
-def test_killed_midway_then_resumed_loses_nothing(tmp_path, action):
-    root, groups, originals, manifest = _run_and_kill(tmp_path, action)
-    entries = resume(manifest)
     assert (entries["state"] == "done").all() and len(entries) == 150
-    holder = tmp_path / ("moved" if action == "move" else "trash")
+    kept = set(groups.loc[groups["keep"], "path"])
+    hardlink = holder.name == "trash"
     for rel, data in originals.items():
-        keep = bool(groups.set_index("path").loc[rel, "keep"])
-        if keep or action == "hardlink":
-            assert os.path.lexists(root / rel)  # a kept file, or the link in place of a copy
-        if not keep:
-            assert (holder / rel).read_bytes() == data  # every original byte is where it should be
-        else:
+        if rel in kept:
             assert (root / rel).read_bytes() == data
-    if action == "move":
-        assert contents(root) == {rel: d for rel, d in originals.items() if rel in set(groups.loc[groups["keep"], "path"])}
-    assert _leftovers(tmp_path) == []
+        else:
+            assert (holder / rel).read_bytes() == data  # every original byte is where it should be
+            assert (holder / rel).stat().st_nlink == 1  # in one place only
+            if hardlink:
+                partner = rel.replace("_1.jpg", "_0.jpg")
+                assert os.path.samefile(root / rel, root / partner)
+            else:
+                assert not os.path.lexists(root / rel)
+    assert set(contents(root)) == (set(originals) if hardlink else kept)
+    assert _leftovers(root, holder) == []
     with open(manifest) as file:  # one complete JSON object per line, even where the kill struck
         assert all(json.loads(line) for line in file)
 
 
-@pytest.mark.parametrize("action", ["move", "hardlink"])
-def test_killed_midway_then_restored_loses_nothing(tmp_path, action):
-    root, _, originals, manifest = _run_and_kill(tmp_path, action)
-    entries = restore(manifest)
+def test_killed_midway_then_restored_loses_nothing(killed_run, capsys):
+    root, _, originals, manifest, holder = killed_run
+    assert main(["restore", str(manifest)]) == 0
+    assert "could not be restored" not in capsys.readouterr().out
+    entries = read_manifest(manifest)
     assert set(entries["state"]) <= {"restored", "planned"}
     assert contents(root) == originals  # every file back, byte for byte, and no link left
     assert all(not (root / rel).is_symlink() and (root / rel).stat().st_nlink == 1 for rel in originals)
-    holder = tmp_path / ("moved" if action == "move" else "trash")
-    assert contents(holder) == {} if holder.exists() else True
-    assert _leftovers(tmp_path) == []
+    assert contents(holder) == {}
+    assert _leftovers(root, holder) == []
 
 
 # with find ---------------------------------------------------------------------------------------------------------
