@@ -47,7 +47,7 @@ def add_apply_commands(commands) -> None:
                            help="never touch files under this folder (may be given more than once)")
     apply_cmd.add_argument("--manifest", type=Path, default=None,
                            help="the manifest to write (default: INPUT's name + .apply-TIME.jsonl beside it)")
-    apply_cmd.add_argument("--save-plan", type=Path, default=None, metavar="PATH",
+    apply_cmd.add_argument("-o", "--save-plan", type=Path, default=None, metavar="PATH",
                            help="also write the plan as CSV; apply it later with dedupkit apply PATH --run")
     apply_cmd.add_argument("--run", action="store_true", help="act (default: dry run, print the plan)")
     apply_cmd.add_argument("--yes", action="store_true", help="confirm --delete")

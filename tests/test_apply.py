@@ -219,6 +219,26 @@ def test_a_file_changed_after_the_scan_is_skipped_with_its_reason(tmp_path, caps
     assert entries.loc[str(root / groups.loc[7, "path"]), "state"] == "done"
 
 
+def test_a_saved_plan_is_carried_out_later_and_checked_against_what_it_recorded(tmp_path, capsys):
+    root = tmp_path / "photos"
+    groups = make_tree(root, 4)
+    groups_csv = write_groups(groups, tmp_path / "groups.csv")
+    plan_csv = tmp_path / "plan.csv"
+    assert main(["apply", str(groups_csv), "--root", str(root), "-o", str(plan_csv)]) == 0
+    assert f"plan: {plan_csv}" in capsys.readouterr().out
+    grown = root / groups.loc[3, "path"]
+    grown.write_bytes(grown.read_bytes() + b"more")
+    manifest = tmp_path / "run.jsonl"
+    assert main(["apply", str(plan_csv), "--run", "--manifest", str(manifest)]) == 0
+    out = capsys.readouterr().out
+    assert f"plan from the plan {plan_csv}: 4 files not kept in 4 groups" in out
+    assert "done: 3 files" in out and "skipped: 1 files" in out
+    assert f"  skipped: {grown}: changed since the scan (size, mtime)" in out
+    assert grown.is_file() and len(contents(tmp_path / "photos-duplicates")) == 3
+    assert main(["apply", str(plan_csv), "--run", "--manifest", str(manifest)]) == 2  # one manifest per run
+    assert "exists: resume it" in capsys.readouterr().err
+
+
 def test_kept_files_the_last_copy_and_reference_files_are_never_touched(tmp_path):
     root = tmp_path / "photos"
     groups = make_tree(root, 5)
