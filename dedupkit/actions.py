@@ -98,7 +98,8 @@ def apply(plan: pd.DataFrame, *, manifest: str | os.PathLike) -> pd.DataFrame:
                               f"(dedupkit restore {manifest}), or choose another manifest")
     manifest.parent.mkdir(parents=True, exist_ok=True)
     lines = [{"dedupkit_manifest": _FORMAT, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-              "action": plan.attrs.get("action") or ",".join(sorted(set(plan["action"]))), "root": plan.attrs.get("root")}]
+              "action": plan.attrs.get("action") or ",".join(sorted(set(plan["action"]))),
+              "root": plan.attrs.get("root")}]
     for i, row in enumerate(plan.to_dict("records")):
         entry = {"id": i, **{key: _plain(row[key]) for key in _ENTRY_KEYS}}
         if row["status"] == "planned":
@@ -128,7 +129,7 @@ def resume(manifest: str | os.PathLike) -> pd.DataFrame:
     """
     entries = read_manifest(manifest)
     delay = float(os.environ.get("DEDUPKIT_APPLY_TEST_DELAY", "0") or 0)  # test-only, see the module docstring
-    with open(manifest, "a", encoding="utf-8") as log:
+    with _open_log(manifest) as log:
         for entry in entries.to_dict("records"):
             if entry["state"] == "planned":
                 reason = _check(entry)
@@ -176,7 +177,7 @@ def restore(manifest: str | os.PathLike) -> pd.DataFrame:
         reason, and can be restored by hand from its ``dest``.
     """
     entries = read_manifest(manifest)
-    with open(manifest, "a", encoding="utf-8") as log:
+    with _open_log(manifest) as log:
         for entry in entries.to_dict("records"):
             if entry["state"] not in ("started", "done", "failed", "purged"):
                 continue
@@ -228,6 +229,16 @@ def read_manifest(manifest: str | os.PathLike) -> pd.DataFrame:
         table[column] = pd.array([record.get(column) for record in records], dtype="Int64")
     table.attrs = header
     return table
+
+
+def _open_log(manifest: str | os.PathLike):
+    """The manifest, open to append; a last line cut off by a kill (never acted on) is cut away first."""
+    with open(manifest, "rb+") as file:
+        data = file.read()
+        if data and not data.endswith(b"\n"):
+            file.truncate(data.rfind(b"\n") + 1)
+            os.fsync(file.fileno())
+    return open(manifest, "a", encoding="utf-8")
 
 
 def _record(log, entry_id: int, state: str, **details) -> None:

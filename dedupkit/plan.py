@@ -112,10 +112,12 @@ def plan_actions(
     table["path"] = [_absolute(p, base) for p in table["path"].astype(str)]
     table["keep"] = table["keep"].astype(str).str.lower().isin(["true", "1"])
     rows, taken = [], set()
+    kept_somewhere = set(table.loc[table["keep"], "path"])
     for group, members in table.groupby("group", sort=True):
         kept = members.loc[members["keep"], "path"].tolist()
         for row in members[~members["keep"]].itertuples(index=False):
-            rows.append(_plan_row(row, group, action, kept, holder, base, references, scanned_at, taken))
+            rows.append(_plan_row(row, group, action, kept, holder, base, references, scanned_at, taken,
+                                  kept_somewhere))
     plan = pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
     for column in ("bytes", "mtime_ns"):  # not through float64: an mtime in ns has 19 digits
         plan[column] = pd.array([row[column] for row in rows], dtype="Int64")
@@ -124,13 +126,16 @@ def plan_actions(
 
 
 def _plan_row(row, group, action: str, kept: list[str], holder: str, base: str | None,
-              references: list[str], scanned_at: float | None, taken: set[str]) -> dict:
+              references: list[str], scanned_at: float | None, taken: set[str], kept_somewhere: set[str]) -> dict:
     path = row.path
     out = {"group": group, "path": path, "action": action, "kept": kept[0] if kept else None, "dest": None,
            "bytes": None, "mtime_ns": None, "sha256": None, "status": "skip", "reason": None}
     scan = {name: getattr(row, name, None) for name in ("bytes", "mtime_ns", "sha256")}
     if _under(path, references):
         out["reason"] = "under a reference folder"
+        return out
+    if path in kept_somewhere:
+        out["reason"] = "kept in another group of the table"
         return out
     if not kept:
         out["reason"] = "its group has no kept file: it may be the last copy"

@@ -176,7 +176,8 @@ def test_move_across_file_systems_copies_checks_and_unlinks(tmp_path):
         entries = apply(plan, manifest=tmp_path / "run.jsonl")
         assert (entries["state"] == "done").all()
         moved = contents(away / "moved")
-        assert moved == {rel: data for rel, (data, _) in before.items() if rel not in set(groups.loc[groups["keep"], "path"])}
+        kept = set(groups.loc[groups["keep"], "path"])
+        assert moved == {rel: data for rel, (data, _) in before.items() if rel not in kept}
         assert all(not os.path.lexists(p) for p in plan["path"])
         restore(tmp_path / "run.jsonl")
         assert contents(root) == contents_of(before)
@@ -262,6 +263,30 @@ def test_kept_files_the_last_copy_and_reference_files_are_never_touched(tmp_path
     assert set(done.index) == {str(root / groups.loc[i, "path"]) for i in (1, 9)}
     after = snapshot(root)
     assert {rel: shot for rel, shot in before.items() if str(root / rel) not in done.index} == after
+
+
+def test_a_file_kept_in_one_group_is_not_removed_by_another(tmp_path):
+    root = tmp_path / "photos"
+    groups = make_tree(root, 2)
+    extra = groups.iloc[[0]].assign(group=1, keep=False)  # group 0's kept file, offered in group 1 (an edited CSV)
+    plan = library_plan(root, pd.concat([groups, extra], ignore_index=True), "move")
+    reasons = plan.set_index("path")["reason"]
+    assert reasons[str(root / groups.loc[0, "path"])] == "kept in another group of the table"
+
+
+def test_a_line_cut_off_by_a_kill_is_dropped_and_the_manifest_stays_readable(tmp_path):
+    root = tmp_path / "photos"
+    groups = make_tree(root, 3)
+    before = snapshot(root)
+    manifest = tmp_path / "run.jsonl"
+    apply(library_plan(root, groups, "move"), manifest=manifest)
+    with open(manifest, "a") as file:
+        file.write('{"id": 0, "state": "rest')  # what a kill in the middle of a write leaves
+    assert (read_manifest(manifest)["state"] == "done").all()
+    assert (restore(manifest)["state"] == "restored").all()
+    assert snapshot(root) == before
+    with open(manifest) as file:
+        assert all(json.loads(line) for line in file)
 
 
 def test_name_collisions_get_a_free_name_and_nothing_is_overwritten(tmp_path):
