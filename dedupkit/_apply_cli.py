@@ -45,6 +45,9 @@ def add_apply_commands(commands) -> None:
                                 "holds files until the run ends (default: ROOT-trash beside ROOT)")
     apply_cmd.add_argument("--reference", type=Path, action="append", default=None, metavar="DIR",
                            help="never touch files under this folder (may be given more than once)")
+    apply_cmd.add_argument("--hashes", type=Path, default=None, metavar="HASHES.csv",
+                           help="the hash table of the same scan (dedupkit find --hashes): a file whose size "
+                                "differs from the scan's is skipped")
     apply_cmd.add_argument("--manifest", type=Path, default=None,
                            help="the manifest to write (default: INPUT's name + .apply-TIME.jsonl beside it)")
     apply_cmd.add_argument("-o", "--save-plan", type=Path, default=None, metavar="PATH",
@@ -120,12 +123,17 @@ def _plan(table: pd.DataFrame, args: argparse.Namespace, action: str) -> pd.Data
                          "scanned")
     if args.root is not None and not args.root.is_dir():
         raise ValueError(f"--root {args.root}: no such folder")
-    root = args.root.resolve() if args.root is not None else None
+    root = Path(os.path.abspath(args.root)) if args.root is not None else None
     sibling = root if root is not None else Path(os.path.commonpath(list(paths)) if len(paths) else ".")
     move_to = args.move_to or sibling.with_name(sibling.name + "-duplicates")
     trash = args.trash or sibling.with_name(sibling.name + "-trash")
+    hashes = None
+    if args.hashes is not None:
+        if not args.hashes.is_file():
+            raise ValueError(f"--hashes {args.hashes}: no such file")
+        hashes = pd.read_csv(args.hashes, usecols=lambda column: column in ("path", "bytes"))
     return plan_actions(table, root=root, action=action, move_to=move_to, trash=trash, reference=args.reference,
-                        scanned_at=os.stat(args.input).st_mtime)
+                        hashes=hashes, scanned_at=os.stat(args.input).st_mtime)
 
 
 def _resume(args: argparse.Namespace, out) -> None:

@@ -42,6 +42,7 @@ def plan_actions(
     move_to: str | os.PathLike | None = None,
     trash: str | os.PathLike | None = None,
     reference: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    hashes: pd.DataFrame | None = None,
     scanned_at: float | None = None,
 ) -> pd.DataFrame:
     """Plan what to do with every file of a group table that is not kept.
@@ -70,6 +71,10 @@ def plan_actions(
     reference
         Folders whose files are never touched, whatever the table says
         (files kept as references already have ``keep=True``).
+    hashes
+        The scan's hash table (:func:`dedupkit.hash_images`, or the
+        ``--hashes`` CSV of ``dedupkit find``, paths relative to ``root``):
+        its ``bytes`` are the sizes the files had when they were scanned.
     scanned_at
         When the scan was made (a POSIX timestamp, e.g. the groups CSV's
         mtime): a file modified later is skipped as changed since the scan.
@@ -111,6 +116,12 @@ def plan_actions(
     table = groups.copy()
     table["path"] = [_absolute(p, base) for p in table["path"].astype(str)]
     table["keep"] = table["keep"].astype(str).str.lower().isin(["true", "1"])
+    if hashes is not None:
+        if not {"path", "bytes"} <= set(hashes.columns):
+            raise ValueError("the hash table needs 'path' and 'bytes' columns (from hash_images or find --hashes)")
+        scanned = dict(zip((_absolute(p, base) for p in hashes["path"].astype(str)), hashes["bytes"]))
+        sizes = table["path"].map(scanned)
+        table["bytes"] = sizes if "bytes" not in table.columns else table["bytes"].where(table["bytes"].notna(), sizes)
     rows, taken = [], set()
     kept_somewhere = set(table.loc[table["keep"], "path"])
     for group, members in table.groupby("group", sort=True):
@@ -157,7 +168,8 @@ def _plan_row(row, group, action: str, kept: list[str], holder: str, base: str |
         return out
     facts = {name: now[name] if pd.isna(scan[name]) else scan[name] for name in now}
     out.update(facts)
-    changed = [name for name in now if str(facts[name]) != str(now[name])]
+    changed = [label for name, label in (("bytes", "size"), ("mtime_ns", "mtime"), ("sha256", "content hash"))
+               if (str(facts[name]).lower() if name == "sha256" else int(facts[name])) != now[name]]
     if scanned_at is not None and now["mtime_ns"] > scanned_at * 1e9:
         changed.append("mtime later than the scan")
     if changed:

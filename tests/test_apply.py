@@ -220,6 +220,23 @@ def test_a_file_changed_after_the_scan_is_skipped_with_its_reason(tmp_path, caps
     assert entries.loc[str(root / groups.loc[7, "path"]), "state"] == "done"
 
 
+def test_the_scans_sizes_from_the_hash_table_catch_a_change_that_kept_its_mtime(tmp_path, capsys):
+    root = tmp_path / "photos"
+    groups = make_tree(root, 3)
+    hashes_csv = tmp_path / "hashes.csv"
+    pd.DataFrame({"path": groups["path"], "bytes": [(root / p).stat().st_size for p in groups["path"]],
+                  "hash": "00"}).to_csv(hashes_csv, index=False)
+    groups_csv = write_groups(groups, tmp_path / "groups.csv")
+    edited = root / groups.loc[3, "path"]
+    stat = edited.stat()
+    edited.write_bytes(edited.read_bytes()[:-1])
+    os.utime(edited, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as old as the scan says
+    assert main(["apply", str(groups_csv), "--root", str(root)]) == 0
+    assert "skip" not in capsys.readouterr().out  # without the scan's facts, nothing tells
+    assert main(["apply", str(groups_csv), "--root", str(root), "--hashes", str(hashes_csv)]) == 0
+    assert "skip: 1 files: changed since the scan (size)" in capsys.readouterr().out
+
+
 def test_a_saved_plan_is_carried_out_later_and_checked_against_what_it_recorded(tmp_path, capsys):
     root = tmp_path / "photos"
     groups = make_tree(root, 4)
