@@ -6,7 +6,7 @@
 >>> groups = dedupkit.find_groups(pairs, hashes)      # doctest: +SKIP
 """
 
-from .actions import apply, read_manifest, restore, resume
+from .actions import apply, restore, resume
 from .candidates import crop_candidates, extract_all
 from .dihedral import ORIENTATIONS, find_pairs_dihedral, search_dihedral
 from .duplicates import find_duplicates
@@ -25,6 +25,7 @@ from .export import export_duplicates, hashes_for, load_threshold, save_hashes, 
 from .groups import find_groups
 from .keep import KEEP_RULES, file_facts, keep_order
 from .hashing import METHODS, codes_to_hex, hamming, hash_bits, hash_hex, hex_to_codes
+from .manifest import read_manifest
 from .loading import ImageLoadError, load_image
 from .scan import hash_file, hash_images, list_images
 from .index import HashIndex

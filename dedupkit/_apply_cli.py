@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .actions import apply, read_manifest, restore, resume
+from .actions import apply, restore, resume
+from .manifest import read_manifest
 from .plan import plan_actions, plan_summary, read_plan
 
 __all__ = ["add_apply_commands", "cmd_apply", "cmd_restore"]

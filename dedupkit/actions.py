@@ -1,12 +1,11 @@
 """Carry out a plan with a way back: a manifest written before each step, resume and restore.
 
-The manifest is a JSON-lines file. Its first line describes the run; then one
-``planned`` (or ``skipped``) line per file of the plan, all written and
-fsynced before any file is touched; then, per file, ``started`` (fsynced
-before the file is touched, with the destination actually used) and ``done``
-(after). The last line about a file is its state. Every step on a file can
-be repeated, and each function here looks at what is on disk before it
-acts, so a run killed at any point (``kill -9`` included) can be finished by
+The manifest (:mod:`dedupkit.manifest`) gets one ``planned`` (or
+``skipped``) line per file of the plan, all written and fsynced before any
+file is touched; then, per file, ``started`` (fsynced before the file is
+touched, with the destination actually used) and ``done`` (after). Every
+step on a file can be repeated, and each function here looks at what is on
+disk before it acts, so a run killed at any point (``kill -9`` included) can be finished by
 :func:`resume` or undone by :func:`restore` with nothing lost.
 
 How each action keeps a way back:
@@ -32,9 +31,7 @@ can kill the run at the worst moment. Never set it otherwise.
 
 from __future__ import annotations
 
-import datetime
 import errno
-import json
 import logging
 import os
 import shutil
@@ -43,14 +40,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from .manifest import fsync_dir, open_log, read_manifest, record, write_manifest
 from .plan import PLAN_COLUMNS, file_sha256, free_name
 
-__all__ = ["apply", "read_manifest", "restore", "resume"]
+__all__ = ["apply", "restore", "resume"]
 
 logger = logging.getLogger(__name__)
-
-_FORMAT = 1
-_ENTRY_KEYS = ("path", "action", "kept", "dest", "bytes", "mtime_ns", "sha256")
 
 
 class _StepError(Exception):
@@ -97,20 +92,7 @@ def apply(plan: pd.DataFrame, *, manifest: str | os.PathLike) -> pd.DataFrame:
         raise FileExistsError(f"{manifest} exists: resume it (dedupkit apply {manifest} --run) or restore it "
                               f"(dedupkit restore {manifest}), or choose another manifest")
     manifest.parent.mkdir(parents=True, exist_ok=True)
-    lines = [{"dedupkit_manifest": _FORMAT, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-              "action": plan.attrs.get("action") or ",".join(sorted(set(plan["action"]))),
-              "root": plan.attrs.get("root")}]
-    for i, row in enumerate(plan.to_dict("records")):
-        entry = {"id": i, **{key: _plain(row[key]) for key in _ENTRY_KEYS}}
-        if row["status"] == "planned":
-            lines.append({**entry, "state": "planned"})
-        else:
-            lines.append({**entry, "state": "skipped", "reason": _plain(row["reason"])})
-    with open(manifest, "x", encoding="utf-8") as file:
-        file.write("".join(json.dumps(line) + "\n" for line in lines))
-        file.flush()
-        os.fsync(file.fileno())
-    _fsync_dir(manifest.parent)
+    write_manifest(plan, manifest)
     return resume(manifest)
 
 
@@ -129,16 +111,16 @@ def resume(manifest: str | os.PathLike) -> pd.DataFrame:
     """
     entries = read_manifest(manifest)
     delay = float(os.environ.get("DEDUPKIT_APPLY_TEST_DELAY", "0") or 0)  # test-only, see the module docstring
-    with _open_log(manifest) as log:
+    with open_log(manifest) as log:
         for entry in entries.to_dict("records"):
             if entry["state"] == "planned":
                 reason = _check(entry)
                 if reason:
-                    _record(log, entry["id"], "skipped", reason=reason)
+                    record(log, entry["id"], "skipped", reason=reason)
                     continue
                 if entry["action"] == "move" and os.path.lexists(entry["dest"]):
                     entry["dest"] = free_name(entry["dest"])  # taken since planning
-                _record(log, entry["id"], "started", dest=entry["dest"])
+                record(log, entry["id"], "started", dest=entry["dest"])
             elif entry["state"] != "started":
                 continue
             try:
@@ -149,12 +131,13 @@ def resume(manifest: str | os.PathLike) -> pd.DataFrame:
                     _undo(entry)
                 except (_StepError, OSError) as undo_exc:
                     reason += f"; and undoing it failed too: {undo_exc} (see dedupkit restore)"
-                _record(log, entry["id"], "failed", reason=reason)
+                logger.warning("%s: %s", entry["path"], reason)
+                record(log, entry["id"], "failed", reason=reason)
                 continue
-            _record(log, entry["id"], "done")
+            record(log, entry["id"], "done")
         for entry in read_manifest(manifest).to_dict("records"):
             if entry["action"] == "delete" and entry["state"] == "done":
-                _record(log, entry["id"], "purged", reason="deleted: cannot be restored")
+                record(log, entry["id"], "purged", reason="deleted: cannot be restored")
                 if os.path.lexists(entry["dest"]):
                     os.unlink(entry["dest"])
     return read_manifest(manifest)
@@ -177,7 +160,7 @@ def restore(manifest: str | os.PathLike) -> pd.DataFrame:
         reason, and can be restored by hand from its ``dest``.
     """
     entries = read_manifest(manifest)
-    with _open_log(manifest) as log:
+    with open_log(manifest) as log:
         for entry in entries.to_dict("records"):
             if entry["state"] not in ("started", "done", "failed", "purged"):
                 continue
@@ -187,64 +170,10 @@ def restore(manifest: str | os.PathLike) -> pd.DataFrame:
                 _undo(entry)
             except (_StepError, OSError) as exc:
                 reason = str(exc) if isinstance(exc, _StepError) else f"{exc.strerror or exc}: {exc.filename}"
-                _record(log, entry["id"], "failed", reason=f"cannot restore: {reason}")
+                record(log, entry["id"], "failed", reason=f"cannot restore: {reason}")
                 continue
-            _record(log, entry["id"], "restored")
+            record(log, entry["id"], "restored")
     return read_manifest(manifest)
-
-
-def read_manifest(manifest: str | os.PathLike) -> pd.DataFrame:
-    """The entries of a manifest, one row per file, with its last ``state`` and ``reason``.
-
-    Raises
-    ------
-    ValueError
-        The file is not a dedupkit manifest.
-    """
-    path = Path(manifest)
-    with open(path, encoding="utf-8") as file:
-        text = file.read()
-    lines = text.splitlines()
-    if not text.endswith("\n") and lines:
-        lines = lines[:-1]  # a line cut off by a kill: it was never complete, so never acted on
-    try:
-        header = json.loads(lines[0]) if lines else {}
-    except json.JSONDecodeError:
-        header = {}
-    if header.get("dedupkit_manifest") != _FORMAT:
-        raise ValueError(f"{path} is not a dedupkit manifest (its first line should be the run's header)")
-    entries: dict[int, dict] = {}
-    for line in lines[1:]:
-        record = json.loads(line)
-        if "path" in record:  # a file of the plan, written before the run
-            entries[record["id"]] = {**record, "reason": record.get("reason")}
-        else:
-            entries[record["id"]].update({k: v for k, v in record.items() if k != "id"})
-            entries[record["id"]].setdefault("reason", None)
-            if record["state"] in ("done", "restored", "started"):
-                entries[record["id"]]["reason"] = record.get("reason")
-    records = list(entries.values())
-    table = pd.DataFrame(records, columns=["id", *_ENTRY_KEYS, "state", "reason"])
-    for column in ("bytes", "mtime_ns"):  # not through float64: an mtime in ns has 19 digits
-        table[column] = pd.array([record.get(column) for record in records], dtype="Int64")
-    table.attrs = header
-    return table
-
-
-def _open_log(manifest: str | os.PathLike):
-    """The manifest, open to append; a last line cut off by a kill (never acted on) is cut away first."""
-    with open(manifest, "rb+") as file:
-        data = file.read()
-        if data and not data.endswith(b"\n"):
-            file.truncate(data.rfind(b"\n") + 1)
-            os.fsync(file.fileno())
-    return open(manifest, "a", encoding="utf-8")
-
-
-def _record(log, entry_id: int, state: str, **details) -> None:
-    log.write(json.dumps({"id": int(entry_id), "state": state, **details}) + "\n")
-    log.flush()
-    os.fsync(log.fileno())
 
 
 def _check(entry: dict) -> str | None:
@@ -286,7 +215,7 @@ def _do(entry: dict, *, pause: float = 0.0) -> None:
     else:
         os.symlink(os.path.relpath(entry["kept"], os.path.dirname(path)), tmp)
     os.replace(tmp, path)
-    _fsync_dir(os.path.dirname(path))
+    fsync_dir(os.path.dirname(path))
 
 
 def _undo(entry: dict) -> None:
@@ -301,7 +230,7 @@ def _undo(entry: dict) -> None:
         if not os.path.isfile(dest):
             raise _StepError(f"{path} is a link and its original {dest} is missing")
         os.unlink(path)
-        _fsync_dir(os.path.dirname(path))
+        fsync_dir(os.path.dirname(path))
     elif _holds(path, sha) and not _holds(dest, sha):
         return  # never moved: the original is in place
     _move(dest, path, sha)
@@ -315,7 +244,7 @@ def _move(src: str, dst: str, sha: str, *, pause: float = 0.0) -> None:
                 if not _holds(src, sha):
                     raise _StepError(f"{src} holds other bytes than the file moved to {dst}; left both")
                 os.unlink(src)
-                _fsync_dir(os.path.dirname(src))
+                fsync_dir(os.path.dirname(src))
             return
         raise _StepError(f"{dst} already exists and holds another file; not overwritten")
     if not os.path.lexists(src):
@@ -331,11 +260,11 @@ def _move(src: str, dst: str, sha: str, *, pause: float = 0.0) -> None:
                 raise
         else:
             _copy_into_place(src, dst, sha)
-    _fsync_dir(os.path.dirname(dst))
+    fsync_dir(os.path.dirname(dst))
     if pause:
         time.sleep(pause)  # test-only (DEDUPKIT_APPLY_TEST_DELAY): the file is in both places
     os.unlink(src)
-    _fsync_dir(os.path.dirname(src))
+    fsync_dir(os.path.dirname(src))
 
 
 def _copy_into_place(src: str, dst: str, sha: str) -> None:
@@ -369,15 +298,3 @@ def _temp(path: str, kind: str) -> str:
     return os.path.join(folder, f".{name}.dedupkit-{kind}")
 
 
-def _fsync_dir(folder: str | os.PathLike) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _plain(value):
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    return value.item() if hasattr(value, "item") else value

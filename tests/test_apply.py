@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dedupkit import apply, plan_actions, read_manifest, restore, resume
+from dedupkit import apply, plan_actions, read_manifest, restore
 from dedupkit.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
