@@ -81,6 +81,12 @@ def apply(plan: pd.DataFrame, *, manifest: str | os.PathLike) -> pd.DataFrame:
         it with :func:`restore`).
     ValueError
         The plan lacks columns.
+
+    Examples
+    --------
+    >>> entries = apply(plan, manifest="run.jsonl")  # doctest: +SKIP
+    >>> entries["state"].value_counts()  # doctest: +SKIP
+    >>> restore("run.jsonl")  # puts every file back  # doctest: +SKIP
     """
     if not isinstance(plan, pd.DataFrame):
         raise TypeError(f"plan must be a DataFrame from plan_actions, got {type(plan).__name__}")
