@@ -115,9 +115,9 @@ def resume(manifest: str | os.PathLike) -> pd.DataFrame:
     pandas.DataFrame
         The entries with their final states, as :func:`apply` returns them.
     """
-    entries = read_manifest(manifest)
     delay = float(os.environ.get("DEDUPKIT_APPLY_TEST_DELAY", "0") or 0)  # test-only, see the module docstring
     with open_log(manifest) as log:
+        entries = read_manifest(manifest)
         for entry in entries.to_dict("records"):
             if entry["state"] == "planned":
                 reason = _check(entry)
@@ -165,8 +165,8 @@ def restore(manifest: str | os.PathLike) -> pd.DataFrame:
         put back (e.g. a new file now has its name) is ``failed`` with the
         reason, and can be restored by hand from its ``dest``.
     """
-    entries = read_manifest(manifest)
     with open_log(manifest) as log:
+        entries = read_manifest(manifest)
         for entry in entries.to_dict("records"):
             if entry["state"] not in ("started", "done", "failed", "purged"):
                 continue

@@ -14,6 +14,7 @@ dropped.
 from __future__ import annotations
 
 import datetime
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -91,13 +92,27 @@ def read_manifest(manifest: str | os.PathLike) -> pd.DataFrame:
 
 
 def open_log(manifest: str | os.PathLike):
-    """The manifest, open to append; a last line cut off by a kill (never acted on) is cut away first."""
+    """The manifest, open to append and locked against a second run on it.
+
+    A last line cut off by a kill (never acted on) is cut away first.
+
+    Raises
+    ------
+    ValueError
+        Another process has the manifest open (a run or a restore in progress).
+    """
+    log = os.fdopen(os.open(manifest, os.O_WRONLY | os.O_APPEND), "a", encoding="utf-8")  # never created here
+    try:
+        fcntl.flock(log.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log.close()
+        raise ValueError(f"{manifest} is in use by another dedupkit apply or restore; wait for it to end") from None
     with open(manifest, "rb+") as file:
         data = file.read()
         if data and not data.endswith(b"\n"):
             file.truncate(data.rfind(b"\n") + 1)
             os.fsync(file.fileno())
-    return open(manifest, "a", encoding="utf-8")
+    return log
 
 
 def record(log, entry_id: int, state: str, **details) -> None:

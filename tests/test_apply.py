@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -304,6 +305,20 @@ def test_a_line_cut_off_by_a_kill_is_dropped_and_the_manifest_stays_readable(tmp
     assert snapshot(root) == before
     with open(manifest) as file:
         assert all(json.loads(line) for line in file)
+
+
+def test_one_run_at_a_time_on_a_manifest(tmp_path):
+    root = tmp_path / "photos"
+    manifest = tmp_path / "run.jsonl"
+    apply(library_plan(root, make_tree(root, 2), "move"), manifest=manifest)
+    with open(manifest) as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # as a running apply holds it
+        with pytest.raises(ValueError, match="in use by another dedupkit apply or restore"):
+            restore(manifest)
+    assert (restore(manifest)["state"] == "restored").all()
+    with pytest.raises(FileNotFoundError):
+        restore(tmp_path / "no-such-manifest.jsonl")
+    assert not (tmp_path / "no-such-manifest.jsonl").exists()
 
 
 def test_name_collisions_get_a_free_name_and_nothing_is_overwritten(tmp_path):
