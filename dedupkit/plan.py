@@ -165,9 +165,11 @@ def _plan_row(row, group, action: str, kept: list[str], holder: str, base: str |
         if any(os.path.samefile(path, k) for k in kept if os.path.exists(k)):
             out["reason"] = "the same file as its group's kept file (a link to it)"
             return out
-        if not any(os.path.isfile(k) for k in kept):
+        present = [k for k in kept if os.path.isfile(k)]
+        if not present:
             out["reason"] = f"its group's kept file {kept[0]} is missing: it may be the last copy"
             return out
+        out["kept"] = present[0]
         st = os.stat(path)
         now = {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": file_sha256(path)}
     except OSError as exc:
@@ -182,7 +184,8 @@ def _plan_row(row, group, action: str, kept: list[str], holder: str, base: str |
     if changed:
         out["reason"] = f"changed since the scan ({', '.join(changed)})"
         return out
-    rel = os.path.relpath(path, base) if base is not None else path.lstrip(os.sep)
+    # the layout under root; a file outside it keeps its whole path under the holder (never a "../")
+    rel = os.path.relpath(path, base) if base is not None and _under(path, [base]) else path.lstrip(os.sep)
     out["dest"] = free_name(os.path.join(holder, rel), taken)
     taken.add(out["dest"])
     out["status"] = "planned"

@@ -307,6 +307,19 @@ def test_a_line_cut_off_by_a_kill_is_dropped_and_the_manifest_stays_readable(tmp
         assert all(json.loads(line) for line in file)
 
 
+def test_a_file_outside_root_is_moved_under_the_folder_never_beside_it(tmp_path):
+    root = tmp_path / "photos"
+    groups = make_tree(root, 1)
+    outside = tmp_path / "elsewhere" / "copy.jpg"
+    outside.parent.mkdir()
+    outside.write_bytes(b"a copy outside the scanned folder")
+    groups.loc[1, "path"] = "../elsewhere/copy.jpg"
+    plan = library_plan(root, groups, "move")
+    assert plan.loc[0, "dest"] == str(tmp_path / "moved") + str(outside)
+    apply(plan, manifest=tmp_path / "run.jsonl")
+    assert Path(plan.loc[0, "dest"]).read_bytes() == b"a copy outside the scanned folder"
+
+
 def test_one_run_at_a_time_on_a_manifest(tmp_path):
     root = tmp_path / "photos"
     manifest = tmp_path / "run.jsonl"
