@@ -87,7 +87,7 @@ def test_dry_run_changes_nothing_and_prints_the_plan(tmp_path, capsys):
     assert snapshot(tmp_path) == before
 
 
-def test_delete_without_yes_is_refused(tmp_path, capsys):
+def test_delete_without_yes_is_refused_and_with_it_deletes(tmp_path, capsys):
     root = tmp_path / "photos"
     groups_csv = write_groups(make_tree(root, 3), tmp_path / "groups.csv")
     before = snapshot(tmp_path)
@@ -95,6 +95,17 @@ def test_delete_without_yes_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "dedupkit apply: error: --delete removes files for good once the run ends: add --yes" in err
     assert snapshot(tmp_path) == before
+
+    manifest = tmp_path / "run.jsonl"
+    assert main(["apply", str(groups_csv), "--root", str(root), "--delete", "--yes", "--run",
+                 "--manifest", str(manifest)]) == 0
+    assert "purged: 3 files" in capsys.readouterr().out
+    assert sorted(contents(root)) == sorted(p.removeprefix("photos/") for p in before
+                                            if p.startswith("photos/") and p.endswith("_0.jpg"))
+    assert contents(tmp_path / "photos-trash") == {}
+    assert main(["restore", str(manifest)]) == 0
+    out = capsys.readouterr().out
+    assert "restored 0 files" in out and "purged: 3 files could not be restored" in out
 
 
 def test_relative_paths_need_root(tmp_path, capsys):
