@@ -10,7 +10,7 @@ NOTEBOOKS := 01_hash_dataset 02_tune_threshold 03_export_duplicates 04_calibrate
 # The browser test of the API docs drives Debian's chromium with playwright (which never downloads a browser).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install demo test lab clean bench-data
+.PHONY: install demo test test-min lab clean bench-data
 
 install: $(STAMP) $(KERNEL) $(CHROMIUM)
 
@@ -46,6 +46,17 @@ test: $(STAMP) $(KERNEL) $(CHROMIUM)
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks/
 
+# The lowest versions pyproject.toml declares, in a venv of their own, and the smoke test on them: a floor that
+# does not work fails here (CI runs it after `make test`).
+test-min:
+	rm -rf .venv-min
+	$(PYTHON) -m venv .venv-min
+	.venv-min/bin/python -m pip install --quiet --upgrade pip
+	$(PYTHON) tools/min_constraints.py pytest httpx > .venv-min/constraints.txt
+	.venv-min/bin/python -m pip install --quiet -c .venv-min/constraints.txt -e . pytest httpx
+	.venv-min/bin/python -m pip list --format=freeze | grep -iE "^($$(cut -d= -f1 .venv-min/constraints.txt | paste -sd'|'))=="
+	.venv-min/bin/python -m pytest -q -p no:cacheprovider tests/test_smoke.py
+
 # The verification benchmark (real photos from Debian packages, edits, truth.csv) in bench-data/.
 bench-data: $(STAMP)
 	$(BIN)/python benchmarks/bench_data.py
@@ -57,4 +68,4 @@ lab: $(STAMP) $(KERNEL)
 	$(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) .venv-min out .pytest_cache
