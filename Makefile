@@ -38,7 +38,8 @@ demo: $(STAMP) $(KERNEL)
 	@echo
 	@echo "Executed notebooks:  out/01_hash_dataset.ipynb out/02_tune_threshold.ipynb out/03_export_duplicates.ipynb out/04_calibrate_and_compare.ipynb"
 	@echo "Duplicates (CSV):    out/duplicates.csv out/groups.csv  (nothing was deleted or moved)"
-	@echo "Threshold chosen:    out/threshold.json  (calibration on edited copies: out/calibration.json)"
+	@$(BIN)/python -c "from dedupkit.duplicates import CANDIDATE_DISTANCE as d; print(f'Notebook 3 used:     verified pairs: hash candidates within {d} bits, each confirmed by local features and pixels (the default, chosen on the benchmark tuning half)')"
+	@echo "Hash-only threshold: out/threshold.json (notebook 2; used only with verify=False / --no-verify; calibration: out/calibration.json)"
 	@echo "Figures (PNG):       out/figures/ (distance_distribution.png, threshold_edge.png, largest_groups.png, ...)"
 	@echo "Open them with:      make lab"
 
@@ -61,11 +62,12 @@ test-min:
 bench-data: $(STAMP)
 	$(BIN)/python benchmarks/bench_data.py
 
-# Also registers nbstripout in this clone's git config, so notebooks are committed without outputs.
+# Also registers nbstripout in this clone's git config, so notebooks are committed without outputs. JupyterLab opens
+# at the repository root (notebooks/ and the executed copies in out/ both reachable); as root it needs --allow-root.
 lab: $(STAMP) $(KERNEL)
 	$(BIN)/python -m pip install --quiet -e ".[dev,lab]"
 	@git rev-parse --git-dir >/dev/null 2>&1 && $(BIN)/nbstripout --install || true
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $$( [ "$$(id -u)" -eq 0 ] && echo --allow-root ) --ServerApp.root_dir=.
 
 clean:
 	rm -rf $(VENV) .venv-min out .pytest_cache
