@@ -25,6 +25,7 @@ from .groups import find_groups
 from .keep import KEEP_RULES, file_facts, keep_order
 from .hashing import METHODS, codes_to_hex, hamming, hash_bits, hash_hex, hex_to_codes
 from .loading import ImageLoadError, load_image
+from .report import write_report
 from .scan import hash_file, hash_images, list_images
 from .index import HashIndex
 from .search import TooManyPairsWarning, find_pairs, find_value_pairs
@@ -92,4 +93,5 @@ __all__ = [
     "trim_borders",
     "verify_features",
     "verify_pairs",
+    "write_report",
 ]
