@@ -25,7 +25,6 @@ from .thumbnails import prefetch, thumbnail
 __all__ = ["write_report"]
 
 _MEMBERS_SHOWN = 60  # per group; a larger group says how many more it has
-_SETTINGS = (("method", "method"), ("hash_size", "hash size"), ("trim", "trim"))
 
 
 def write_report(
@@ -229,15 +228,16 @@ def _summary(groups, verified, hashes, facts, settings: Mapping[str, object]) ->
     n_bytes = facts["bytes"].reindex(removable).dropna() if "bytes" in facts else pd.Series(dtype=float)
     stats = []
     if hashes is not None:
-        stats += [("files_scanned", f"{len(hashes):,}", "files scanned"),
-                  ("unreadable", f"{int(hashes['error'].notna().sum()):,}", "could not be read")]
+        stats += [("files_scanned", len(hashes), "files scanned"),
+                  ("unreadable", int(hashes["error"].notna().sum()), "could not be read")]
     if verified is not None:
-        stats.append(("pairs", f"{len(verified):,}", "verified pairs" if "verified" in verified else "pairs"))
-    stats += [("groups", f"{groups['group'].nunique():,}", "groups"),
-              ("files_removable", f"{len(removable):,}", "files could be removed"),
-              ("bytes_removable", _human_bytes(n_bytes.sum()), "could be freed"
+        stats.append(("pairs", len(verified), "verified pairs" if "verified" in verified else "pairs"))
+    stats += [("groups", groups["group"].nunique(), "groups"),
+              ("files_removable", len(removable), "files could be removed"),
+              ("bytes_removable", int(n_bytes.sum()), "could be freed"
                + (f" ({len(removable) - len(n_bytes)} sizes unknown)" if len(n_bytes) < len(removable) else ""))]
-    cells = "".join(f'<div class="stat" data-stat="{key}"><b>{_e(value)}</b> {_e(label)}</div>'
+    cells = "".join(f'<div class="stat" data-stat="{key}" data-value="{value}"><b>'
+                    f'{_human_bytes(value) if key == "bytes_removable" else f"{value:,}"}</b> {_e(label)}</div>'
                     for key, value, label in stats)
     listed = " · ".join(f"{_e(k)}: {_e(v)}" for k, v in settings.items())
     return (f'<section id="summary"><div class="stats">{cells}</div>'
@@ -283,8 +283,15 @@ def _pair_lookup(pairs: pd.DataFrame | None) -> dict:
 
 
 def _attrs_settings(hashes: pd.DataFrame | None) -> dict:
+    """The hashing settings a table from :func:`dedupkit.hash_images` carries in its ``attrs``."""
     attrs = hashes.attrs if hashes is not None else {}
-    return {label: attrs[key] for key, label in _SETTINGS if key in attrs}
+    settings = {}
+    if "method" in attrs:
+        bits = f", {attrs['hash_size'] ** 2} bits" if isinstance(attrs.get("hash_size"), int) else ""
+        settings["hash"] = f"{attrs['method']}{bits}"
+    if "trim" in attrs:
+        settings["borders trimmed"] = "yes" if attrs["trim"] else "no"
+    return settings
 
 
 def _check_table(table, name: str, columns: tuple[str, ...]) -> None:
