@@ -283,8 +283,9 @@ def _cmd_report(args: argparse.Namespace, out) -> None:
         settings = {"max distance": max_distance, "verified": "yes" if args.verify else "no (hash only)",
                     **({"crops": "yes"} if args.crops else {})}
     else:
-        groups, pairs, hashes = (_read_csv(p) if p is not None else None for p in (args.groups, args.pairs, args.hashes))
-        settings = {"read from": ", ".join(str(p) for p in (args.groups, args.pairs, args.hashes) if p is not None)}
+        files = (args.groups, args.pairs, args.hashes)
+        groups, pairs, hashes = (_read_csv(p) if p is not None else None for p in files)
+        settings = {"read from": ", ".join(str(p) for p in files if p is not None)}
     if args.thumb_size < 8:
         raise CommandError(f"--thumb-size must be at least 8 pixels, got {args.thumb_size}")
     try:
@@ -352,7 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        {"hash": _cmd_hash, "find": _cmd_find, "report": _cmd_report, "serve": _cmd_serve}[args.command](args, sys.stdout)
+        commands = {"hash": _cmd_hash, "find": _cmd_find, "report": _cmd_report, "serve": _cmd_serve}
+        commands[args.command](args, sys.stdout)
     except CommandError as exc:
         print(f"dedupkit {args.command}: error: {exc}", file=sys.stderr)
         return 2

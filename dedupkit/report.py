@@ -47,10 +47,11 @@ def write_report(
         A group table (:func:`dedupkit.find_groups`): ``group``, ``path``,
         ``keep``, and if present ``size``, ``link_distance``, ``keep_reason``.
     pairs
-        The pair table the groups came from (:func:`dedupkit.find_duplicates`):
-        counted in the summary, and its weakest verified pairs shown side by
-        side (largest hash distance first, a crop-only pair's ``-1`` counting
-        as beyond every threshold; then lowest ``similarity``).
+        The pair table the groups came from (:func:`dedupkit.find_duplicates`;
+        with a ``verified`` column, only its rows where that is true count):
+        counted in the summary, and its weakest pairs shown side by side
+        (largest hash distance first, a crop-only pair's ``-1`` counting as
+        beyond every threshold; then lowest ``similarity``).
     hashes
         The hash table (:func:`dedupkit.hash_images`): the files scanned, the
         ones that could not be read and why, each file's size in pixels and
@@ -91,7 +92,8 @@ def write_report(
     --------
     >>> hashes = dedupkit.hash_images("data/sample")  # doctest: +SKIP
     >>> pairs = dedupkit.find_duplicates(hashes)  # doctest: +SKIP
-    >>> write_report(dedupkit.find_groups(pairs, hashes), pairs=pairs, hashes=hashes, path="out/report.html")  # doctest: +SKIP
+    >>> groups = dedupkit.find_groups(pairs, hashes)  # doctest: +SKIP
+    >>> write_report(groups, pairs=pairs, hashes=hashes, path="out/report.html")  # doctest: +SKIP
     PosixPath('out/report.html')
     """
     _check_table(groups, "groups", ("group", "path", "keep"))
@@ -104,7 +106,7 @@ def write_report(
     facts = _facts(groups, hashes, base)
     verified = None
     if pairs is not None:
-        verified = pairs[pairs["verified"].astype(bool)] if "verified" in pairs.columns else pairs
+        verified = pairs[pairs["verified"].eq(True)] if "verified" in pairs.columns else pairs
     heads = groups.drop_duplicates("group").assign(_n=groups.groupby("group")["path"].transform("size"))
     order = heads.sort_values(["_n", "group"], ascending=[False, True])["group"].tolist()
     shown = order[:max_groups]
@@ -208,8 +210,14 @@ def _link(row: dict, ctx: _Context) -> str:
                ("scale", row.get("scale"), 2, ""), ("rotation", row.get("rotation"), 1, "°"),
                ("B shows", _percent(row.get("coverage_a")), 0, "% of A"),
                ("A fills", _percent(row.get("coverage_b")), 0, "% of B")]
-    stats = "".join(f"<dt>{name}</dt><dd>{'none (a crop candidate)' if name == 'hash distance' and value == -1 else f'{round(float(value), digits) + 0.0:.{digits}f}{unit}'}</dd>"
-                    for name, value, digits, unit in numbers if value is not None and pd.notna(value))
+    stats = ""
+    for name, value, digits, unit in numbers:
+        if value is None or pd.isna(value):
+            continue
+        shown = f"{round(float(value), digits) + 0.0:.{digits}f}{unit}"  # + 0.0: no "-0.0"
+        if name == "hash distance" and value == -1:
+            shown = "none (a crop candidate)"
+        stats += f"<dt>{name}</dt><dd>{shown}</dd>"
     if isinstance(row.get("reason"), str) and row["reason"]:
         stats += f"<dt>note</dt><dd>{_e(row['reason'])}</dd>"
     return (f'<div class="pair"><div class="gallery">{ctx.figure(str(row["path_a"]), "member", _AB.format("A"))}'
