@@ -232,8 +232,8 @@ def test_the_cli_refuses_pairs_without_groups(sample_dir, tmp_path, capsys):
     assert "--groups" in capsys.readouterr().err and not (tmp_path / "r.html").exists()
 
 
-def test_the_report_renders_offline_in_chromium(sample_report, tmp_path):
-    """Headless Chromium opens the file with every non-file, non-data request blocked: every image loads."""
+def test_the_report_renders_offline_in_chromium(sample_tables, sample_report, tmp_path):
+    """Headless Chromium opens the file with every non-file, non-data request blocked: every image loads, upright."""
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `make install` installs Debian's chromium"
     from playwright.sync_api import sync_playwright
 
@@ -253,7 +253,8 @@ def test_the_report_renders_offline_in_chromium(sample_report, tmp_path):
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.route("**/*", local_only)
             page.goto(sample_report.as_uri(), wait_until="load")
-            images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth])")
+            images = page.eval_on_selector_all("img", """els => els.map(
+                e => [e.complete, e.naturalWidth, e.naturalHeight, e.closest('figure').dataset.path])""")
             badges = page.locator("figure.kept .badge")
             n_badges, first_visible = badges.count(), badges.first.is_visible()
             borders = page.evaluate("""() => ['figure.kept', 'figure:not(.kept)'].map(
@@ -263,7 +264,11 @@ def test_the_report_renders_offline_in_chromium(sample_report, tmp_path):
             browser.close()
     assert elsewhere == []
     assert len(images) == len(Page(sample_report.read_text()).images) > 0
-    assert all(complete and width > 0 for complete, width in images), images
+    assert all(complete and width > 0 for complete, width, _, _ in images), images
+    shown = sample_tables[0].set_index("path")
+    for _, width, height, path in images:  # the thumbnail has the file's shape as displayed (EXIF turn applied)
+        assert width / height == pytest.approx(shown.loc[path, "width"] / shown.loc[path, "height"], rel=0.02), path
+    assert any(path.endswith("__exif_rotated.jpg") for *_, path in images)
     assert n_badges == 11 and first_visible
     assert borders[0] != borders[1]  # the kept file's frame stands out
     pixels = np.asarray(Image.open(shot).convert("RGB"))
