@@ -128,7 +128,7 @@ def write_report(
     if not order:
         body.append("<p>No duplicates were found.</p>")
     members = dict(tuple(groups.groupby("group", sort=False)))
-    body.append('<div class="groups">' + "".join(_group(number, members[number], ctx) for number in shown) + "</div>")
+    body.append('<div class="cards">' + "".join(_group(number, members[number], ctx) for number in shown) + "</div>")
     body.append('<h2 id="weakest">Weakest links <small>the verified pairs least alike: look at these '
                 'first</small></h2>')
     if links is None:
@@ -136,7 +136,7 @@ def write_report(
     elif links.empty:
         body.append("<p>No verified pairs.</p>")
     if links is not None:
-        body.append('<div class="groups">' + "".join(_link(row, ctx) for row in links.to_dict("records")) + "</div>")
+        body.append('<div class="cards">' + "".join(_link(row, ctx) for row in links.to_dict("records")) + "</div>")
     body.append(_unreadable(hashes))
     made = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     body.append(f"<footer>Made by dedupkit on {_e(made)}. Nothing was deleted or moved.</footer>")
@@ -343,7 +343,7 @@ nav a { margin-right: 16px; color: #2458c6; }
 .stat b { display: block; font-size: 24px; }
 .settings { color: #5d6675; }
 .capped { color: #8a5300; font-style: italic; }
-.groups { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
+.cards { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
 .group, .pair { background: #fff; border-radius: 10px; padding: 12px; box-shadow: 0 1px 3px #0002; }
 .gallery { display: flex; flex-wrap: wrap; gap: 10px; }
 figure { margin: 0; border: 3px solid #e3e6eb; border-radius: 8px; padding: 6px; background: #fafbfc;
