@@ -31,6 +31,7 @@ $(CHROMIUM):
 
 demo: $(STAMP) $(KERNEL)
 	$(BIN)/dedupkit find data/sample -o out/duplicates.csv --groups out/groups.csv --hashes out/hashes.csv
+	$(BIN)/dedupkit report data/sample --groups out/groups.csv --pairs out/duplicates.csv --hashes out/hashes.csv -o out/report.html
 	@for nb in $(NOTEBOOKS); do \
 		$(BIN)/papermill notebooks/$$nb.ipynb out/$$nb.ipynb -k python3 --no-progress-bar \
 			-p image_dir data/sample -p output_dir out || exit 1; \
@@ -38,6 +39,7 @@ demo: $(STAMP) $(KERNEL)
 	@echo
 	@echo "Executed notebooks:  out/01_hash_dataset.ipynb out/02_tune_threshold.ipynb out/03_export_duplicates.ipynb out/04_calibrate_and_compare.ipynb"
 	@echo "Duplicates (CSV):    out/duplicates.csv out/groups.csv  (nothing was deleted or moved)"
+	@echo "Report (HTML):       out/report.html  (self-contained: open it in a browser, or mail it)"
 	@$(BIN)/python -c "from dedupkit.duplicates import CANDIDATE_DISTANCE as d; print(f'Notebook 3 used:     verified pairs: hash candidates within {d} bits, each confirmed by local features and pixels (the default, chosen on the benchmark tuning half)')"
 	@echo "Hash-only threshold: out/threshold.json (notebook 2; used only with verify=False / --no-verify; calibration: out/calibration.json)"
 	@echo "Figures (PNG):       out/figures/ (distance_distribution.png, threshold_edge.png, largest_groups.png, ...)"

@@ -69,6 +69,7 @@ _OWNERS = {
     "Match": "verify",
     "verify_features": "verify",
     "verify_pairs": "verify",
+    "write_report": "report",
 }
 
 __all__ = sorted([*_OWNERS, "explain", "plotting"])
@@ -107,4 +108,5 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from .thumbnails import thumbnail
     from .trim import trim_borders
     from .verify import Match, verify_features, verify_pairs
+    from .report import write_report
     from . import explain, plotting
