@@ -10,7 +10,7 @@ NOTEBOOKS := 01_hash_dataset 02_tune_threshold 03_export_duplicates 04_calibrate
 # The browser test of the API docs drives Debian's chromium with playwright (which never downloads a browser).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install demo test lab clean bench-data
+.PHONY: install demo test test-min lab clean bench-data
 
 install: $(STAMP) $(KERNEL) $(CHROMIUM)
 
@@ -31,6 +31,7 @@ $(CHROMIUM):
 
 demo: $(STAMP) $(KERNEL)
 	$(BIN)/dedupkit find data/sample -o out/duplicates.csv --groups out/groups.csv --hashes out/hashes.csv
+	$(BIN)/dedupkit report data/sample --groups out/groups.csv --pairs out/duplicates.csv --hashes out/hashes.csv -o out/report.html
 	@for nb in $(NOTEBOOKS); do \
 		$(BIN)/papermill notebooks/$$nb.ipynb out/$$nb.ipynb -k python3 --no-progress-bar \
 			-p image_dir data/sample -p output_dir out || exit 1; \
@@ -38,7 +39,9 @@ demo: $(STAMP) $(KERNEL)
 	@echo
 	@echo "Executed notebooks:  out/01_hash_dataset.ipynb out/02_tune_threshold.ipynb out/03_export_duplicates.ipynb out/04_calibrate_and_compare.ipynb"
 	@echo "Duplicates (CSV):    out/duplicates.csv out/groups.csv  (nothing was deleted or moved)"
-	@echo "Threshold chosen:    out/threshold.json  (calibration on edited copies: out/calibration.json)"
+	@echo "Report (HTML):       out/report.html  (self-contained: open it in a browser, or mail it)"
+	@$(BIN)/python -c "from dedupkit.duplicates import CANDIDATE_DISTANCE as d; print(f'Notebook 3 used:     verified pairs: hash candidates within {d} bits, each confirmed by local features and pixels (the default, chosen on the benchmark tuning half)')"
+	@echo "Hash-only threshold: out/threshold.json (notebook 2; used only with verify=False / --no-verify; calibration: out/calibration.json)"
 	@echo "Figures (PNG):       out/figures/ (distance_distribution.png, threshold_edge.png, largest_groups.png, ...)"
 	@echo "Open them with:      make lab"
 
@@ -46,15 +49,27 @@ test: $(STAMP) $(KERNEL) $(CHROMIUM)
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks/
 
+# The lowest versions pyproject.toml declares, in a venv of their own, and the smoke test on them: a floor that
+# does not work fails here (CI runs it after `make test`).
+test-min:
+	rm -rf .venv-min
+	$(PYTHON) -m venv .venv-min
+	.venv-min/bin/python -m pip install --quiet --upgrade pip
+	$(PYTHON) tools/min_constraints.py pytest httpx > .venv-min/constraints.txt
+	.venv-min/bin/python -m pip install --quiet -c .venv-min/constraints.txt -e . pytest httpx
+	.venv-min/bin/python -m pip list --format=freeze | grep -iE "^($$(cut -d= -f1 .venv-min/constraints.txt | paste -sd'|'))=="
+	.venv-min/bin/python -m pytest -q -p no:cacheprovider tests/test_smoke.py
+
 # The verification benchmark (real photos from Debian packages, edits, truth.csv) in bench-data/.
 bench-data: $(STAMP)
 	$(BIN)/python benchmarks/bench_data.py
 
-# Also registers nbstripout in this clone's git config, so notebooks are committed without outputs.
+# Also registers nbstripout in this clone's git config, so notebooks are committed without outputs. JupyterLab opens
+# at the repository root (notebooks/ and the executed copies in out/ both reachable); as root it needs --allow-root.
 lab: $(STAMP) $(KERNEL)
 	$(BIN)/python -m pip install --quiet -e ".[dev,lab]"
 	@git rev-parse --git-dir >/dev/null 2>&1 && $(BIN)/nbstripout --install || true
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $$( [ "$$(id -u)" -eq 0 ] && echo --allow-root ) --ServerApp.root_dir=.
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) .venv-min out .pytest_cache

@@ -2,104 +2,121 @@
 
 >>> import dedupkit
 >>> hashes = dedupkit.hash_images("data/sample")      # doctest: +SKIP
->>> pairs = dedupkit.find_pairs(hashes, max_distance=10)  # doctest: +SKIP
+>>> pairs = dedupkit.find_duplicates(hashes)          # doctest: +SKIP
 >>> groups = dedupkit.find_groups(pairs, hashes)      # doctest: +SKIP
+
+Importing the package imports nothing heavy and registers nothing: each public
+name is imported from its module on first use (``dedupkit.find_pairs`` loads
+faiss and numpy; ``dedupkit.plotting`` matplotlib), so that ``dedupkit --help``
+and a service's start do not wait for what they never use.
 """
 
-from .actions import apply, restore, resume
-from .candidates import crop_candidates, extract_all
-from .dihedral import ORIENTATIONS, find_pairs_dihedral, search_dihedral
-from .duplicates import find_duplicates
-from .edits import make_benchmark
-from .evaluate import (
-    pair_truth,
-    pairs_near_threshold,
-    precision_recall,
-    random_distances,
-    read_truth,
-    recall_by_edit,
-    recommend_threshold,
-    threshold_summary,
-)
-from .export import export_duplicates, hashes_for, load_threshold, save_hashes, save_threshold
-from .groups import find_groups
-from .keep import KEEP_RULES, file_facts, keep_order
-from .hashing import METHODS, codes_to_hex, hamming, hash_bits, hash_hex, hex_to_codes
-from .manifest import read_manifest
-from .loading import ImageLoadError, load_image
-from .scan import hash_file, hash_images, list_images
-from .index import HashIndex
-from .plan import ACTIONS, plan_actions, plan_summary
-from .search import TooManyPairsWarning, find_pairs, find_value_pairs
-from .thumbnails import thumbnail
-from .trim import trim_borders
-from .verify import Match, verify_features, verify_pairs
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+import importlib.util
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+try:
+    __version__ = version("dedupkit")
+except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+    __version__ = "0+unknown"
+
+#: Each public name and the module that owns it.
+_OWNERS = {
+    "apply": "actions",
+    "restore": "actions",
+    "resume": "actions",
+    "crop_candidates": "candidates",
+    "extract_all": "candidates",
+    "ORIENTATIONS": "dihedral",
+    "find_pairs_dihedral": "dihedral",
+    "search_dihedral": "dihedral",
+    "find_duplicates": "duplicates",
+    "make_benchmark": "edits",
+    "pair_truth": "evaluate",
+    "pairs_near_threshold": "evaluate",
+    "precision_recall": "evaluate",
+    "random_distances": "evaluate",
+    "read_truth": "evaluate",
+    "recall_by_edit": "evaluate",
+    "recommend_threshold": "evaluate",
+    "threshold_summary": "evaluate",
+    "export_duplicates": "export",
+    "hashes_for": "export",
+    "load_threshold": "export",
+    "save_hashes": "export",
+    "save_threshold": "export",
+    "find_groups": "groups",
+    "METHODS": "hashing",
+    "codes_to_hex": "hashing",
+    "hamming": "hashing",
+    "hash_bits": "hashing",
+    "hash_hex": "hashing",
+    "hex_to_codes": "hashing",
+    "HashIndex": "index",
+    "KEEP_RULES": "keep",
+    "file_facts": "keep",
+    "keep_order": "keep",
+    "ImageLoadError": "loading",
+    "read_manifest": "manifest",
+    "ACTIONS": "plan",
+    "plan_actions": "plan",
+    "plan_summary": "plan",
+    "load_image": "loading",
+    "hash_file": "scan",
+    "hash_images": "scan",
+    "list_images": "scan",
+    "TooManyPairsWarning": "search",
+    "find_pairs": "search",
+    "find_value_pairs": "search",
+    "thumbnail": "thumbnails",
+    "trim_borders": "trim",
+    "Match": "verify",
+    "verify_features": "verify",
+    "verify_pairs": "verify",
+    "write_report": "report",
+}
+
+__all__ = sorted([*_OWNERS, "explain", "plotting"])
 
 
-def __getattr__(name: str):
-    # dedupkit.plotting and dedupkit.explain are imported on first use: matplotlib
-    # is slow to import and a service never draws.
-    if name in ("explain", "plotting"):
-        import importlib
+def __getattr__(name: str) -> Any:
+    owner = _OWNERS.get(name)
+    if owner is not None:
+        value = getattr(importlib.import_module(f".{owner}", __name__), name)
+    elif importlib.util.find_spec(f".{name}", __name__) is not None:  # a submodule: dedupkit.plotting, ...
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
-__all__ = [
-    "ACTIONS",
-    "KEEP_RULES",
-    "METHODS",
-    "Match",
-    "ORIENTATIONS",
-    "HashIndex",
-    "ImageLoadError",
-    "TooManyPairsWarning",
-    "apply",
-    "codes_to_hex",
-    "crop_candidates",
-    "explain",
-    "export_duplicates",
-    "extract_all",
-    "find_duplicates",
-    "file_facts",
-    "find_groups",
-    "keep_order",
-    "find_pairs",
-    "find_pairs_dihedral",
-    "find_value_pairs",
-    "hamming",
-    "hash_bits",
-    "hash_file",
-    "hash_hex",
-    "hash_images",
-    "hashes_for",
-    "hex_to_codes",
-    "list_images",
-    "load_image",
-    "load_threshold",
-    "make_benchmark",
-    "pair_truth",
-    "pairs_near_threshold",
-    "plan_actions",
-    "plan_summary",
-    "plotting",
-    "precision_recall",
-    "random_distances",
-    "read_truth",
-    "recall_by_edit",
-    "read_manifest",
-    "recommend_threshold",
-    "restore",
-    "resume",
-    "save_hashes",
-    "save_threshold",
-    "search_dihedral",
-    "threshold_summary",
-    "thumbnail",
-    "trim_borders",
-    "verify_features",
-    "verify_pairs",
-]
+if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
+    from .actions import apply, restore, resume
+    from .candidates import crop_candidates, extract_all
+    from .dihedral import ORIENTATIONS, find_pairs_dihedral, search_dihedral
+    from .duplicates import find_duplicates
+    from .edits import make_benchmark
+    from .evaluate import pair_truth, pairs_near_threshold, precision_recall, random_distances, read_truth, recall_by_edit, recommend_threshold, threshold_summary
+    from .export import export_duplicates, hashes_for, load_threshold, save_hashes, save_threshold
+    from .groups import find_groups
+    from .hashing import METHODS, codes_to_hex, hamming, hash_bits, hash_hex, hex_to_codes
+    from .index import HashIndex
+    from .keep import KEEP_RULES, file_facts, keep_order
+    from .loading import ImageLoadError, load_image
+    from .manifest import read_manifest
+    from .plan import ACTIONS, plan_actions, plan_summary
+    from .scan import hash_file, hash_images, list_images
+    from .search import TooManyPairsWarning, find_pairs, find_value_pairs
+    from .thumbnails import thumbnail
+    from .trim import trim_borders
+    from .verify import Match, verify_features, verify_pairs
+    from .report import write_report
+    from . import explain, plotting

@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "adds an 'orientation' column")
     _add_hash_options(find_cmd)
 
+    _add_report_parser(commands)
+
     serve_cmd = commands.add_parser(
         "serve", help="run the duplicate-detection web service",
         description="Run the web service (FastAPI on uvicorn; API docs at /docs). Settings not given here come "
@@ -240,6 +242,73 @@ def _warn_wide_groups(groups: pd.DataFrame, max_distance: int) -> None:
               f"--max-distance {max_distance} (see the diameter column)", file=sys.stderr)
 
 
+def _add_report_parser(commands) -> None:
+    report_cmd = commands.add_parser(
+        "report", help="write one HTML page of the duplicates in DIR, to look at or to share",
+        description="Write one self-contained HTML page (thumbnails inside it, no internet needed) of the "
+                    "duplicates in DIR: found now (like `find`), or read from the CSV files `find` wrote "
+                    "(--groups, with --pairs and --hashes; their paths are relative to DIR).",
+    )
+    report_cmd.add_argument("dir", type=_existing_dir, metavar="DIR")
+    report_cmd.add_argument("-o", "--output", type=Path, default=Path("report.html"),
+                            help="HTML file to write (default: report.html)")
+    report_cmd.add_argument("--groups", type=Path, default=None, help="read the groups from this CSV (from `find`)")
+    report_cmd.add_argument("--pairs", type=Path, default=None, help="with --groups: the pairs CSV (weakest links)")
+    report_cmd.add_argument("--hashes", type=Path, default=None,
+                            help="with --groups: the hashes CSV (files scanned, unreadable files)")
+    report_cmd.add_argument("--max-distance", type=_positive_int, default=None,
+                            help="without --groups: as for `find` (default: 16 with verification)")
+    report_cmd.add_argument("--verify", action=argparse.BooleanOptionalAction, default=True,
+                            help="without --groups: as for `find` (default: --verify)")
+    report_cmd.add_argument("--crops", action="store_true", help="without --groups: as for `find`")
+    report_cmd.add_argument("--max-groups", type=_positive_int, default=100,
+                            help="most groups shown, the largest (default: 100)")
+    report_cmd.add_argument("--thumb-size", type=_positive_int, default=200,
+                            help="longest side of a thumbnail in pixels (default: 200)")
+    _add_hash_options(report_cmd)
+
+
+def _cmd_report(args: argparse.Namespace, out) -> None:
+    from .report import write_report  # noqa: PLC0415
+
+    if args.groups is None:
+        if args.pairs is not None or args.hashes is not None:
+            raise CommandError("--pairs and --hashes are read with --groups: give the groups CSV too, "
+                               "or none of them to scan DIR")
+        max_distance = _check_find_args(args)
+        hashes = _hash(args.dir, args)
+        pairs = find_duplicates(hashes, max_distance=max_distance, verify=args.verify, crops=args.crops,
+                                workers=args.workers, progress=False if args.no_progress else None)
+        groups = _relative(find_groups(pairs, hashes), args.dir, ["path"])
+        pairs, hashes = _relative(pairs, args.dir, ["path_a", "path_b"]), _relative(hashes, args.dir, ["path"])
+        settings = {"max distance": max_distance, "verified": "yes" if args.verify else "no (hash only)",
+                    **({"crops": "yes"} if args.crops else {})}
+    else:
+        files = (args.groups, args.pairs, args.hashes)
+        groups, pairs, hashes = (_read_csv(p) if p is not None else None for p in files)
+        settings = {"read from": ", ".join(str(p) for p in files if p is not None)}
+    if args.thumb_size < 8:
+        raise CommandError(f"--thumb-size must be at least 8 pixels, got {args.thumb_size}")
+    try:
+        written = write_report(groups, pairs=pairs, hashes=hashes, root=args.dir, path=args.output,
+                               thumb_size=args.thumb_size, max_groups=args.max_groups, settings=settings)
+    except ValueError as exc:  # a CSV without the columns a report needs
+        raise CommandError(f"{exc} ({settings.get('read from', args.dir)})") from None
+    except OSError as exc:
+        raise CommandError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    print(f"{groups['group'].nunique()} groups, {int((~groups['keep'].astype(bool)).sum())} files could be "
+          f"removed: {written}", file=out)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype={"path": str, "path_a": str, "path_b": str})
+    except FileNotFoundError:
+        raise CommandError(f"{path}: no such file") from None
+    except (OSError, ValueError) as exc:  # pandas' parser errors are ValueErrors
+        raise CommandError(f"cannot read {path}: {exc}") from None
+
+
 def _cmd_serve(args: argparse.Namespace, out) -> None:
     # Imported here so that the other commands start without loading the web stack.
     import uvicorn
@@ -309,8 +378,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        {"hash": _cmd_hash, "find": _cmd_find, "serve": _cmd_serve, "apply": _cmd_apply,
-         "restore": _cmd_restore}[args.command](args, sys.stdout)
+        commands = {"hash": _cmd_hash, "find": _cmd_find, "report": _cmd_report, "serve": _cmd_serve,
+                    "apply": _cmd_apply, "restore": _cmd_restore}
+        commands[args.command](args, sys.stdout)
     except CommandError as exc:
         print(f"dedupkit {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -15,8 +15,6 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from .hashing import hamming, hex_to_codes
 from .keep import FACT_COLUMNS, KEEP_RULES, _Judge, file_facts
@@ -146,6 +144,8 @@ def find_groups(
     la, lb, ld = a[links], b[links], distance[links]
     if len(la) == 0:
         return _empty()
+
+    from scipy.sparse.csgraph import connected_components  # noqa: PLC0415 - scipy.sparse costs 0.2 s to import
 
     _, component = connected_components(_graph(la, lb, n), directed=False)
     table = pd.DataFrame({"path": paths, "component": component, "file": np.arange(n)})
@@ -316,7 +316,10 @@ def _codes_of(paths: np.ndarray, hashes: pd.DataFrame) -> tuple[np.ndarray, np.n
     return codes, known
 
 
-def _graph(a: np.ndarray, b: np.ndarray, n: int) -> coo_matrix:
+def _graph(a: np.ndarray, b: np.ndarray, n: int):
+    """The pair graph as a sparse matrix (scipy.sparse.coo_matrix)."""
+    from scipy.sparse import coo_matrix  # noqa: PLC0415
+
     return coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
 
 

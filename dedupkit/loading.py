@@ -8,6 +8,7 @@ scan.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from pathlib import Path
@@ -16,13 +17,6 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-try:  # HEIC/HEIF and AVIF; the wheel ships libheif, so this normally succeeds.
-    import pillow_heif
-
-    pillow_heif.register_heif_opener()
-    HEIF_AVAILABLE = True
-except ImportError:  # pragma: no cover - only without the optional wheel
-    HEIF_AVAILABLE = False
 
 __all__ = ["DEFAULT_MAX_PIXELS", "Decoded", "decode_image", "IMAGE_EXTENSIONS", "ImageLoadError", "load_image", "open_image"]
 
@@ -40,6 +34,14 @@ IMAGE_EXTENSIONS = frozenset(
         ".bmp", ".dib", ".heic", ".heif", ".avif", ".ppm", ".pgm", ".pbm", ".tga", ".ico",
     }
 )
+
+
+@functools.cache
+def _register_heif() -> None:
+    """Teach Pillow HEIC/HEIF and AVIF, once per process, when the first image is opened (not at import)."""
+    import pillow_heif  # noqa: PLC0415 - a declared dependency; its wheel ships libheif
+
+    pillow_heif.register_heif_opener()
 
 
 class ImageLoadError(Exception):
@@ -71,6 +73,7 @@ def open_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     ImageLoadError
         The file is missing, unreadable, empty, not an image, or too large.
     """
+    _register_heif()
     path = Path(path)
     try:
         size = path.stat().st_size

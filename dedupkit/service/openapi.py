@@ -63,6 +63,8 @@ def _refine(document: dict[str, Any], *, n_bits: int) -> dict[str, Any]:
 
     form = _form(document, "/search")
     described = {name: schema.get("description") for name, schema in form["properties"].items()}
+    for name, python_name in (("hash", "hash_hex"), ("verify", "verify_form")):  # FastAPI < 0.11x: no aliases here
+        described.setdefault(name, described.get(python_name))
     digits = n_bits // 4
     given = {"required": ["hash"], "properties": {"hash": {"minLength": 1}}}
     form.update(
@@ -85,8 +87,12 @@ def _refine(document: dict[str, Any], *, n_bits: int) -> dict[str, Any]:
 
 def _form(document: dict[str, Any], path: str) -> dict[str, Any]:
     """The schema of the multipart body of ``POST path`` (FastAPI puts it in ``components``)."""
-    ref = document["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
-    return document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    schema = document["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    if "$ref" not in schema and len(schema.get("allOf", [])) == 1:  # FastAPI before 0.11x wraps the reference
+        schema = schema["allOf"][0]
+    if "$ref" not in schema:  # inline
+        return schema
+    return document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
 
 
 def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
