@@ -440,6 +440,11 @@ def _leftovers(*folders: Path) -> list[Path]:
 
 def test_killed_midway_then_resumed_loses_nothing(killed_run, capsys):
     root, groups, originals, manifest, holder = killed_run
+    left = int(read_manifest(manifest)["state"].isin(["planned", "started"]).sum())
+    before = snapshot(root)
+    assert main(["apply", str(manifest)]) == 0  # a dry run says what is left, and changes nothing
+    assert f"manifest {manifest}: {left} of 150 files not done yet" in capsys.readouterr().out
+    assert snapshot(root) == before
     assert main(["apply", str(manifest), "--run"]) == 0  # resume
     assert "done: 150 files" in capsys.readouterr().out
     entries = read_manifest(manifest)
