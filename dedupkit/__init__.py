@@ -6,6 +6,8 @@
 >>> groups = dedupkit.find_groups(pairs, hashes)      # doctest: +SKIP
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .candidates import crop_candidates, extract_all
 from .dihedral import ORIENTATIONS, find_pairs_dihedral, search_dihedral
 from .duplicates import find_duplicates
@@ -20,18 +22,30 @@ from .evaluate import (
     recommend_threshold,
     threshold_summary,
 )
-from .export import export_duplicates, hashes_for, load_threshold, save_hashes, save_threshold
+from .export import (
+    export_duplicates,
+    hashes_for,
+    load_threshold,
+    save_hashes,
+    save_threshold,
+    write_groups,
+    write_pairs,
+)
 from .groups import find_groups
 from .hashing import METHODS, codes_to_hex, hamming, hash_bits, hash_hex, hex_to_codes
 from .loading import ImageLoadError, load_image
 from .scan import hash_file, hash_images, list_images
 from .index import HashIndex
 from .search import TooManyPairsWarning, find_pairs, find_value_pairs
+from .tables import hash_settings, read_hashes, relative_paths, with_hash_settings, write_table
 from .thumbnails import thumbnail
 from .trim import trim_borders
 from .verify import Match, verify_features, verify_pairs
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("dedupkit")  # one owner: the version in pyproject.toml, as installed
+except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+    __version__ = "0+unknown"
 
 
 def __getattr__(name: str):
@@ -66,6 +80,7 @@ __all__ = [
     "hash_file",
     "hash_hex",
     "hash_images",
+    "hash_settings",
     "hashes_for",
     "hex_to_codes",
     "list_images",
@@ -77,9 +92,11 @@ __all__ = [
     "plotting",
     "precision_recall",
     "random_distances",
+    "read_hashes",
     "read_truth",
     "recall_by_edit",
     "recommend_threshold",
+    "relative_paths",
     "save_hashes",
     "save_threshold",
     "search_dihedral",
@@ -88,4 +105,8 @@ __all__ = [
     "trim_borders",
     "verify_features",
     "verify_pairs",
+    "with_hash_settings",
+    "write_groups",
+    "write_pairs",
+    "write_table",
 ]

@@ -15,13 +15,16 @@ def test_hash_writes_a_table_with_relative_paths(small_dir, tmp_path, capsys):
     out = tmp_path / "hashes.csv"
     assert main(["hash", str(small_dir), "-o", str(out), "--workers", "1"]) == 0
     table = pd.read_csv(out)
-    assert list(table.columns) == ["path", "hash", "width", "height", "format", "bytes", "error"]
+    assert list(table.columns) == ["path", "hash", "width", "height", "format", "bytes", "error",
+                                   "method", "hash_size", "trim", "exact"]
     assert "sub/half.png" in table["path"].tolist()
     assert table["error"].notna().sum() == 3
-    assert "(3 errors)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "scanned 8 files" in printed and "3 could not be read" in printed
 
 
 def test_find_writes_verified_pairs_and_groups(sample_dir, tmp_path, capsys):
+    (tmp_path / "out").mkdir()
     pairs_csv, groups_csv = tmp_path / "out" / "pairs.csv", tmp_path / "out" / "groups.csv"
     status = main(["find", str(sample_dir), "-o", str(pairs_csv), "--groups", str(groups_csv), "--no-progress"])
     assert status == 0
