@@ -22,6 +22,7 @@ $(KERNEL): $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (dedupkit)"
 
 demo: $(STAMP) $(KERNEL)
+	mkdir -p out
 	$(BIN)/dedupkit find data/sample -o out/duplicates.csv --groups out/groups.csv --hashes out/hashes.csv
 	@for nb in $(NOTEBOOKS); do \
 		$(BIN)/papermill notebooks/$$nb.ipynb out/$$nb.ipynb -k python3 --no-progress-bar \

@@ -337,9 +337,10 @@ def find_pairs(
     Raises
     ------
     ValueError
-        Missing columns, hashes of different lengths, a bad hex string,
-        ``max_distance`` outside ``0..n_bits``, an unknown ``method``, or a
-        negative ``max_pairs``.
+        Missing columns, hashes of different lengths, a bad hex string, rows
+        hashed differently (the settings columns disagree, e.g. two tables
+        concatenated), ``max_distance`` outside ``0..n_bits``, an unknown
+        ``method``, or a negative ``max_pairs``.
 
     Notes
     -----

@@ -4,7 +4,7 @@ A hash table carries its **settings**, the options that decide its bits, in
 four columns with the same value on every row (:data:`SETTINGS_COLUMNS`)::
 
     path,hash,width,height,format,bytes,error,method,hash_size,trim,exact
-    coffee.jpg,f3e96933160b1b36,600,400,JPEG,48211,,dhash,8,True,False
+    coffee.jpg,f3e96933160b1b36,600,400,JPEG,64474,,dhash,8,True,False
 
 Columns rather than a comment line, a sidecar file or ``DataFrame.attrs``:
 they are read by plain ``pd.read_csv`` and by a spreadsheet, survive CSV and
