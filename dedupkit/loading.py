@@ -116,10 +116,10 @@ def _bomb_reason(exc: Image.DecompressionBombError, max_pixels: int) -> str:
     pixels = int(found.group(1)) if found else None
     size = f"{pixels:,} pixels" if pixels is not None else "more pixels than Pillow opens"
     if pixels is None or pixels > max_pixels:
-        return f"image has {size}, over the limit of {max_pixels:,}"
+        return f"image too large to open safely: it has {size}, over the limit of {max_pixels:,}"
     # only when max_pixels was raised above what Pillow opens (a setting of the whole process)
-    return (f"image has {size}: within max_pixels ({max_pixels:,}), but Pillow opens at most "
-            f"{2 * (Image.MAX_IMAGE_PIXELS or 0):,} (PIL.Image.MAX_IMAGE_PIXELS x 2)")
+    return (f"image too large to open safely: it has {size}, within max_pixels ({max_pixels:,}), but Pillow "
+            f"opens at most {2 * (Image.MAX_IMAGE_PIXELS or 0):,} (PIL.Image.MAX_IMAGE_PIXELS x 2)")
 
 
 def _flatten_alpha(image: Image.Image) -> Image.Image:
