@@ -51,7 +51,6 @@ TABLE_FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
 _STRING_COLUMNS = ("path", "hash", "hash_dihedral", "format", "error")
 _INT_COLUMNS = ("width", "height", "bytes")
-_SETTINGS_TYPES = {"method": "category", "hash_size": "int64", "trim": "bool", "exact": "bool"}
 
 
 def resolve_trim(trim: bool | None, exact: bool) -> bool:
@@ -175,10 +174,11 @@ def with_hash_settings(
         raise ValueError(f"the hash table says it was made with {describe(stated)}, not {describe(settings)}; "
                          "its bits are those of its settings: hash the images again to change them")
     table = hashes.copy()
-    for column, dtype in _SETTINGS_TYPES.items():
-        table[column] = pd.Series([settings[column]] * len(table), index=table.index).astype(dtype)
-    if table["method"].dtype == "category":
-        table["method"] = table["method"].cat.set_categories([settings["method"]])
+    n = len(table)
+    table["method"] = pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[settings["method"]])
+    table["hash_size"] = np.full(n, settings["hash_size"], np.int64)
+    table["trim"] = np.full(n, settings["trim"], bool)
+    table["exact"] = np.full(n, settings["exact"], bool)
     return table
 
 
