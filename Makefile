@@ -30,6 +30,7 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 demo: $(STAMP) $(KERNEL)
+	mkdir -p out
 	$(BIN)/dedupkit find data/sample -o out/duplicates.csv --groups out/groups.csv --hashes out/hashes.csv
 	$(BIN)/dedupkit report data/sample --groups out/groups.csv --pairs out/duplicates.csv --hashes out/hashes.csv -o out/report.html
 	@for nb in $(NOTEBOOKS); do \

@@ -76,6 +76,13 @@ _OWNERS = {
     "Match": "verify",
     "verify_features": "verify",
     "verify_pairs": "verify",
+    "write_groups": "export",
+    "write_pairs": "export",
+    "hash_settings": "tables",
+    "read_hashes": "tables",
+    "relative_paths": "tables",
+    "with_hash_settings": "tables",
+    "write_table": "tables",
     "write_report": "report",
 }
 
@@ -105,7 +112,8 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from .duplicates import find_duplicates
     from .edits import make_benchmark
     from .evaluate import pair_truth, pairs_near_threshold, precision_recall, random_distances, read_truth, recall_by_edit, recommend_threshold, threshold_summary
-    from .export import export_duplicates, hashes_for, load_threshold, save_hashes, save_threshold
+    from .export import export_duplicates, hashes_for, load_threshold, save_hashes, save_threshold, write_groups, write_pairs
+    from .tables import hash_settings, read_hashes, relative_paths, with_hash_settings, write_table
     from .groups import find_groups
     from .hashing import METHODS, codes_to_hex, hamming, hash_bits, hash_hex, hex_to_codes
     from .index import HashIndex

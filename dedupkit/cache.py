@@ -21,6 +21,9 @@ cache file is never half-written. An interrupted scan (Ctrl-C, a killed kernel)
 leaves its journal behind; the next scan reads it, so at most the chunks that
 were being hashed at that moment are lost.
 
+A broken symbolic link is known by the link itself (its own modification
+time), so its error row is reused until the link changes or its target appears.
+
 Paths inside the cache's folder are stored relative to it, so a folder moved or
 copied together with its cache (keeping modification times, as ``cp -p`` and
 ``rsync -a`` do) is not hashed again. Rows of files that no longer exist are
@@ -38,6 +41,7 @@ import glob
 import json
 import logging
 import os
+import stat
 import uuid
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -65,6 +69,8 @@ DEFAULT_CACHE_NAME = ".dedupkit-cache.parquet"
 KEY_COLUMNS = ("path", "size", "mtime_ns", "settings")
 _FORMAT = "dedupkit-hash-cache/1"  # stored in the Parquet metadata
 _INT_COLUMNS = frozenset({"size", "mtime_ns", "width", "height", "bytes"})
+_BROKEN_LINK = -1  # the size recorded for a broken symbolic link
+_UNKNOWN = -2  # size and mtime of a file that cannot be read: never matches a cached row
 # Errors that depend on the machine, not on the file's bytes: never cached.
 _TRANSIENT_ERRORS = ("file not found", "permission denied", "cannot read the file")
 
@@ -179,16 +185,14 @@ class HashCache:
             Rows (with the scan's own paths) for the files that are cached and
             unchanged, and the paths that must be hashed, in the given order.
         """
-        keys, sizes, mtimes = [], [], []
+        keys, sizes, mtimes, known = [], [], [], []
         for path in files:
             keys.append(self.key_path(path))
-            try:
-                st = os.stat(path)
-                sizes.append(st.st_size)
-                mtimes.append(st.st_mtime_ns)
-            except OSError:
-                sizes.append(-1)
-                mtimes.append(-1)
+            state = _file_state(path)
+            known.append(state is not None)
+            size, mtime = state if state is not None else (_UNKNOWN, _UNKNOWN)
+            sizes.append(size)
+            mtimes.append(mtime)
         self._seen = set(keys)
         wanted = pd.DataFrame({"path": pd.Series(keys, dtype=object), "size": np.asarray(sizes, dtype=np.int64),
                                "mtime_ns": np.asarray(mtimes, dtype=np.int64), "_at": np.arange(len(keys))})
@@ -208,7 +212,7 @@ class HashCache:
         to_hash = []
         for at in np.flatnonzero(~hit_at):
             to_hash.append(files[at])
-            if sizes[at] >= 0:
+            if known[at]:
                 self._stats[files[at]] = (sizes[at], mtimes[at])
         return rows, to_hash
 
@@ -305,7 +309,7 @@ class HashCache:
         if not unknown.any():
             return table
         candidates = table.loc[unknown, "path"].unique()
-        gone = {p for p in candidates if not os.path.exists(os.path.join(self.root, p))}
+        gone = {p for p in candidates if not os.path.lexists(os.path.join(self.root, p))}
         if gone:
             logger.info("cache: dropping %d rows of files that no longer exist", len(gone))
             table = table[~table["path"].isin(gone)].reset_index(drop=True)
@@ -411,6 +415,26 @@ def _merge(parts: list[pd.DataFrame]) -> pd.DataFrame:
         return _empty()
     table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     return table.drop_duplicates(["path", "settings"], keep="last", ignore_index=True)
+
+
+def _file_state(path: str) -> tuple[int, int] | None:
+    """``(size, mtime_ns)`` of a file, by which a cached row is known current; ``None`` if it cannot be read.
+
+    A broken symbolic link is known by the link itself: size :data:`_BROKEN_LINK`
+    (no file has it) and the link's own modification time, so its error is
+    cached until the link is changed or its target appears.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        try:
+            link = os.lstat(path)
+        except OSError:
+            return None
+        return (_BROKEN_LINK, link.st_mtime_ns) if stat.S_ISLNK(link.st_mode) else None
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:

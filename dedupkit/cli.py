@@ -11,18 +11,29 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import __version__
+from .cache import resolve_cache_path
 from .dihedral import search_dihedral
-from .groups import find_groups
-from .hashing import METHODS
-from .scan import hash_images
-from .index import HashIndex
 from .duplicates import CANDIDATE_DISTANCE, HASH_ONLY_DISTANCE, find_duplicates
+from .export import write_groups, write_pairs
+from .groups import find_groups
+from .hashing import METHODS, check_method
+from .index import HashIndex
+from .scan import hash_images
+from .tables import check_output_path, relative_paths, write_table
 
 __all__ = ["main"]
 
 
 class CommandError(Exception):
     """A mistake in how the command was called: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the mistake and where to read more, not the whole usage first."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _existing_dir(value: str) -> Path:
@@ -57,16 +68,21 @@ def _add_hash_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dedupkit",
         description="Find duplicate and near-duplicate images with perceptual hashes.",
     )
+    parser.add_argument("--version", action="version", version=f"dedupkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    hash_cmd = commands.add_parser("hash", help="hash every image in a folder into a CSV",
-                                   description="Hash every image under DIR (recursively) into a CSV table.")
+    hash_cmd = commands.add_parser(
+        "hash", help="hash every image in a folder into a table (CSV or Parquet)",
+        description="Hash every image under DIR (recursively) into a table: CSV or Parquet, by the name of the "
+                    "output file. Each row also says how it was hashed (method, hash_size, trim, exact).",
+    )
     hash_cmd.add_argument("dir", type=_existing_dir, metavar="DIR")
-    hash_cmd.add_argument("-o", "--output", required=True, type=Path, help="CSV file to write")
+    hash_cmd.add_argument("-o", "--output", required=True, type=Path,
+                          help="table to write: a .csv or .parquet file in an existing folder")
     _add_hash_options(hash_cmd)
 
     find_cmd = commands.add_parser(
@@ -74,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find near-duplicate pairs within DIR, or (with --against) between DIR and REF_DIR.",
     )
     find_cmd.add_argument("dir", type=_existing_dir, metavar="DIR")
-    find_cmd.add_argument("-o", "--output", required=True, type=Path, help="CSV of pairs to write")
+    find_cmd.add_argument("-o", "--output", required=True, type=Path,
+                          help="pairs to write: a .csv or .parquet file in an existing folder")
     find_cmd.add_argument("--max-distance", type=_positive_int, default=None,
                           help="largest Hamming distance of a candidate pair, inclusive (default: "
                                f"{CANDIDATE_DISTANCE} with verification, {HASH_ONLY_DISTANCE} with --no-verify; "
@@ -85,8 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     find_cmd.add_argument("--crops", action="store_true",
                           help="also find crops keeping 50-95%% of each side, caption bars and screenshots, from an "
                                "index of local features (a feature extraction per image; needs --verify)")
-    find_cmd.add_argument("--groups", type=Path, default=None, help="also write duplicate groups to this CSV")
-    find_cmd.add_argument("--hashes", type=Path, default=None, help="also write the hash table to this CSV")
+    find_cmd.add_argument("--groups", type=Path, default=None,
+                          help="also write duplicate groups to this .csv or .parquet file (not with --against)")
+    find_cmd.add_argument("--hashes", type=Path, default=None,
+                          help="also write the hash table to this .csv or .parquet file")
     find_cmd.add_argument("--against", type=_existing_dir, default=None, metavar="REF_DIR",
                           help="report only pairs between DIR and this reference folder")
     find_cmd.add_argument("--dihedral", action="store_true",
@@ -136,34 +155,56 @@ def _hash(directory: Path, args: argparse.Namespace, *, dihedral: bool = False) 
     return hashes
 
 
-def _relative(table: pd.DataFrame, directory: Path, columns: Sequence[str]) -> pd.DataFrame:
-    """``table`` with the paths in ``columns`` written relative to ``directory``, as the CLI prints them."""
-    table = table.copy()
-    for column in columns:
-        table[column] = [os.path.relpath(p, directory) for p in table[column].astype(str)]
-    return table
-
-
-def _write(table: pd.DataFrame, path: Path) -> None:
+def _write(write, table: pd.DataFrame, path: Path, **options) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(path, index=False)
-    except OSError as exc:
-        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+        write(table, path, **options)
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot write {path}: {exc}") from None
 
 
-def _report_errors(hashes: pd.DataFrame, out) -> None:
-    failed = hashes[hashes["error"].notna()]
+def _report_scan(hashes: pd.DataFrame, directory: Path, out) -> None:
+    """What the scan found: files, unreadable ones (each with its reason), and what the cache gave."""
+    n_errors = int(hashes["error"].notna().sum())
+    skipped = len(hashes.attrs.get("skipped", []))
+    note = f" ({skipped} other file{'s' * (skipped != 1)} left out by extension)" if skipped else ""
+    print(f"scanned {len(hashes)} files in {directory}{note}: {n_errors} could not be read", file=out)
+    if hashes.attrs.get("cached"):
+        print(f"  {hashes.attrs['cached']} files taken from the cache, {hashes.attrs['hashed']} hashed", file=out)
+    failed = relative_paths(hashes[hashes["error"].notna()], directory)
     for path, error in zip(failed["path"], failed["error"]):
         print(f"  error: {path}: {error}", file=out)
 
 
+def _check_args(args: argparse.Namespace, outputs: dict[str, Path | None]) -> None:
+    """Check the hash options and every file to be written, before the first image is read."""
+    try:
+        check_method(args.method, args.hash_size)
+    except ValueError as exc:
+        raise CommandError(f"--method/--hash-size: {exc}") from None
+    if args.workers is not None and args.workers < 1:
+        raise CommandError(f"--workers must be at least 1, got {args.workers}")
+    if isinstance(args.cache, Path | str):
+        outputs = {**outputs, "--cache": resolve_cache_path(args.cache, args.dir)}
+    seen: dict[str, str] = {}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        if flag != "--cache":
+            try:
+                check_output_path(path)
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"{flag}: {exc}") from None
+        key = os.path.abspath(path)
+        if key in seen:
+            raise CommandError(f"{seen[key]} and {flag} both name {path}: give each its own file")
+        seen[key] = flag
+
+
 def _cmd_hash(args: argparse.Namespace, out) -> None:
-    hashes = _relative(_hash(args.dir, args), args.dir, ["path"])
-    _write(hashes, args.output)
-    n_errors = int(hashes["error"].notna().sum())
-    print(f"hashed {len(hashes) - n_errors} of {len(hashes)} files in {args.dir} ({n_errors} errors)", file=out)
-    _report_errors(hashes, out)
+    _check_args(args, {"-o": args.output})
+    hashes = _hash(args.dir, args)
+    _write(write_table, relative_paths(hashes, args.dir), args.output)
+    _report_scan(hashes, args.dir, out)
     print(f"hashes: {args.output}", file=out)
 
 
@@ -171,6 +212,10 @@ def _check_find_args(args: argparse.Namespace) -> int:
     """Check what can be checked before the first file is read; return the candidate threshold."""
     if args.crops and not args.verify:
         raise CommandError("--crops proposes pairs that only verification can confirm: drop --no-verify")
+    if args.against is not None and args.groups is not None:
+        raise CommandError("--groups groups the files of one folder; with --against the pairs join two folders: "
+                           "drop --groups, or run find on one folder")
+    _check_args(args, {"-o": args.output, "--groups": args.groups, "--hashes": args.hashes})
     default = CANDIDATE_DISTANCE if args.verify else HASH_ONLY_DISTANCE
     max_distance = args.max_distance if args.max_distance is not None else round(default * args.hash_size**2 / 64)
     if max_distance > args.hash_size**2:
@@ -181,19 +226,14 @@ def _check_find_args(args: argparse.Namespace) -> int:
 def _cmd_find(args: argparse.Namespace, out) -> None:
     max_distance = _check_find_args(args)
     hashes = _hash(args.dir, args, dihedral=args.dihedral)
-    n_errors = int(hashes["error"].notna().sum())
     if args.hashes:
-        _write(_relative(hashes, args.dir, ["path"]), args.hashes)
-    skipped = len(hashes.attrs.get("skipped", []))
-    note = f" ({skipped} other file{'s' * (skipped != 1)} left out by extension)" if skipped else ""
-    print(f"scanned {len(hashes)} files in {args.dir}{note}: {n_errors} could not be read", file=out)
-    if hashes.attrs.get("cached"):
-        print(f"  {hashes.attrs['cached']} files taken from the cache, {hashes.attrs['hashed']} hashed", file=out)
-    _report_errors(_relative(hashes, args.dir, ["path"]), out)
+        _write(write_table, relative_paths(hashes, args.dir), args.hashes)
+    _report_scan(hashes, args.dir, out)
     checked = "verified pairs" if args.verify else "pairs"
     if args.against is not None:
         reference = _hash(args.against, args)
-        index = HashIndex.from_hashes(reference, method=args.method, hash_size=args.hash_size)
+        index = HashIndex(method=args.method, hash_size=args.hash_size, trim=args.trim, exact=args.exact)
+        index.add(reference)
         if args.dihedral:
             matches = search_dihedral(index, hashes, max_distance=max_distance)
         else:
@@ -204,9 +244,9 @@ def _cmd_find(args: argparse.Namespace, out) -> None:
             asked = matches.rename(columns={"query": "path_a", "match": "path_b"})
             asked = verify_pairs(asked, workers=args.workers, progress=False if args.no_progress else None)
             matches = asked[asked["verified"]].rename(columns={"path_a": "query", "path_b": "match"})
-        matches = _relative(matches, args.dir, ["query"])
-        matches = _relative(matches, args.against, ["match"]).rename(columns={"query": "path"})
-        _write(matches, args.output)
+        matches = relative_paths(matches, args.dir, columns=["query"])
+        matches = relative_paths(matches, args.against, columns=["match"]).rename(columns={"query": "path"})
+        _write(write_table, matches, args.output)
         print(f"indexed {len(index)} reference images in {args.against}", file=out)
         print(f"{matches['path'].nunique()} files in {args.dir} match a reference image "
               f"({len(matches)} {checked} within distance {max_distance}): {args.output}", file=out)
@@ -215,11 +255,11 @@ def _cmd_find(args: argparse.Namespace, out) -> None:
                             dihedral=args.dihedral, workers=args.workers,
                             progress=False if args.no_progress else None)
     groups = find_groups(pairs, hashes) if args.groups else None
-    _write(_relative(pairs, args.dir, ["path_a", "path_b"]), args.output)
+    _write(write_pairs, pairs, args.output, root=args.dir)
     print(f"{len(pairs)} {checked} within distance {max_distance}: {args.output}", file=out)
     if groups is not None:
-        groups = _relative(groups, args.dir, ["path"])
-        _write(groups, args.groups)
+        groups = relative_paths(groups, args.dir)
+        _write(write_groups, groups, args.groups)
         n_groups = groups["group"].nunique()
         print(f"{n_groups} groups, {int((~groups['keep']).sum())} files could be removed: {args.groups}", file=out)
         if not args.dihedral:  # a turned copy's plain hash is far from the kept file's: diameters do not apply

@@ -24,6 +24,7 @@ from PIL import Image
 from .hashing import hash_bits, hex_to_codes
 from .index import HashIndex
 from .search import _hash_column, check_max_distance, faiss_radius
+from .tables import check_same_settings
 
 __all__ = ["ORIENTATIONS", "dihedral_hex", "find_pairs_dihedral", "search_dihedral"]
 
@@ -179,7 +180,8 @@ def search_dihedral(
         The reference hashes (upright, as usual).
     hashes
         Query hash table with a ``hash_dihedral`` column
-        (``hash_images(..., dihedral=True)``), hashed like the index.
+        (``hash_images(..., dihedral=True)``), hashed like the index (a table
+        that says it was made otherwise is refused).
     max_distance
         Largest Hamming distance kept, inclusive.
 
@@ -190,6 +192,7 @@ def search_dihedral(
         :data:`ORIENTATIONS` that turns the query into the stored match.
         Sorted by query, distance, match.
     """
+    check_same_settings(index.settings, hashes, what="the index")
     paths, _, turned = _dihedral_codes(hashes)
     n, n_bytes = turned.shape[0], turned.shape[2]
     labels = [str(i) for i in range(n * 8)]

@@ -30,8 +30,9 @@ HASH_ONLY_DISTANCE = 10
 
 
 def _scaled(distance: int, hashes: pd.DataFrame) -> int:
-    """A 64-bit threshold scaled to the table's hash length."""
-    n_bits = hashes.attrs.get("hash_size", 8) ** 2
+    """A 64-bit threshold scaled to the table's hash length (read from the hashes themselves)."""
+    present = hashes["hash"].dropna() if "hash" in hashes.columns else ()
+    n_bits = 4 * len(str(present.iloc[0])) if len(present) else 64
     return int(round(distance * n_bits / 64))
 
 

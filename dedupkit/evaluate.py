@@ -25,6 +25,7 @@ import pandas as pd
 from .groups import find_groups
 from .hashing import hamming
 from .search import _hash_column
+from .tables import relative_path
 
 __all__ = [
     "CURVE_COLUMNS",
@@ -98,10 +99,9 @@ def read_truth(source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
 
 def _key(path: str, root: str | os.PathLike | None = None) -> str:
     """The truth-table spelling of a path: relative to ``root``, ``/``-separated."""
-    path = os.fspath(path)
     if root is not None:
-        path = os.path.relpath(os.path.abspath(path), os.path.abspath(os.fspath(root)))
-    return str(PurePosixPath(*Path(path).parts))
+        return relative_path(path, root)
+    return str(PurePosixPath(*Path(os.fspath(path)).parts))
 
 
 def _group_of(paths: pd.Series, truth: pd.DataFrame, root) -> pd.Series:

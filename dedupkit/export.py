@@ -1,14 +1,18 @@
 """The output folder: what the notebooks decide, written down for the next step and for people.
 
 ``hashes.parquet``
-    The hash table of one image folder (:func:`save_hashes`), with the folder,
-    method and hash size in its metadata.
+    The hash table of one image folder (:func:`save_hashes`), saying how it
+    was made (:mod:`dedupkit.tables`), with the folder in its metadata.
+``.dedupkit-cache.parquet``
+    The hash cache behind it (:mod:`dedupkit.cache`): :func:`hashes_for`
+    hashes again only the files that are new or changed since.
 ``threshold.json``
     The chosen threshold and how it was chosen (:func:`save_threshold`).
 ``duplicates.csv``, ``groups.csv``
-    The result (:func:`export_duplicates`): pairs ``path_a,path_b,distance``
-    and groups ``group,path,keep,size,diameter``, paths relative to the image
-    folder, the same files as ``dedupkit find`` writes.
+    The result (:func:`export_duplicates`): pairs ``path_a,path_b,distance,...``
+    (:func:`write_pairs`) and groups ``group,path,keep,size,diameter,link_distance``
+    (:func:`write_groups`), paths relative to the image folder: the same
+    files, by the same functions, as ``dedupkit find`` writes.
 
 Nothing here deletes, moves or changes an image: only these files are written.
 """
@@ -23,11 +27,21 @@ from pathlib import Path
 
 import pandas as pd
 
+from .cache import DEFAULT_CACHE_NAME
 from .groups import GROUP_COLUMNS
-from .scan import hash_images, list_images
+from .scan import hash_images
 from .search import PAIR_COLUMNS
+from .tables import hash_settings, read_hashes, relative_paths, write_table
 
-__all__ = ["export_duplicates", "hashes_for", "load_threshold", "save_hashes", "save_threshold"]
+__all__ = [
+    "export_duplicates",
+    "hashes_for",
+    "load_threshold",
+    "save_hashes",
+    "save_threshold",
+    "write_groups",
+    "write_pairs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -36,12 +50,12 @@ THRESHOLD_FILE = "threshold.json"
 
 
 def save_hashes(hashes: pd.DataFrame, output_dir: str | os.PathLike, *, image_dir: str | os.PathLike) -> Path:
-    """Write a hash table to ``output_dir/hashes.parquet``.
+    """Write a hash table to ``output_dir/hashes.parquet``, atomically.
 
     Parameters
     ----------
     hashes
-        A table from :func:`dedupkit.hash_images`.
+        A table from :func:`dedupkit.hash_images` (it says how it was made).
     output_dir
         The output folder (made if missing).
     image_dir
@@ -53,13 +67,10 @@ def save_hashes(hashes: pd.DataFrame, output_dir: str | os.PathLike, *, image_di
     pathlib.Path
         The file written.
     """
-    path = _output(output_dir) / HASHES_FILE
+    hash_settings(hashes)  # a table that does not say how it was made is not handed on
     table = hashes.copy()
     table.attrs = {**hashes.attrs, "image_dir": os.path.abspath(image_dir)}
-    tmp = path.with_name(path.name + ".tmp")
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-    return path
+    return write_table(table, _output(output_dir) / HASHES_FILE)
 
 
 def hashes_for(
@@ -68,23 +79,28 @@ def hashes_for(
     *,
     method: str | None = None,
     hash_size: int | None = None,
+    trim: bool | None = None,
+    exact: bool | None = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
-    """The hash table of a folder: read from the output folder if it is up to date, else made and saved.
+    """The hash table of a folder as it is now, hashing only what is new or changed, saved to the output folder.
 
-    ``output_dir/hashes.parquet`` is used when it was made from the same
-    folder, with the same method and hash size, and lists the same files as
-    the folder holds now; otherwise the folder is hashed and the file
-    replaced.
+    The folder is listed again and every file checked against the hash cache
+    in ``output_dir`` (:mod:`dedupkit.cache`: same path, size and modification
+    time, same settings); new and changed files are hashed, removed ones
+    dropped, and the table is saved as ``output_dir/hashes.parquet``
+    (:func:`save_hashes`). So a photo edited in place gets its new hash.
 
     Parameters
     ----------
     image_dir
         The image folder.
     output_dir
-        The output folder.
-    method, hash_size
-        How to hash; default: as in the saved table, else dHash with 64 bits.
+        The output folder (made if missing).
+    method, hash_size, trim, exact
+        How to hash (see :func:`dedupkit.hash_images`). If none is given: as
+        the saved table of the same folder was made (by notebook 1), else
+        dedupkit's defaults.
     progress
         Progress bar while hashing (see :func:`dedupkit.hash_images`).
 
@@ -92,21 +108,23 @@ def hashes_for(
     -------
     pandas.DataFrame
         The hash table; its paths are ``image_dir`` joined with each file's
-        path, so they open from the current folder.
+        path, so they open from the current folder. ``attrs["hashed"]`` and
+        ``attrs["cached"]`` say how many rows were hashed now and how many
+        came from the cache.
     """
-    saved = Path(output_dir) / HASHES_FILE
+    folder = _output(output_dir)
     image_dir = os.path.abspath(image_dir)
-    if saved.is_file():
-        table = pd.read_parquet(saved)
-        same = (table.attrs.get("image_dir") == image_dir
-                and method in (None, table.attrs.get("method"))
-                and hash_size in (None, table.attrs.get("hash_size"))
-                and sorted(list_images(image_dir)[0]) == sorted(table["path"].astype(str)))
-        if same:
-            logger.info("using the hash table in %s", saved)
-            return table
-    hashes = hash_images(image_dir, method=method or "dhash", hash_size=hash_size or 8, progress=progress)
-    save_hashes(hashes, output_dir, image_dir=image_dir)
+    settings = {"method": method, "hash_size": hash_size, "trim": trim, "exact": exact}
+    saved = folder / HASHES_FILE
+    if all(value is None for value in settings.values()) and saved.is_file():
+        previous = read_hashes(saved)
+        stated = hash_settings(previous, required=False)
+        if stated is not None and previous.attrs.get("image_dir") == image_dir:
+            settings = stated
+            logger.info("hashing %s as %s says: %s", image_dir, saved, stated)
+    given = {name: value for name, value in settings.items() if value is not None}
+    hashes = hash_images(image_dir, **given, progress=progress, cache=folder / DEFAULT_CACHE_NAME)
+    save_hashes(hashes, folder, image_dir=image_dir)
     return hashes
 
 
@@ -152,6 +170,52 @@ def load_threshold(output_dir: str | os.PathLike) -> dict:
     return json.loads(path.read_text())
 
 
+def write_pairs(pairs: pd.DataFrame, path: str | os.PathLike, *, root: str | os.PathLike | None = None) -> Path:
+    """Write a pair table (CSV or Parquet, by the name's ending), atomically: the one writer of pair files.
+
+    Parameters
+    ----------
+    pairs
+        A pair table (:func:`dedupkit.find_pairs`, :func:`dedupkit.find_duplicates`):
+        ``path_a``, ``path_b``, ``distance`` first, then any other columns it
+        has (``orientation``, ``source``, the verifier's), as they are.
+    path
+        The file; its folder must exist.
+    root
+        Write the paths relative to this folder (the image folder), as
+        ``dedupkit find`` does; default: as they are.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ValueError
+        A column is missing, or ``path`` cannot be written
+        (:func:`dedupkit.tables.check_output_path`).
+    """
+    return write_table(_result(pairs, "pairs", PAIR_COLUMNS, ("path_a", "path_b"), root), path)
+
+
+def write_groups(groups: pd.DataFrame, path: str | os.PathLike, *, root: str | os.PathLike | None = None) -> Path:
+    """Write a group table (:func:`dedupkit.find_groups`) like :func:`write_pairs`: the one writer of group files."""
+    return write_table(_result(groups, "groups", GROUP_COLUMNS, ("path",), root), path)
+
+
+def _result(table: pd.DataFrame, name: str, columns: tuple[str, ...], path_columns: tuple[str, ...],
+            root: str | os.PathLike | None) -> pd.DataFrame:
+    """The table as written: its own columns first, paths relative to ``root``."""
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"the {name} table must be a DataFrame, got {type(table).__name__}")
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"the {name} table needs columns {list(columns)}; missing {missing}")
+    table = table.loc[:, [*columns, *(c for c in table.columns if c not in columns)]]
+    return table if root is None else relative_paths(table, root, columns=path_columns)
+
+
 def export_duplicates(
     pairs: pd.DataFrame,
     groups: pd.DataFrame,
@@ -164,7 +228,8 @@ def export_duplicates(
     Parameters
     ----------
     pairs
-        A pair table (:func:`dedupkit.find_pairs`), already cut at the threshold.
+        A pair table (:func:`dedupkit.find_pairs`, :func:`dedupkit.find_duplicates`),
+        already cut at the threshold.
     groups
         A group table (:func:`dedupkit.find_groups`) of those pairs.
     output_dir
@@ -176,27 +241,20 @@ def export_duplicates(
     Returns
     -------
     dict
-        ``{"duplicates": path, "groups": path}``, the files written.
+        ``{"duplicates": path, "groups": path}``, the files written
+        (:func:`write_pairs`, :func:`write_groups`). Both tables are checked
+        before either file is written.
 
     Examples
     --------
     >>> export_duplicates(pairs, groups, "out", root="data/sample")  # doctest: +SKIP
     {'duplicates': PosixPath('out/duplicates.csv'), 'groups': PosixPath('out/groups.csv')}
     """
+    pairs = _result(pairs, "duplicates", PAIR_COLUMNS, ("path_a", "path_b"), root)
+    groups = _result(groups, "groups", GROUP_COLUMNS, ("path",), root)
     folder = _output(output_dir)
-    written = {}
-    for name, table, columns, path_columns in (("duplicates", pairs, PAIR_COLUMNS, ("path_a", "path_b")),
-                                               ("groups", groups, GROUP_COLUMNS, ("path",))):
-        missing = set(columns) - set(table.columns)
-        if missing:
-            raise ValueError(f"the {name} table needs columns {list(columns)}; missing {sorted(missing)}")
-        table = table.loc[:, list(columns)].copy()
-        if root is not None:
-            for column in path_columns:
-                table[column] = [os.path.relpath(os.path.abspath(p), os.path.abspath(root)) for p in table[column]]
-        written[name] = folder / f"{name}.csv"
-        table.to_csv(written[name], index=False)
-    return written
+    return {"duplicates": write_pairs(pairs, folder / "duplicates.csv"),
+            "groups": write_groups(groups, folder / "groups.csv")}
 
 
 def _output(output_dir: str | os.PathLike) -> Path:

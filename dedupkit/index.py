@@ -13,10 +13,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .hashing import check_method, hex_to_codes
+from .hashing import hex_to_codes
 from .search import _hash_column, check_max_distance, faiss_radius
+from .tables import SETTINGS_COLUMNS, checked_settings, check_same_settings, describe, hash_settings, resolve_trim
 
 __all__ = ["HashIndex"]
+
+_FILE_VERSION = 2  # 2: the settings include trim and exact
 
 
 class HashIndex:
@@ -27,9 +30,12 @@ class HashIndex:
 
     Parameters
     ----------
-    method, hash_size
-        How the stored hashes were made; images given to :meth:`search_images`
-        are hashed the same way.
+    method, hash_size, trim, exact
+        How the stored hashes were made, as given to
+        :func:`dedupkit.hash_images` (``trim=None``: on, except with
+        ``exact``); images given to :meth:`search_images` are hashed the same
+        way, and a hash table that says it was made otherwise is refused by
+        :meth:`add` and :meth:`search`.
 
     Examples
     --------
@@ -38,12 +44,19 @@ class HashIndex:
     >>> index.save("train.index.parquet")  # doctest: +SKIP
     """
 
-    def __init__(self, *, method: str = "dhash", hash_size: int = 8):
-        check_method(method, hash_size)
-        self.method = method
-        self.hash_size = int(hash_size)
+    def __init__(self, *, method: str = "dhash", hash_size: int = 8, trim: bool | None = None, exact: bool = False):
+        settings = checked_settings(method, hash_size, resolve_trim(trim, exact), exact, source="HashIndex")
+        self.method: str = settings["method"]
+        self.hash_size: int = settings["hash_size"]
+        self.trim: bool = settings["trim"]
+        self.exact: bool = settings["exact"]
         self._index = faiss.IndexBinaryFlat(self.n_bits)
         self._keys = np.zeros(0, dtype=object)
+
+    @property
+    def settings(self) -> dict:
+        """How the stored hashes were made: ``method``, ``hash_size``, ``trim``, ``exact``."""
+        return {"method": self.method, "hash_size": self.hash_size, "trim": self.trim, "exact": self.exact}
 
     @property
     def n_bits(self) -> int:
@@ -65,25 +78,65 @@ class HashIndex:
         return int(self._index.ntotal)
 
     def __repr__(self) -> str:
-        return f"HashIndex(method={self.method!r}, hash_size={self.hash_size}, size={len(self)})"
+        return (f"HashIndex(method={self.method!r}, hash_size={self.hash_size}, trim={self.trim}, "
+                f"exact={self.exact}, size={len(self)})")
 
     @classmethod
-    def from_hashes(cls, hashes: pd.DataFrame, *, method: str | None = None, hash_size: int | None = None) -> HashIndex:
-        """Build an index from a hash table (``path`` and ``hash`` columns).
+    def from_hashes(
+        cls,
+        hashes: pd.DataFrame,
+        *,
+        method: str | None = None,
+        hash_size: int | None = None,
+        trim: bool | None = None,
+        exact: bool | None = None,
+    ) -> HashIndex:
+        """Build an index from a hash table (``path`` and ``hash`` columns), made the table's way.
 
-        ``method`` and ``hash_size`` default to the table's ``attrs`` (set by
-        :func:`dedupkit.hash_images`), then to dHash with the table's hash length.
+        Parameters
+        ----------
+        hashes
+            A hash table. One from :func:`dedupkit.hash_images` or
+            :func:`dedupkit.read_hashes` (or ``pd.read_csv`` of one dedupkit
+            wrote) says how it was made, in its settings columns.
+        method, hash_size, trim, exact
+            For a table that does not say (hand-made, or empty): all four.
+            For one that says, any given must agree with it.
+
+        Raises
+        ------
+        ValueError
+            The table does not say how it was made and the settings are not
+            all given; given settings disagree with the table's; the table
+            mixes settings.
         """
-        paths, codes = _hash_column(hashes)
-        method = method or hashes.attrs.get("method", "dhash")
-        if hash_size is None:
-            hash_size = hashes.attrs.get("hash_size") or (int(np.sqrt(codes.shape[1] * 8)) if len(codes) else 8)
-        index = cls(method=method, hash_size=hash_size)
-        index.add_codes(paths, codes)
+        stated = hash_settings(hashes, required=False)
+        given = {"method": method, "hash_size": hash_size, "trim": trim, "exact": exact}
+        if stated is None:
+            missing = [name for name, value in given.items() if value is None]
+            if missing:
+                raise ValueError(
+                    f"the hash table does not say how it was hashed (no {'/'.join(SETTINGS_COLUMNS)} columns, "
+                    f"or no rows), so the index cannot hash new images its way: pass {', '.join(missing)} "
+                    "to HashIndex.from_hashes, or make the table with dedupkit.hash_images")
+            stated = given
+        wrong = {name: value for name, value in given.items() if value is not None and value != stated[name]}
+        if wrong:
+            raise ValueError(f"the hash table was made with {describe(stated)}, not with "
+                             + ", ".join(f"{name}={value!r}" for name, value in wrong.items()))
+        index = cls(**stated)
+        index.add(hashes)
         return index
 
     def add(self, hashes: pd.DataFrame) -> None:
-        """Add the rows of a hash table that have a hash, keyed by ``path``."""
+        """Add the rows of a hash table that have a hash, keyed by ``path``.
+
+        Raises
+        ------
+        ValueError
+            The table says it was made otherwise than this index's hashes.
+        """
+        check_same_settings(self.settings, hashes, what="this index")
         paths, codes = _hash_column(hashes)
         self.add_codes(paths, codes)
 
@@ -126,7 +179,9 @@ class HashIndex:
         Parameters
         ----------
         hashes
-            A hash table (``path``, ``hash``) or a sequence of hex strings.
+            A hash table (``path``, ``hash``) or a sequence of hex strings. A
+            table that says how it was made must have been made like the
+            index (else ``ValueError``); hex strings are taken as they are.
         max_distance
             Keep matches within this many bits (inclusive). With ``k``,
             ``None`` keeps the ``k`` nearest whatever their distance.
@@ -141,6 +196,7 @@ class HashIndex:
             ``distance``; sorted by query, distance, match.
         """
         if isinstance(hashes, pd.DataFrame):
+            check_same_settings(self.settings, hashes, what="this index")
             queries, codes = _hash_column(hashes)
         else:
             queries = np.asarray(list(hashes), dtype=object)
@@ -203,36 +259,53 @@ class HashIndex:
     ) -> pd.DataFrame:
         """Hash images (a folder or files) the index's way and search for each.
 
-        Files that cannot be hashed are left out of the result; hash them with
+        The images are hashed with the index's :attr:`settings` (method, hash
+        size, trim, exact); ``hash_options`` are the other options of
+        :func:`dedupkit.hash_images` (``workers``, ``cache``, ...). Files
+        that cannot be hashed are left out of the result; hash them with
         :func:`dedupkit.hash_images` first to see why.
         """
         from .scan import hash_images
 
-        hashes = hash_images(source, method=self.method, hash_size=self.hash_size, **hash_options)
+        fixed = sorted(set(hash_options) & set(SETTINGS_COLUMNS))
+        if fixed:
+            raise TypeError(f"search_images hashes the index's way ({describe(self.settings)}); "
+                            f"do not pass {', '.join(fixed)}")
+        hashes = hash_images(source, **self.settings, **hash_options)
         return self.search(hashes, max_distance=max_distance, k=k)
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the index to a Parquet file (keys, hex hashes, method, size), atomically."""
+        """Write the index to a Parquet file (keys, hex hashes and its :attr:`settings`), atomically."""
         path = Path(path)
         codes = self.codes()
         table = pa.table({"key": pa.array(self._keys.tolist(), pa.string()),
                           "hash": pa.array([row.tobytes().hex() for row in codes], pa.string())})
-        meta = {"format": "dedupkit.HashIndex", "version": 1, "method": self.method, "hash_size": self.hash_size}
+        meta = {"format": "dedupkit.HashIndex", "version": _FILE_VERSION, **self.settings}
         table = table.replace_schema_metadata({"dedupkit": json.dumps(meta)})
         tmp = path.with_name(path.name + ".tmp")
         pq.write_table(table, tmp)
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> HashIndex:
+    def load(cls, path: str | os.PathLike, *, trim: bool | None = None, exact: bool | None = None) -> HashIndex:
         """Read an index written by :meth:`save`.
+
+        Parameters
+        ----------
+        path
+            The Parquet file.
+        trim, exact
+            Only for a file saved by dedupkit 0.1, which did not record them:
+            how its hashes were made. A newer file says, and any given must
+            agree.
 
         Raises
         ------
         FileNotFoundError
             No such file.
         ValueError
-            The file is not a dedupkit index.
+            The file is not a dedupkit index; a dedupkit 0.1 file without
+            ``trim`` and ``exact``; given settings that disagree with the file.
         """
         path = Path(path)
         if not path.exists():
@@ -242,7 +315,20 @@ class HashIndex:
             meta = json.loads(table.schema.metadata[b"dedupkit"])
         except Exception as exc:  # noqa: BLE001 - any failure means "not our file"
             raise ValueError(f"{path}: not a dedupkit index file ({exc})") from None
-        index = cls(method=meta["method"], hash_size=meta["hash_size"])
+        given = {"trim": trim, "exact": exact}
+        if meta.get("version", 1) < 2:
+            missing = [name for name, value in given.items() if value is None]
+            if missing:
+                raise ValueError(
+                    f"{path} was saved by dedupkit 0.1, which did not record whether the hashes were trimmed or "
+                    f"exact; if you know, pass {', '.join(missing)} to HashIndex.load (dedupkit's defaults: "
+                    "trim=True, exact=False), or build the index again from its images")
+            meta = {**meta, **given}
+        wrong = {name: value for name, value in given.items() if value is not None and value != meta[name]}
+        if wrong:
+            raise ValueError(f"{path} holds hashes made with {describe(meta)}, not with "
+                             + ", ".join(f"{name}={value!r}" for name, value in wrong.items()))
+        index = cls(method=meta["method"], hash_size=meta["hash_size"], trim=meta["trim"], exact=meta["exact"])
         keys = table.column("key").to_pylist()
         hexes = table.column("hash").to_pylist()
         index.add_codes(keys, hex_to_codes(hexes) if hexes else np.zeros((0, index.n_bits // 8), np.uint8))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import NamedTuple
@@ -78,6 +79,8 @@ def open_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     try:
         size = path.stat().st_size
     except FileNotFoundError:
+        if path.is_symlink():  # the link itself is there: not a passing state of the machine
+            raise ImageLoadError(path, f"broken symbolic link: its target {os.readlink(path)} is not found") from None
         raise ImageLoadError(path, "file not found") from None
     except PermissionError:
         raise ImageLoadError(path, "permission denied: the file cannot be read") from None
@@ -96,7 +99,7 @@ def open_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     except UnidentifiedImageError:
         raise ImageLoadError(path, "not an image, or in a format Pillow cannot read") from None
     except Image.DecompressionBombError as exc:
-        raise ImageLoadError(path, f"image too large to open safely ({exc})") from None
+        raise ImageLoadError(path, _bomb_reason(exc, max_pixels)) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageLoadError(path, f"corrupt image header ({exc})") from None
     pixels = image.width * image.height
@@ -108,6 +111,18 @@ def open_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
             f"{max_pixels:,}; raise max_pixels if you trust this file",
         )
     return image
+
+
+def _bomb_reason(exc: Image.DecompressionBombError, max_pixels: int) -> str:
+    """Why an image that Pillow refused to open is refused, in dedupkit's terms (``max_pixels``)."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    pixels = int(found.group(1)) if found else None
+    size = f"{pixels:,} pixels" if pixels is not None else "more pixels than Pillow opens"
+    if pixels is None or pixels > max_pixels:
+        return f"image too large to open safely: it has {size}, over the limit of {max_pixels:,}"
+    # only when max_pixels was raised above what Pillow opens (a setting of the whole process)
+    return (f"image too large to open safely: it has {size}, within max_pixels ({max_pixels:,}), but Pillow "
+            f"opens at most {2 * (Image.MAX_IMAGE_PIXELS or 0):,} (PIL.Image.MAX_IMAGE_PIXELS x 2)")
 
 
 def _flatten_alpha(image: Image.Image) -> Image.Image:

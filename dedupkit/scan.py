@@ -21,14 +21,12 @@ from .dihedral import dihedral_hex
 from .fastpath import fast_draft_size, fast_hash_hex, prepare, reduce_like_jpeg
 from .hashing import check_method, hash_hex
 from .loading import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageLoadError, decode_image
+from .tables import HASH_COLUMNS, resolve_trim, typed, with_hash_settings
 from .trim import trim_borders, trim_box
 
 __all__ = ["HASH_COLUMNS", "hash_file", "hash_images", "list_images"]
 
 logger = logging.getLogger(__name__)
-
-#: The columns of a hash table, in order.
-HASH_COLUMNS = ("path", "hash", "width", "height", "format", "bytes", "error")
 
 _PROGRESS_FROM = 200  # files; below this the bar is off unless asked for
 _SERIAL_BELOW = 64  # files; below this starting processes costs more than it saves
@@ -157,14 +155,14 @@ def hash_file(
             image = reduce_like_jpeg(image, draft)
         scale = max(decoded.width, decoded.height) / max(image.size)  # full size / working size
         if exact or dihedral:
-            image = trim_borders(image) if _trim_on(trim, exact) else image
+            image = trim_borders(image) if resolve_trim(trim, exact) else image
         if exact:
             row["hash"] = hash_hex(image, method=method, hash_size=hash_size)
         elif dihedral:  # the 8 turns of one image that imagehash shrinks (see dedupkit.fastpath)
             image = prepare(image, method, hash_size, scale=scale, square_only=True)
             row["hash"] = hash_hex(image, method=method, hash_size=hash_size)
         else:  # shrink as imagehash would, cheaper; a frame cut to a fraction of a pixel (see dedupkit.fastpath)
-            box = trim_box(image, subpixel=True) if _trim_on(trim, exact) else None
+            box = trim_box(image, subpixel=True) if resolve_trim(trim, exact) else None
             row["hash"] = fast_hash_hex(image, method, hash_size, scale=scale, box=box)
         if dihedral:
             row["hash_dihedral"] = dihedral_hex(image, method=method, hash_size=hash_size)
@@ -175,11 +173,6 @@ def hash_file(
         logger.warning("unexpected error hashing %s", path, exc_info=True)
         row["error"] = f"unexpected error ({type(exc).__name__}: {exc})"
     return row
-
-
-def _trim_on(trim: bool | None, exact: bool) -> bool:
-    """Trimming is on by default, off by default with ``exact=True`` (imagehash's bits)."""
-    return (not exact) if trim is None else bool(trim)
 
 
 def _hash_chunk(paths: Sequence[str], options: dict) -> list[dict]:
@@ -271,9 +264,12 @@ def hash_images(
         string, missing on error), ``width``, ``height`` (as displayed),
         ``format``, ``bytes`` and ``error`` (missing when the file was hashed).
         With ``dihedral=True``, also ``hash_dihedral`` (the 8 orientations'
-        hashes, joined). ``attrs`` holds ``method``, ``hash_size``, ``trim``,
-        ``skipped``, ``hashed`` (files hashed by this call) and ``cached``
-        (rows taken from the cache).
+        hashes, joined). Then how the table was made, the same on every row
+        (:mod:`dedupkit.tables`): ``method``, ``hash_size``, ``trim`` (resolved:
+        True or False) and ``exact``; they go wherever the table is saved, and
+        tables or indexes made otherwise refuse to be compared with it.
+        ``attrs`` holds ``skipped``, ``hashed`` (files hashed by this call)
+        and ``cached`` (rows taken from the cache).
 
     Raises
     ------
@@ -295,7 +291,7 @@ def hash_images(
     files, skipped = list_images(source, extensions=extensions)
     if skipped:
         logger.info("skipped %d files that are not images by their extension", len(skipped))
-    trim = _trim_on(trim, exact)
+    trim = resolve_trim(trim, exact)
     options = {"method": method, "hash_size": hash_size, "max_pixels": max_pixels, "exact": exact,
                "trim": trim, "dihedral": dihedral}
     cache_path = resolve_cache_path(cache, source)
@@ -331,8 +327,8 @@ def hash_images(
         if store is not None:
             store.close(compact=finished)  # an interrupted scan keeps its journal for the next one
     table = _to_frame(rows, dihedral=dihedral)
-    table.attrs.update(method=method, hash_size=hash_size, skipped=skipped, trim=trim,
-                       hashed=len(to_hash), cached=cached)
+    table = with_hash_settings(table, method=method, hash_size=int(hash_size), trim=trim, exact=bool(exact))
+    table.attrs.update(skipped=skipped, hashed=len(to_hash), cached=cached)
     return table
 
 
@@ -368,11 +364,5 @@ def _run(executor: Executor, files: list[str], options: dict, chunk_size: int, b
 
 def _to_frame(rows: list[dict], *, dihedral: bool = False) -> pd.DataFrame:
     columns = [*HASH_COLUMNS, "hash_dihedral"] if dihedral else list(HASH_COLUMNS)
-    table = pd.DataFrame.from_records(rows, columns=columns)
-    if dihedral:
-        table["hash_dihedral"] = table["hash_dihedral"].astype("string")
-    for column in ("width", "height", "bytes"):
-        table[column] = table[column].astype("Int64")
-    for column in ("path", "hash", "format", "error"):
-        table[column] = table[column].astype("string")
+    table = typed(pd.DataFrame.from_records(rows, columns=columns))
     return table.sort_values("path", ignore_index=True)

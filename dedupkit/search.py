@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .hashing import codes_to_hex, hex_to_codes
+from .tables import hash_settings
 
 __all__ = [
     "SEARCH_METHODS",
@@ -110,7 +111,11 @@ def faiss_radius(max_distance: int) -> int:
 
 
 def _hash_column(hashes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Return the paths and packed codes of the rows that have a hash."""
+    """Return the paths and packed codes of the rows that have a hash.
+
+    A table that says how it was made must say one thing: rows hashed
+    differently (two tables concatenated) are refused, not compared.
+    """
     if not isinstance(hashes, pd.DataFrame):
         raise TypeError(f"expected a DataFrame with 'path' and 'hash' columns, got {type(hashes).__name__}")
     missing = {"path", "hash"} - set(hashes.columns)
@@ -119,6 +124,7 @@ def _hash_column(hashes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
             f"the hash table needs 'path' and 'hash' columns; missing {sorted(missing)} "
             f"(columns are {list(hashes.columns)})"
         )
+    hash_settings(hashes, required=False)  # raises on mixed settings
     valid = hashes["hash"].notna().to_numpy().copy()
     if "error" in hashes.columns:
         valid &= hashes["error"].isna().to_numpy()
@@ -331,9 +337,10 @@ def find_pairs(
     Raises
     ------
     ValueError
-        Missing columns, hashes of different lengths, a bad hex string,
-        ``max_distance`` outside ``0..n_bits``, an unknown ``method``, or a
-        negative ``max_pairs``.
+        Missing columns, hashes of different lengths, a bad hex string, rows
+        hashed differently (the settings columns disagree, e.g. two tables
+        concatenated), ``max_distance`` outside ``0..n_bits``, an unknown
+        ``method``, or a negative ``max_pairs``.
 
     Notes
     -----

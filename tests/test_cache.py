@@ -235,6 +235,18 @@ def test_missing_files_are_not_cached(folder, tmp_path):
     assert hash_images(files, cache=cache).attrs["hashed"] == 1  # only the missing file again
 
 
+def test_a_broken_link_is_cached_until_it_changes(folder, originals):
+    link = folder / "link.jpg"
+    link.symlink_to(folder / "gone.jpg")
+    first = hash_images(folder, cache=True)
+    assert "broken symbolic link" in first.set_index("path").loc[str(link), "error"]
+    assert hash_images(folder, cache=True).attrs["hashed"] == 0  # not tried again on every scan
+    shutil.copy(originals[0], folder / "gone.jpg")  # the target appears: the link is a photo now
+    fixed = hash_images(folder, cache=True)
+    assert fixed.attrs["hashed"] == 2  # the link and its new target
+    assert fixed.set_index("path").loc[str(link), "hash"] == fixed.set_index("path").loc[str(folder / "gone.jpg"), "hash"]
+
+
 def test_one_cache_for_several_folders_keeps_each_folders_rows(folder, tmp_path, originals):
     other = tmp_path / "other"
     other.mkdir()

@@ -8,6 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
+from dedupkit import HashIndex, hash_images, hash_settings, read_hashes
 from dedupkit.cli import main
 
 
@@ -15,13 +16,16 @@ def test_hash_writes_a_table_with_relative_paths(small_dir, tmp_path, capsys):
     out = tmp_path / "hashes.csv"
     assert main(["hash", str(small_dir), "-o", str(out), "--workers", "1"]) == 0
     table = pd.read_csv(out)
-    assert list(table.columns) == ["path", "hash", "width", "height", "format", "bytes", "error"]
+    assert list(table.columns) == ["path", "hash", "width", "height", "format", "bytes", "error",
+                                   "method", "hash_size", "trim", "exact"]
     assert "sub/half.png" in table["path"].tolist()
     assert table["error"].notna().sum() == 3
-    assert "(3 errors)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "scanned 8 files" in printed and "3 could not be read" in printed
 
 
 def test_find_writes_verified_pairs_and_groups(sample_dir, tmp_path, capsys):
+    (tmp_path / "out").mkdir()
     pairs_csv, groups_csv = tmp_path / "out" / "pairs.csv", tmp_path / "out" / "groups.csv"
     status = main(["find", str(sample_dir), "-o", str(pairs_csv), "--groups", str(groups_csv), "--no-progress"])
     assert status == 0
@@ -85,7 +89,7 @@ def test_wrong_arguments_are_one_line_errors(args, words, tmp_path, monkeypatch)
     result = subprocess.run([sys.executable, "-m", "dedupkit", *args], capture_output=True, text=True)
     assert result.returncode == 2
     assert words in result.stderr and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith("dedupkit")
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("dedupkit")  # no usage block
 
 
 def test_help_everywhere():
@@ -135,3 +139,71 @@ def test_find_warns_about_a_group_wider_than_the_threshold(tmp_path, capsys):
     assert main(["find", str(folder), "-o", str(tmp_path / "pairs.csv"), "--groups", str(groups_csv),
                  "--max-distance", "32", "--workers", "1", "--no-progress", "--no-verify"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def _run(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dedupkit", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_hash_writes_the_format_its_name_asks_for(small_dir, tmp_path):
+    assert main(["hash", str(small_dir), "-o", str(tmp_path / "hashes.parquet"), "--method", "phash",
+                 "--workers", "1", "--no-progress"]) == 0
+    table = pd.read_parquet(tmp_path / "hashes.parquet")  # Parquet, not CSV under a Parquet name
+    assert hash_settings(table) == {"method": "phash", "hash_size": 8, "trim": True, "exact": False}
+    assert HashIndex.from_hashes(read_hashes(tmp_path / "hashes.parquet")).method == "phash"
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [(["hash", "{dir}", "-o", "hashes.txt"], ".csv or .parquet"),
+     (["hash", "{dir}", "-o", "out"], "is a folder"),
+     (["hash", "{dir}", "-o", "nowhere/hashes.csv"], "does not exist; create it first"),
+     (["find", "{dir}", "-o", "out"], "is a folder"),
+     (["find", "{dir}", "-o", "pairs.csv", "--groups", "out"], "is a folder"),
+     (["find", "{dir}", "-o", "pairs.csv", "--hashes", "pairs.csv"], "both name"),
+     (["find", "{dir}", "-o", "pairs.csv", "--max-distance", "100"], "at most 64"),
+     (["find", "{dir}", "-o", "pairs.csv", "--against", "{dir}", "--groups", "groups.csv"], "drop --groups"),
+     (["find", "{dir}", "-o", "pairs.csv", "--workers", "0"], "at least 1")],
+    ids=["unknown-format", "output-is-a-folder", "missing-folder", "find-output-folder", "groups-folder",
+         "same-file-twice", "distance-too-big", "groups-with-against", "no-workers"],
+)
+def test_every_argument_is_checked_before_the_first_image_is_read(args, words, small_dir, tmp_path):
+    (tmp_path / "out").mkdir()
+    result = _run(*(a.replace("{dir}", str(small_dir)) for a in args), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "scanned" not in result.stdout  # nothing was hashed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not any((tmp_path / "out").iterdir())
+
+
+def test_version_comes_from_the_installed_metadata(tmp_path):
+    from importlib.metadata import version
+
+    result = _run("--version", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == f"dedupkit {version('dedupkit')}"
+    import dedupkit
+
+    assert dedupkit.__version__ == version("dedupkit")
+
+
+def test_hash_with_the_cache_says_what_it_hashed(small_dir, tmp_path, capsys):
+    args = ["hash", str(small_dir), "-o", str(tmp_path / "hashes.csv"), "--cache", str(tmp_path / "cache.parquet"),
+            "--workers", "1", "--no-progress"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "8 files taken from the cache, 0 hashed" in printed and "hashed 5" not in printed
+
+
+def test_find_and_export_write_the_same_files(sample_dir, tmp_path):
+    from dedupkit import export_duplicates, find_duplicates, find_groups
+
+    (tmp_path / "cli").mkdir()
+    assert main(["find", str(sample_dir), "-o", str(tmp_path / "cli" / "duplicates.csv"), "--groups",
+                 str(tmp_path / "cli" / "groups.csv"), "--no-verify", "--no-progress"]) == 0
+    hashes = hash_images(sample_dir)
+    pairs = find_duplicates(hashes, verify=False)
+    written = export_duplicates(pairs, find_groups(pairs, hashes), tmp_path / "library", root=sample_dir)
+    for name, path in written.items():
+        assert path.read_text() == (tmp_path / "cli" / f"{name}.csv").read_text(), name

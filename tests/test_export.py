@@ -8,7 +8,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from dedupkit import export, find_groups, find_pairs, hash_images
+from dedupkit import export, find_groups, find_pairs, hash_images, hash_settings, read_hashes
 
 
 @pytest.fixture()
@@ -44,22 +44,32 @@ def test_export_needs_the_columns(tmp_path):
         export.export_duplicates(pd.DataFrame({"path_a": []}), pd.DataFrame(), tmp_path)
 
 
-def test_hashes_for_reuses_the_saved_table_only_while_it_matches_the_folder(folder, tmp_path, monkeypatch):
+def test_hashes_for_hashes_only_what_is_new_or_changed_and_remembers_how(folder, tmp_path):
     out = tmp_path / "out"
-    hashes = hash_images(folder)
-    export.save_hashes(hashes, out, image_dir=folder)
-    calls = []
-    monkeypatch.setattr(export, "hash_images", lambda *a, **k: calls.append(k) or hash_images(*a, **k))
+    first = export.hashes_for(folder, out, method="phash")
+    assert first.attrs["hashed"] == 4 and hash_settings(first)["method"] == "phash"
+    again = export.hashes_for(folder, out)  # no settings given: as the saved table of this folder says
+    assert again.attrs["hashed"] == 0 and again.attrs["cached"] == 4
+    assert hash_settings(again)["method"] == "phash" and again["hash"].tolist() == first["hash"].tolist()
+    assert read_hashes(out / "hashes.parquet").attrs["image_dir"] == str(folder.resolve())
 
-    again = export.hashes_for(folder, out)
-    assert not calls and again["hash"].tolist() == hashes["hash"].tolist()
-    assert again.attrs["image_dir"] == str(folder.resolve())
+    assert export.hashes_for(folder, out, hash_size=16).attrs["hashed"] == 4  # another size: hashed again
+    shutil.copy(folder / "sub" / "copy.jpg", folder / "new.jpg")  # a new file: only it is hashed
+    table = export.hashes_for(folder, out, method="phash")
+    assert len(table) == 5 and table.attrs["hashed"] == 1
+    assert export.hashes_for(tmp_path / "elsewhere" / ".." / "images", out, method="phash").attrs["hashed"] == 0
 
-    export.hashes_for(folder, out, hash_size=16)  # another size: hashed again
-    assert calls[-1]["hash_size"] == 16
-    shutil.copy(folder / "sub" / "copy.jpg", folder / "new.jpg")  # a new file: hashed again
-    assert len(export.hashes_for(folder, out)) == 5 and len(calls) == 2
-    assert len(export.hashes_for(tmp_path / "elsewhere" / ".." / "images", out)) == 5 and len(calls) == 2
+
+def test_hashes_for_sees_a_photo_edited_in_place(folder, tmp_path, originals):
+    out = tmp_path / "out"
+    edited = folder / "sub" / "copy.jpg"
+    before = export.hashes_for(folder, out).set_index("path")["hash"]
+    shutil.copy(originals[3], edited)  # the same name, another picture
+    after = export.hashes_for(folder, out)
+    assert after.attrs["hashed"] == 1
+    new = after.set_index("path")["hash"]
+    assert new[str(edited)] == hash_images([edited])["hash"].iloc[0] != before[str(edited)]
+    assert read_hashes(out / "hashes.parquet").set_index("path")["hash"][str(edited)] == new[str(edited)]
 
 
 def test_threshold_round_trip(tmp_path):

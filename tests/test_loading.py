@@ -112,7 +112,7 @@ BAD_FILES = {
     "truncated": (lambda p, good: p.write_bytes(good[: len(good) // 3]), "truncated"),
     "corrupt-png-data": (lambda p, good: p.write_bytes(_corrupt_png()), "corrupt"),
     "folder": (lambda p, good: p.mkdir(), "folder"),
-    "dangling-link": (lambda p, good: p.symlink_to(p.parent / "missing.jpg"), "not found"),
+    "dangling-link": (lambda p, good: p.symlink_to(p.parent / "missing.jpg"), "broken symbolic link"),
 }
 
 
@@ -142,4 +142,7 @@ def test_real_bomb_header_is_refused_without_decoding(tmp_path):
     path.write_bytes(buffer.getvalue())
     assert path.stat().st_size < 100_000
     row = hash_file(path)
-    assert row["hash"] is None and "pixels" in row["error"] or "too large" in row["error"]
+    assert row["hash"] is None and row["error"].endswith("it has 240,000,000 pixels, over the limit of 178,956,970")
+    # dedupkit's own limit is the one quoted, not Pillow's (which refused to open the file)
+    error = hash_file(path, max_pixels=50_000_000)["error"]
+    assert error == "image too large to open safely: it has 240,000,000 pixels, over the limit of 50,000,000"

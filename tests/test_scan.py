@@ -7,13 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pytest
 
-from dedupkit import hash_images, list_images
+from dedupkit import hash_images, hash_settings, list_images
 from dedupkit.scan import HASH_COLUMNS
+from dedupkit.tables import SETTINGS_COLUMNS
 
 
 def test_folder_scan_has_one_row_per_image_and_records_errors(small_dir):
     table = hash_images(small_dir)
-    assert list(table.columns) == list(HASH_COLUMNS)
+    assert list(table.columns) == [*HASH_COLUMNS, *SETTINGS_COLUMNS]
     names = [p.replace(str(small_dir) + "/", "") for p in table["path"]]
     assert names == sorted(names)
     assert len(table) == 8  # 4 photos + sub/half.png + 3 bad; .hidden and readme.txt left out
@@ -26,7 +27,7 @@ def test_folder_scan_has_one_row_per_image_and_records_errors(small_dir):
     assert len(good) == 5 and good["hash"].str.len().eq(16).all()
     assert good["format"].isin(["JPEG", "PNG"]).all() and (good["width"] > 0).all()
     assert table["bytes"].notna().all()
-    assert table.attrs["method"] == "dhash" and table.attrs["hash_size"] == 8
+    assert hash_settings(table) == {"method": "dhash", "hash_size": 8, "trim": True, "exact": False}
     assert [p.endswith("readme.txt") for p in table.attrs["skipped"]] == [True]
 
 
@@ -63,7 +64,7 @@ def test_extensions_option(small_dir):
 def test_other_methods_and_sizes(small_dir):
     table = hash_images(small_dir, method="phash", hash_size=16)
     assert table["hash"].dropna().str.len().eq(64).all()
-    assert table.attrs["method"] == "phash"
+    assert hash_settings(table)["method"] == "phash" and hash_settings(table)["hash_size"] == 16
 
 
 def test_bad_arguments_are_clear_errors(small_dir, tmp_path):
@@ -77,4 +78,4 @@ def test_bad_arguments_are_clear_errors(small_dir, tmp_path):
 
 def test_empty_folder_gives_an_empty_table(tmp_path):
     table = hash_images(tmp_path)
-    assert len(table) == 0 and list(table.columns) == list(HASH_COLUMNS)
+    assert len(table) == 0 and list(table.columns) == [*HASH_COLUMNS, *SETTINGS_COLUMNS]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dedupkit import HashIndex, codes_to_hex, find_pairs, hash_images, hamming
+from dedupkit import HashIndex, codes_to_hex, find_pairs, hash_images, hamming, with_hash_settings
 from dedupkit.search import faiss_radius, pairs_from_codes
 
 
@@ -34,7 +34,10 @@ def planted_codes(n: int, n_bytes: int, seed: int) -> np.ndarray:
 
 
 def table(codes: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({"path": [f"img{i:05d}.jpg" for i in range(len(codes))], "hash": codes_to_hex(codes)})
+    """A hash table of planted codes, labelled as dHash of their length (so an index can be built from it)."""
+    hashes = pd.DataFrame({"path": [f"img{i:05d}.jpg" for i in range(len(codes))], "hash": codes_to_hex(codes)})
+    return with_hash_settings(hashes, method="dhash", hash_size=int(np.sqrt(codes.shape[1] * 8)), trim=True,
+                              exact=False)
 
 
 @pytest.mark.parametrize("n_bytes", [8, 32], ids=["64bit", "256bit"])

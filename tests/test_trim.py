@@ -78,13 +78,13 @@ def test_bad_options_are_refused(small_photo):
 
 
 def test_hash_images_with_trim_hashes_a_padded_copy_like_the_photo(tmp_path, small_photo):
-    from dedupkit import find_pairs, hash_images
+    from dedupkit import find_pairs, hash_images, hash_settings
 
     small_photo.save(tmp_path / "photo.png")
     ImageOps.expand(small_photo, border=(0, 40), fill=(0, 0, 0)).save(tmp_path / "letterboxed.png")
     plain = hash_images(tmp_path, workers=1, trim=False)
     trimmed = hash_images(tmp_path, workers=1)  # trimming is on by default
-    assert trimmed.attrs["trim"] is True and plain.attrs["trim"] is False
-    assert hash_images(tmp_path, workers=1, exact=True).attrs["trim"] is False
+    assert hash_settings(trimmed)["trim"] is True and hash_settings(plain)["trim"] is False
+    assert hash_settings(hash_images(tmp_path, workers=1, exact=True))["trim"] is False
     assert find_pairs(plain, max_distance=10).empty
     assert find_pairs(trimmed, max_distance=0)["distance"].tolist() == [0]
