@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="also write duplicate groups to this .csv or .parquet file (not with --against)")
     find_cmd.add_argument("--hashes", type=Path, default=None,
                           help="also write the hash table to this .csv or .parquet file")
+    _add_keep_options(find_cmd)
     find_cmd.add_argument("--against", type=_existing_dir, default=None, metavar="REF_DIR",
                           help="report only pairs between DIR and this reference folder")
     find_cmd.add_argument("--dihedral", action="store_true",
@@ -208,14 +209,32 @@ def _cmd_hash(args: argparse.Namespace, out) -> None:
     print(f"hashes: {args.output}", file=out)
 
 
-def _check_find_args(args: argparse.Namespace) -> int:
-    """Check what can be checked before the first file is read; return the candidate threshold."""
+def _add_keep_options(command: argparse.ArgumentParser) -> None:
+    """The options of the keep rules (dedupkit.keep), for the commands that make groups."""
+    command.add_argument("--reference", type=_existing_dir, action="append", default=None, metavar="REF_DIR",
+                         help="a folder whose files are always kept and never offered for removal (e.g. a "
+                              "training set); repeat for more")
+    command.add_argument("--prefer", type=_existing_dir, action="append", default=None, metavar="DIR",
+                         help="prefer to keep files under this folder (after the content rules); repeat, first first")
+
+
+def _group(pairs, hashes, args: argparse.Namespace):
+    """The groups, with the keep options given on the command line."""
+    return find_groups(pairs, hashes, reference=getattr(args, "reference", None), prefer=getattr(args, "prefer", None))
+
+
+def _check_find_args(args: argparse.Namespace, outputs: dict[str, Path | None] | None = None) -> int:
+    """Check what can be checked before the first file is read; return the candidate threshold.
+
+    ``outputs`` are the tables to be written, by flag (default: find's ``-o``, ``--groups`` and ``--hashes``).
+    """
     if args.crops and not args.verify:
         raise CommandError("--crops proposes pairs that only verification can confirm: drop --no-verify")
-    if args.against is not None and args.groups is not None:
+    if getattr(args, "against", None) is not None and args.groups is not None:
         raise CommandError("--groups groups the files of one folder; with --against the pairs join two folders: "
                            "drop --groups, or run find on one folder")
-    _check_args(args, {"-o": args.output, "--groups": args.groups, "--hashes": args.hashes})
+    _check_args(args, {"-o": args.output, "--groups": args.groups, "--hashes": args.hashes} if outputs is None
+                else outputs)
     default = CANDIDATE_DISTANCE if args.verify else HASH_ONLY_DISTANCE
     max_distance = args.max_distance if args.max_distance is not None else round(default * args.hash_size**2 / 64)
     if max_distance > args.hash_size**2:
@@ -254,7 +273,7 @@ def _cmd_find(args: argparse.Namespace, out) -> None:
     pairs = find_duplicates(hashes, max_distance=max_distance, verify=args.verify, crops=args.crops,
                             dihedral=args.dihedral, workers=args.workers,
                             progress=False if args.no_progress else None)
-    groups = find_groups(pairs, hashes) if args.groups else None
+    groups = _group(pairs, hashes, args) if args.groups else None
     _write(write_pairs, pairs, args.output, root=args.dir)
     print(f"{len(pairs)} {checked} within distance {max_distance}: {args.output}", file=out)
     if groups is not None:
@@ -293,6 +312,7 @@ def _add_report_parser(commands) -> None:
     report_cmd.add_argument("-o", "--output", type=Path, default=Path("report.html"),
                             help="HTML file to write (default: report.html)")
     report_cmd.add_argument("--groups", type=Path, default=None, help="read the groups from this CSV (from `find`)")
+    _add_keep_options(report_cmd)
     report_cmd.add_argument("--pairs", type=Path, default=None, help="with --groups: the pairs CSV (weakest links)")
     report_cmd.add_argument("--hashes", type=Path, default=None,
                             help="with --groups: the hashes CSV (files scanned, unreadable files)")
@@ -315,12 +335,15 @@ def _cmd_report(args: argparse.Namespace, out) -> None:
         if args.pairs is not None or args.hashes is not None:
             raise CommandError("--pairs and --hashes are read with --groups: give the groups CSV too, "
                                "or none of them to scan DIR")
-        max_distance = _check_find_args(args)
+        if args.output.is_dir() or not args.output.parent.is_dir():
+            raise CommandError(f"-o: {args.output} must be a file in a folder that exists")
+        max_distance = _check_find_args(args, outputs={})
         hashes = _hash(args.dir, args)
         pairs = find_duplicates(hashes, max_distance=max_distance, verify=args.verify, crops=args.crops,
                                 workers=args.workers, progress=False if args.no_progress else None)
-        groups = _relative(find_groups(pairs, hashes), args.dir, ["path"])
-        pairs, hashes = _relative(pairs, args.dir, ["path_a", "path_b"]), _relative(hashes, args.dir, ["path"])
+        groups = relative_paths(_group(pairs, hashes, args), args.dir)
+        pairs = relative_paths(pairs, args.dir, columns=("path_a", "path_b"))
+        hashes = relative_paths(hashes, args.dir)
         settings = {"max distance": max_distance, "verified": "yes" if args.verify else "no (hash only)",
                     **({"crops": "yes"} if args.crops else {})}
     else:

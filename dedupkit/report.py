@@ -291,8 +291,10 @@ def _pair_lookup(pairs: pd.DataFrame | None) -> dict:
 
 
 def _attrs_settings(hashes: pd.DataFrame | None) -> dict:
-    """The hashing settings a table from :func:`dedupkit.hash_images` carries in its ``attrs``."""
-    attrs = hashes.attrs if hashes is not None else {}
+    """The hashing settings a hash table carries (:func:`dedupkit.hash_settings`), in words."""
+    from .tables import hash_settings  # noqa: PLC0415
+
+    attrs = (hash_settings(hashes, required=False) or {}) if hashes is not None else {}
     settings = {}
     if "method" in attrs:
         bits = f", {attrs['hash_size'] ** 2} bits" if isinstance(attrs.get("hash_size"), int) else ""

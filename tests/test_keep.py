@@ -152,3 +152,26 @@ def test_unreadable_files_have_an_error_and_tie(tmp_path):
     facts = file_facts([tmp_path / "broken.jpg", tmp_path / "missing.jpg"])
     assert facts["error"].notna().all()
     assert keep_order(facts, rules=["pixels", "quality"]).tolist() in ([0, 1], [1, 0])
+
+
+def test_the_cli_keeps_reference_files_and_says_why(tmp_path, photo):
+    import subprocess
+    import sys
+
+    (tmp_path / "photos" / "train").mkdir(parents=True)
+    (tmp_path / "photos" / "test").mkdir()
+    photo.resize((200, 150)).save(tmp_path / "photos" / "train" / "small.jpg", quality=90)
+    photo.save(tmp_path / "photos" / "test" / "big.jpg", quality=90)
+    run = [sys.executable, "-m", "dedupkit", "find", str(tmp_path / "photos"), "-o", str(tmp_path / "p.csv"),
+           "--groups", str(tmp_path / "g.csv")]
+    subprocess.run(run, check=True, capture_output=True)
+    plain = pd.read_csv(tmp_path / "g.csv")
+    assert plain.loc[plain["keep"], "path"].tolist() == ["test/big.jpg"]
+    assert plain.loc[plain["keep"], "keep_reason"].tolist() == ["more pixels of the picture"]
+    subprocess.run([*run, "--reference", str(tmp_path / "photos" / "train")], check=True, capture_output=True)
+    ref = pd.read_csv(tmp_path / "g.csv")
+    assert ref.loc[ref["keep"], "path"].tolist() == ["train/small.jpg"]
+    assert ref.loc[~ref["keep"], "path"].tolist() == ["test/big.jpg"]
+    assert ref.loc[ref["keep"], "keep_reason"].tolist() == ["under a reference folder"]
+    bad = subprocess.run([*run, "--reference", str(tmp_path / "nowhere")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "nowhere" in bad.stderr

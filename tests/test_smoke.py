@@ -19,7 +19,7 @@ def test_the_sample_end_to_end(tmp_path):
     hashes = dedupkit.hash_images(SAMPLE, progress=False, workers=1)
     assert len(hashes) == 44 and hashes["error"].notna().sum() == 3  # the three bad files of data/sample/bad
     phash = dedupkit.hash_images(SAMPLE, method="phash", progress=False, workers=1)
-    assert phash["hash"].dropna().str.len().eq(16).all() and phash.attrs["method"] == "phash"
+    assert phash["hash"].dropna().str.len().eq(16).all() and dedupkit.hash_settings(phash)["method"] == "phash"
     hash_pairs = dedupkit.find_pairs(hashes, max_distance=10)
     assert len(hash_pairs) >= 8 and (hash_pairs["distance"] <= 10).all()
     pairs = dedupkit.find_duplicates(hashes, progress=False, workers=1)
