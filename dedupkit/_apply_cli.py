@@ -1,4 +1,4 @@
-"""The ``apply`` and ``restore`` subcommands of the command line (:mod:`dedupkit.cli` calls these).
+"""The ``apply`` and ``restore`` commands of the command line (their options are in :mod:`dedupkit.cli`).
 
 Every mistake in how they are called is raised as ``ValueError`` with a
 one-line message; the CLI prints it and exits with status 2.
@@ -17,51 +17,7 @@ from .actions import apply, restore, resume
 from .manifest import read_manifest
 from .plan import plan_actions, plan_summary, read_plan
 
-__all__ = ["add_apply_commands", "cmd_apply", "cmd_restore"]
-
-
-def add_apply_commands(commands) -> None:
-    """Add ``apply`` and ``restore`` to the CLI's subparsers."""
-    apply_cmd = commands.add_parser(
-        "apply", help="move, link or delete the files a group table does not keep (dry run unless --run)",
-        description="Act on the files that INPUT does not keep: a groups CSV (dedupkit find --groups), a plan "
-                    "saved with --save-plan, or the manifest of an interrupted run (to resume it). Prints the "
-                    "plan and changes nothing unless --run is given. Each file is checked first to be unchanged "
-                    "since the scan (size, mtime, SHA-256); kept files, reference files and the last copy of a "
-                    "group are never touched. Every run writes a manifest first: dedupkit restore MANIFEST "
-                    "undoes it.",
-    )
-    apply_cmd.add_argument("input", type=Path, metavar="INPUT")
-    apply_cmd.add_argument("--root", type=Path, default=None,
-                           help="the folder dedupkit find scanned: the groups CSV's paths are relative to it")
-    what = apply_cmd.add_mutually_exclusive_group()
-    what.add_argument("--move-to", type=Path, default=None, metavar="DIR",
-                      help="move the files here, keeping their layout under --root (the default action; "
-                           "default DIR: ROOT-duplicates beside ROOT)")
-    what.add_argument("--hardlink", action="store_true", help="replace each file by a hard link to the kept file")
-    what.add_argument("--symlink", action="store_true", help="replace each file by a symbolic link to the kept file")
-    what.add_argument("--delete", action="store_true", help="delete the files (with --run, needs --yes)")
-    apply_cmd.add_argument("--trash", type=Path, default=None, metavar="DIR",
-                           help="where --hardlink/--symlink keep the originals (restore needs them) and --delete "
-                                "holds files until the run ends (default: ROOT-trash beside ROOT)")
-    apply_cmd.add_argument("--reference", type=Path, action="append", default=None, metavar="DIR",
-                           help="never touch files under this folder (may be given more than once)")
-    apply_cmd.add_argument("--hashes", type=Path, default=None, metavar="HASHES.csv",
-                           help="the hash table of the same scan (dedupkit find --hashes): a file whose size "
-                                "differs from the scan's is skipped")
-    apply_cmd.add_argument("--manifest", type=Path, default=None,
-                           help="the manifest to write (default: INPUT's name + .apply-TIME.jsonl beside it)")
-    apply_cmd.add_argument("-o", "--save-plan", type=Path, default=None, metavar="PATH",
-                           help="also write the plan as CSV; apply it later with dedupkit apply PATH --run")
-    apply_cmd.add_argument("--run", action="store_true", help="act (default: dry run, print the plan)")
-    apply_cmd.add_argument("--yes", action="store_true", help="confirm --delete")
-
-    restore_cmd = commands.add_parser(
-        "restore", help="undo an apply run: put every file back",
-        description="Put back every file that the run recorded in MANIFEST moved or linked (or had not yet "
-                    "deleted), finished or interrupted.",
-    )
-    restore_cmd.add_argument("manifest", type=Path, metavar="MANIFEST")
+__all__ = ["cmd_apply", "cmd_restore"]
 
 
 def cmd_apply(args: argparse.Namespace, out) -> None:

@@ -16,17 +16,13 @@ import logging
 import numpy as np
 import pandas as pd
 
+from .defaults import CANDIDATE_DISTANCE, HASH_ONLY_DISTANCE
 from .search import find_pairs
 
 __all__ = ["CANDIDATE_DISTANCE", "HASH_ONLY_DISTANCE", "find_duplicates"]
 
 logger = logging.getLogger(__name__)
 
-#: dHash distance up to which pairs become candidates for verification
-#: (64-bit hashes; chosen on the tuning half of the benchmark, see benchmarks/README.md).
-CANDIDATE_DISTANCE = 16
-#: The hash-only threshold (``verify=False``): the historical default.
-HASH_ONLY_DISTANCE = 10
 
 
 def _scaled(distance: int, hashes: pd.DataFrame) -> int:

@@ -14,6 +14,8 @@ import imagehash
 import numpy as np
 from PIL import Image
 
+from .defaults import METHODS
+
 __all__ = [
     "METHODS",
     "check_method",
@@ -32,8 +34,8 @@ _FUNCTIONS: dict[str, Callable[..., imagehash.ImageHash]] = {
     "whash": imagehash.whash,
 }
 
-#: The hash methods dedupkit computes, by name.
-METHODS: tuple[str, ...] = tuple(_FUNCTIONS)
+if tuple(_FUNCTIONS) != METHODS:  # pragma: no cover - a method added in one place only
+    raise ImportError(f"dedupkit.defaults.METHODS {METHODS} and the hash functions {tuple(_FUNCTIONS)} differ")
 
 
 def check_method(method: str, hash_size: int) -> None:

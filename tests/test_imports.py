@@ -52,3 +52,12 @@ def test_the_version_comes_from_the_installed_metadata():
     from importlib.metadata import version
 
     assert dedupkit.__version__ == version("dedupkit")
+
+
+def test_the_command_line_parses_without_the_library():
+    seen = _probe(
+        "import json, sys; from dedupkit.cli import build_parser;"
+        "build_parser().parse_args(['find', '.', '-o', 'x.csv']);"
+        f"print(json.dumps({{'loaded': [m for m in {HEAVY!r} + ['numpy', 'PIL'] if m in sys.modules]}}))"
+    )
+    assert seen == {"loaded": []}

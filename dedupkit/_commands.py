@@ -1,0 +1,266 @@
+"""The commands of the ``dedupkit`` command line (the parser and ``main`` are in :mod:`dedupkit.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from .cache import resolve_cache_path
+from .cli import CommandError, _is_loopback
+from .defaults import CANDIDATE_DISTANCE, HASH_ONLY_DISTANCE
+from .dihedral import search_dihedral
+from .duplicates import find_duplicates
+from .export import write_groups, write_pairs
+from .groups import find_groups
+from .hashing import check_method
+from .index import HashIndex
+from .scan import hash_images
+from .tables import check_output_path, relative_paths, write_table
+
+
+def _hash(directory: Path, args: argparse.Namespace, *, dihedral: bool = False) -> pd.DataFrame:
+    try:
+        hashes = hash_images(directory, method=args.method, hash_size=args.hash_size, workers=args.workers,
+                             exact=args.exact, progress=False if args.no_progress else None,
+                             trim=args.trim, dihedral=dihedral, cache=args.cache)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    return hashes
+
+
+def _write(write, table: pd.DataFrame, path: Path, **options) -> None:
+    try:
+        write(table, path, **options)
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot write {path}: {exc}") from None
+
+
+def _report_scan(hashes: pd.DataFrame, directory: Path, out) -> None:
+    """What the scan found: files, unreadable ones (each with its reason), and what the cache gave."""
+    n_errors = int(hashes["error"].notna().sum())
+    skipped = len(hashes.attrs.get("skipped", []))
+    note = f" ({skipped} other file{'s' * (skipped != 1)} left out by extension)" if skipped else ""
+    print(f"scanned {len(hashes)} files in {directory}{note}: {n_errors} could not be read", file=out)
+    if hashes.attrs.get("cached"):
+        print(f"  {hashes.attrs['cached']} files taken from the cache, {hashes.attrs['hashed']} hashed", file=out)
+    failed = relative_paths(hashes[hashes["error"].notna()], directory)
+    for path, error in zip(failed["path"], failed["error"]):
+        print(f"  error: {path}: {error}", file=out)
+
+
+def _check_args(args: argparse.Namespace, outputs: dict[str, Path | None]) -> None:
+    """Check the hash options and every file to be written, before the first image is read."""
+    try:
+        check_method(args.method, args.hash_size)
+    except ValueError as exc:
+        raise CommandError(f"--method/--hash-size: {exc}") from None
+    if args.workers is not None and args.workers < 1:
+        raise CommandError(f"--workers must be at least 1, got {args.workers}")
+    if isinstance(args.cache, Path | str):
+        outputs = {**outputs, "--cache": resolve_cache_path(args.cache, args.dir)}
+    seen: dict[str, str] = {}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        if flag != "--cache":
+            try:
+                check_output_path(path)
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"{flag}: {exc}") from None
+        key = os.path.abspath(path)
+        if key in seen:
+            raise CommandError(f"{seen[key]} and {flag} both name {path}: give each its own file")
+        seen[key] = flag
+
+
+def _cmd_hash(args: argparse.Namespace, out) -> None:
+    _check_args(args, {"-o": args.output})
+    hashes = _hash(args.dir, args)
+    _write(write_table, relative_paths(hashes, args.dir), args.output)
+    _report_scan(hashes, args.dir, out)
+    print(f"hashes: {args.output}", file=out)
+
+
+def _group(pairs, hashes, args: argparse.Namespace):
+    """The groups, with the keep options given on the command line."""
+    return find_groups(pairs, hashes, reference=getattr(args, "reference", None), prefer=getattr(args, "prefer", None))
+
+
+def _check_find_args(args: argparse.Namespace, outputs: dict[str, Path | None] | None = None) -> int:
+    """Check what can be checked before the first file is read; return the candidate threshold.
+
+    ``outputs`` are the tables to be written, by flag (default: find's ``-o``, ``--groups`` and ``--hashes``).
+    """
+    if args.crops and not args.verify:
+        raise CommandError("--crops proposes pairs that only verification can confirm: drop --no-verify")
+    if getattr(args, "against", None) is not None and args.groups is not None:
+        raise CommandError("--groups groups the files of one folder; with --against the pairs join two folders: "
+                           "drop --groups, or run find on one folder")
+    _check_args(args, {"-o": args.output, "--groups": args.groups, "--hashes": args.hashes} if outputs is None
+                else outputs)
+    default = CANDIDATE_DISTANCE if args.verify else HASH_ONLY_DISTANCE
+    max_distance = args.max_distance if args.max_distance is not None else round(default * args.hash_size**2 / 64)
+    if max_distance > args.hash_size**2:
+        raise CommandError(f"--max-distance must be at most {args.hash_size**2} for {args.hash_size**2}-bit hashes")
+    return max_distance
+
+
+def _cmd_find(args: argparse.Namespace, out) -> None:
+    max_distance = _check_find_args(args)
+    hashes = _hash(args.dir, args, dihedral=args.dihedral)
+    if args.hashes:
+        _write(write_table, relative_paths(hashes, args.dir), args.hashes)
+    _report_scan(hashes, args.dir, out)
+    checked = "verified pairs" if args.verify else "pairs"
+    if args.against is not None:
+        reference = _hash(args.against, args)
+        index = HashIndex(method=args.method, hash_size=args.hash_size, trim=args.trim, exact=args.exact)
+        index.add(reference)
+        if args.dihedral:
+            matches = search_dihedral(index, hashes, max_distance=max_distance)
+        else:
+            matches = index.search(hashes, max_distance=max_distance)
+        if args.verify:
+            from .verify import verify_pairs  # noqa: PLC0415 - OpenCV only when verifying
+
+            asked = matches.rename(columns={"query": "path_a", "match": "path_b"})
+            asked = verify_pairs(asked, workers=args.workers, progress=False if args.no_progress else None)
+            matches = asked[asked["verified"]].rename(columns={"path_a": "query", "path_b": "match"})
+        matches = relative_paths(matches, args.dir, columns=["query"])
+        matches = relative_paths(matches, args.against, columns=["match"]).rename(columns={"query": "path"})
+        _write(write_table, matches, args.output)
+        print(f"indexed {len(index)} reference images in {args.against}", file=out)
+        print(f"{matches['path'].nunique()} files in {args.dir} match a reference image "
+              f"({len(matches)} {checked} within distance {max_distance}): {args.output}", file=out)
+        return
+    pairs = find_duplicates(hashes, max_distance=max_distance, verify=args.verify, crops=args.crops,
+                            dihedral=args.dihedral, workers=args.workers,
+                            progress=False if args.no_progress else None)
+    groups = _group(pairs, hashes, args) if args.groups else None
+    _write(write_pairs, pairs, args.output, root=args.dir)
+    print(f"{len(pairs)} {checked} within distance {max_distance}: {args.output}", file=out)
+    if groups is not None:
+        groups = relative_paths(groups, args.dir)
+        _write(write_groups, groups, args.groups)
+        n_groups = groups["group"].nunique()
+        print(f"{n_groups} groups, {int((~groups['keep']).sum())} files could be removed: {args.groups}", file=out)
+        if not args.dihedral:  # a turned copy's plain hash is far from the kept file's: diameters do not apply
+            _warn_wide_groups(groups, max_distance)
+
+
+_WIDE_GROUPS_SHOWN = 10
+
+
+def _warn_wide_groups(groups: pd.DataFrame, max_distance: int) -> None:
+    """Name on stderr the groups whose members are further apart than the threshold (widest first)."""
+    heads = groups.drop_duplicates("group")
+    wide = heads[heads["diameter"] > max_distance].sort_values(["diameter", "group"], ascending=[False, True])
+    for row in wide.head(_WIDE_GROUPS_SHOWN).itertuples():
+        print(f"dedupkit find: warning: group {row.group} ({row.size} files) has diameter {row.diameter}, wider "
+              f"than --max-distance {max_distance}: each file is paired with the kept file {row.path}, but "
+              f"not all of them with each other; look before you delete", file=sys.stderr)
+    if len(wide) > _WIDE_GROUPS_SHOWN:
+        print(f"dedupkit find: warning: ... and {len(wide) - _WIDE_GROUPS_SHOWN} more groups wider than "
+              f"--max-distance {max_distance} (see the diameter column)", file=sys.stderr)
+
+
+def _cmd_report(args: argparse.Namespace, out) -> None:
+    from .report import write_report  # noqa: PLC0415
+
+    if args.groups is None:
+        if args.pairs is not None or args.hashes is not None:
+            raise CommandError("--pairs and --hashes are read with --groups: give the groups CSV too, "
+                               "or none of them to scan DIR")
+        if args.output.is_dir() or not args.output.parent.is_dir():
+            raise CommandError(f"-o: {args.output} must be a file in a folder that exists")
+        max_distance = _check_find_args(args, outputs={})
+        hashes = _hash(args.dir, args)
+        pairs = find_duplicates(hashes, max_distance=max_distance, verify=args.verify, crops=args.crops,
+                                workers=args.workers, progress=False if args.no_progress else None)
+        groups = relative_paths(_group(pairs, hashes, args), args.dir)
+        pairs = relative_paths(pairs, args.dir, columns=("path_a", "path_b"))
+        hashes = relative_paths(hashes, args.dir)
+        settings = {"max distance": max_distance, "verified": "yes" if args.verify else "no (hash only)",
+                    **({"crops": "yes"} if args.crops else {})}
+    else:
+        files = (args.groups, args.pairs, args.hashes)
+        groups, pairs, hashes = (_read_csv(p) if p is not None else None for p in files)
+        settings = {"read from": ", ".join(str(p) for p in files if p is not None)}
+    if args.thumb_size < 8:
+        raise CommandError(f"--thumb-size must be at least 8 pixels, got {args.thumb_size}")
+    try:
+        written = write_report(groups, pairs=pairs, hashes=hashes, root=args.dir, path=args.output,
+                               thumb_size=args.thumb_size, max_groups=args.max_groups, settings=settings)
+    except ValueError as exc:  # a CSV without the columns a report needs
+        raise CommandError(f"{exc} ({settings.get('read from', args.dir)})") from None
+    except OSError as exc:
+        raise CommandError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    print(f"{groups['group'].nunique()} groups, {int((~groups['keep'].astype(bool)).sum())} files could be "
+          f"removed: {written}", file=out)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype={"path": str, "path_a": str, "path_b": str})
+    except FileNotFoundError:
+        raise CommandError(f"{path}: no such file") from None
+    except (OSError, ValueError) as exc:  # pandas' parser errors are ValueErrors
+        raise CommandError(f"cannot read {path}: {exc}") from None
+
+
+def _cmd_serve(args: argparse.Namespace, out) -> None:
+    # Imported here so that the other commands start without loading the web stack.
+    import uvicorn
+    from pydantic import ValidationError
+
+    from .service.app import create_app
+    from .service.settings import Settings
+    from .service.store import ImageStore, StoreError
+
+    given = {"db": args.db, "max_distance": args.max_distance, "method": args.method, "hash_size": args.hash_size,
+             "max_upload_bytes": args.max_upload_bytes, "max_pixels": args.max_pixels}
+    try:
+        settings = Settings(**{name: value for name, value in given.items() if value is not None})
+    except ValidationError as exc:
+        problems = [error["msg"].removeprefix("Value error, ") for error in exc.errors()]
+        fields = [".".join(map(str, error["loc"])) for error in exc.errors()]
+        raise CommandError("invalid settings: " + "; ".join(
+            f"{field}: {problem}" if field else problem for field, problem in zip(fields, problems))) from None
+    try:
+        store = ImageStore(settings.db, method=settings.method, hash_size=settings.hash_size)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    if settings.token is None and not _is_loopback(args.host):
+        print(f"dedupkit serve: warning: listening on {args.host} without a token: anyone who can reach this "
+              "port can read, add and delete images. Set DEDUPKIT_TOKEN.", file=sys.stderr)
+    print(f"serving {len(store)} images from {settings.db} ({settings.method}, hash_size={settings.hash_size}) "
+          f"on http://{args.host}:{args.port} (API docs: /docs; token {'required' if settings.token else 'not set'})",
+          file=out, flush=True)
+    uvicorn.run(create_app(settings, store=store), host=args.host, port=args.port, log_level=args.log_level)
+
+
+def _cmd_apply(args: argparse.Namespace, out) -> None:
+    from ._apply_cli import cmd_apply
+
+    try:
+        cmd_apply(args, out)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _cmd_restore(args: argparse.Namespace, out) -> None:
+    from ._apply_cli import cmd_restore
+
+    try:
+        cmd_restore(args, out)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+#: Each command's handler, by name.
+COMMANDS = {"hash": _cmd_hash, "find": _cmd_find, "report": _cmd_report, "serve": _cmd_serve, "apply": _cmd_apply,
+            "restore": _cmd_restore}
