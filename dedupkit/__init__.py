@@ -43,6 +43,7 @@ _OWNERS = {
     "recall_by_edit": "evaluate",
     "recommend_threshold": "evaluate",
     "threshold_summary": "evaluate",
+    "true_pairs": "evaluate",
     "export_duplicates": "export",
     "hashes_for": "export",
     "load_threshold": "export",
@@ -111,7 +112,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from .dihedral import ORIENTATIONS, find_pairs_dihedral, search_dihedral
     from .duplicates import find_duplicates
     from .edits import make_benchmark
-    from .evaluate import pair_truth, pairs_near_threshold, precision_recall, random_distances, read_truth, recall_by_edit, recommend_threshold, threshold_summary
+    from .evaluate import pair_truth, pairs_near_threshold, precision_recall, random_distances, read_truth, recall_by_edit, recommend_threshold, threshold_summary, true_pairs
     from .export import export_duplicates, hashes_for, load_threshold, save_hashes, save_threshold, write_groups, write_pairs
     from .tables import hash_settings, read_hashes, relative_paths, with_hash_settings, write_table
     from .groups import find_groups

@@ -155,6 +155,48 @@ def pair_truth(
     return labelled
 
 
+def true_pairs(hashes: pd.DataFrame, truth: pd.DataFrame, *, root: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Every true duplicate pair of hashed files, at whatever distance: the copies a search bound can hide.
+
+    Parameters
+    ----------
+    hashes
+        A hash table (``path``, ``hash``); rows without a hash are left out.
+    truth
+        A table from :func:`read_truth`.
+    root
+        The image folder the truth's ``file`` paths are relative to.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``path_a``, ``path_b`` (as in ``hashes``), ``distance`` and
+        ``duplicate`` (all ``True``): one row per unordered pair of files in
+        one truth group, nearest first.
+
+    Examples
+    --------
+    >>> hashes = pd.DataFrame({"path": ["a.jpg", "b.jpg", "c.jpg"], "hash": ["00", "0f", "ff"]})
+    >>> truth = pd.DataFrame({"file": ["a.jpg", "b.jpg", "c.jpg"], "group": ["x", "y", "x"]})
+    >>> true_pairs(hashes, truth)
+      path_a path_b  distance  duplicate
+    0  a.jpg  c.jpg         8       True
+    """
+    paths, codes = _hash_column(hashes)
+    group = _group_of(pd.Series(paths), read_truth(truth), root).to_numpy()
+    rows = []
+    for members in pd.Series(np.arange(len(paths))).groupby(group, dropna=True).indices.values():
+        members = np.asarray(members)
+        i, j = np.triu_indices(len(members), k=1)
+        a, b = members[i], members[j]
+        rows.append(pd.DataFrame({"path_a": paths[a], "path_b": paths[b], "distance": hamming(codes[a], codes[b])}))
+    out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        {"path_a": pd.Series(dtype=str), "path_b": pd.Series(dtype=str), "distance": pd.Series(dtype=np.int64)})
+    out = out.sort_values(["distance", "path_a", "path_b"], ignore_index=True)
+    out["duplicate"] = pd.array([True] * len(out), dtype="boolean")
+    return out
+
+
 def precision_recall(
     pairs: pd.DataFrame,
     truth: pd.DataFrame,

@@ -63,6 +63,7 @@ def plot_distances(
     random: np.ndarray | None = None,
     max_distance: int | None = None,
     n_bits: int = 64,
+    true_pairs: pd.DataFrame | None = None,
     log: bool = True,
     ax: Axes | None = None,
 ) -> Axes:
@@ -85,6 +86,10 @@ def plot_distances(
         default: their largest distance.
     n_bits
         Hash length, for the axis label.
+    true_pairs
+        Every true duplicate pair (:func:`dedupkit.evaluate.true_pairs`): drawn
+        as the "same picture" bars at any distance, so that copies beyond
+        ``max_distance`` show instead of hiding past the search bound.
     log
         Logarithmic count axis, so a few duplicates show next to thousands
         of random pairs.
@@ -98,23 +103,27 @@ def plot_distances(
     """
     ax = _axes(ax, (9, 4.2))
     distances = pairs["distance"].to_numpy(np.int64)
-    top = max([n_bits // 2, *distances, *(random if random is not None else [])]) + 1
+    everywhere = true_pairs["distance"].to_numpy(np.int64) if true_pairs is not None else np.zeros(0, np.int64)
+    top = max([n_bits // 2, *distances, *everywhere, *(random if random is not None else [])]) + 1
     bins = np.arange(top + 1) - 0.5
     bound = int(distances.max()) if max_distance is None and len(distances) else max_distance
     within = f"within {bound} bits" if bound is not None else "found"
-    if "duplicate" in pairs.columns:
-        label = pairs["duplicate"].astype("boolean")
+    if "duplicate" in pairs.columns or true_pairs is not None:
+        label = pairs["duplicate"].astype("boolean") if "duplicate" in pairs.columns else pd.Series(
+            pd.NA, index=pairs.index, dtype="boolean")
         same, known = label.to_numpy(bool, na_value=False), label.notna().to_numpy(bool)
-        series = [(same, f"same picture (truth), {within}", DUPLICATE),
-                  (known & ~same, f"different pictures (truth), {within}", DIFFERENT),
-                  (~known, f"not in the truth, {within}", UNLABELLED)]
-        series = [s for s in series if s[0].any() or s[2] != UNLABELLED]
+        found_same = (everywhere, f"same picture (truth): all {len(everywhere):,} pairs, at any distance") if (
+            true_pairs is not None) else (distances[same], f"same picture (truth), {within}")
+        series = [(*found_same, DUPLICATE),
+                  (distances[known & ~same], f"different pictures (truth), {within}", DIFFERENT),
+                  (distances[~known & ~same], f"not in the truth, {within}", UNLABELLED)]
+        series = [s for s in series if len(s[0]) or s[2] != UNLABELLED]
     else:
-        series = [(np.ones(len(distances), bool), f"pairs {within}", FOUND)]
+        series = [(distances, f"pairs {within}", FOUND)]
     bottom = np.zeros(len(bins) - 1)
     highest = 1
-    for mask, label_text, colour in series:
-        counts = np.histogram(distances[mask], bins)[0]
+    for values, label_text, colour in series:
+        counts = np.histogram(values, bins)[0]
         ax.bar(bins[:-1] + 0.5, counts, width=0.85, bottom=bottom, color=colour, label=label_text)
         bottom += counts
     highest = max(highest, bottom.max(initial=0))

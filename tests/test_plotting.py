@@ -182,3 +182,21 @@ def test_formats_and_sizes():
     ax = plotting.plot_image_sizes(hashes)
     assert [len(c.get_offsets()) for c in ax.collections] == [3, 1, 1]
     assert ax.get_xlabel() == "width (pixels)" and "5 readable" in ax.get_title()
+
+
+def test_true_pairs_show_at_any_distance_not_only_within_the_search_bound():
+    import dedupkit
+    from dedupkit.plotting import plot_distances
+
+    hashes = pd.DataFrame({"path": ["a", "b", "c", "d"], "hash": ["0000", "0003", "ffff", "00ff"]})
+    truth = pd.DataFrame({"file": ["a", "b", "c", "d"], "group": ["x", "x", "x", "y"]})
+    every = dedupkit.true_pairs(hashes, truth)
+    assert every["distance"].tolist() == [2, 14, 16] and every["duplicate"].all()  # a-b, b-c, a-c
+    found = dedupkit.pair_truth(dedupkit.find_pairs(hashes, max_distance=8), truth)  # only a-b, and a-d (8)
+    ax = plot_distances(found, max_distance=8, n_bits=16, true_pairs=every)
+    same = ax.containers[0]
+    assert "all 3 pairs" in same.get_label()
+    heights = {round(p.get_x() + p.get_width() / 2): p.get_height() for p in same.patches if p.get_height()}
+    assert heights == {2: 1, 14: 1, 16: 1}  # the two copies past the bound are drawn
+    without = plot_distances(found, max_distance=8, n_bits=16)
+    assert sum(p.get_height() for p in without.containers[0].patches) == 1
