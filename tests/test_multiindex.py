@@ -109,23 +109,33 @@ def test_identical_rows_inside_the_join_pair_once():
         assert as_set(*self_join(pack_words(codes), 3, n_blocks=n_blocks)) == expected
 
 
-@pytest.mark.parametrize("n_bits", [16, 64, 144, 256])
-@pytest.mark.parametrize("max_distance", [0, 3, 10, 40])
-@pytest.mark.parametrize("n", [100, 50_000, 10_000_000])
+PLAN_CASES = [(n_bits, r, n) for n_bits in (16, 64, 144, 256) for r in (0, 3, 10, 40) for n in (100, 50_000, 10_000_000)
+              if r <= n_bits]  # a distance beyond the code's bits has no plan to check
+
+
+@pytest.mark.parametrize(("n_bits", "max_distance", "n"), PLAN_CASES, ids=lambda v: str(v))
 def test_plans_obey_the_pigeonhole_rule(n_bits, max_distance, n):
-    if max_distance > n_bits:
-        return
-    plan = plan_blocks(n, n_bits, max_distance)
-    if plan.n_blocks == 0:
-        return
-    # enough budget: sum(t + 1) > r, so some block is within its budget
-    assert sum(t + 1 for t in plan.budget) >= max_distance + 1
-    assert min(plan.budget) >= 0 and max(plan.width) <= 22
-    bits = set()
-    for word, shift, width in zip(plan.word, plan.shift, plan.width):
-        block = {word * 64 + shift + b for b in range(width)}
-        assert not block & bits and max(block) < n_bits  # disjoint, inside the code
-        bits |= block
+    chosen = plan_blocks(n, n_bits, max_distance)
+    if chosen.n_blocks == 0:  # brute force, the one block-less plan
+        assert (chosen.word, chosen.shift, chosen.width, chosen.budget) == ((0,), (0,), (0,), (0,))
+    # the plan chosen, and plans forced to a few block counts (so each case checks a plan with blocks)
+    plans = [chosen] * (chosen.n_blocks > 0) + [plan_blocks(n, n_bits, max_distance, n_blocks=k) for k in (1, 2, 4)]
+    rng = np.random.default_rng(n_bits * 1000 + max_distance)
+    for plan in plans:
+        assert plan.n_blocks == len(plan.width) > 0
+        # enough budget: sum(t + 1) > r, so some block is within its budget
+        assert sum(t + 1 for t in plan.budget) >= max_distance + 1
+        assert min(plan.budget) >= 0 and max(plan.width) <= 22
+        bits, blocks = set(), []
+        for word, shift, width in zip(plan.word, plan.shift, plan.width):
+            block = {word * 64 + shift + b for b in range(width)}
+            assert not block & bits and max(block) < n_bits  # disjoint, inside the code
+            bits |= block
+            blocks.append(block)
+        # so a pair at exactly max_distance differs in at most its budget in some block, wherever the bits fall
+        for _ in range(200):
+            differ = set(rng.choice(n_bits, size=max_distance, replace=False).tolist())
+            assert any(len(differ & block) <= t for block, t in zip(blocks, plan.budget)), (plan, sorted(differ))
 
 
 def test_block_count_follows_size():
