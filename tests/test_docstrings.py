@@ -24,7 +24,8 @@ def test_the_docstring_examples_pass(name):
     for test in _examples(name):
         runner.run(test)
     result = runner.summarize(verbose=False)
-    assert result.failed == 0, f"{result.failed} docstring example(s) in {name} fail: run pytest --doctest-modules {name.replace('.', '/')}.py"
+    where = name.replace(".", "/")
+    assert result.failed == 0, f"{result.failed} docstring example(s) in {name} fail (pytest --doctest-modules {where})"
 
 
 def test_the_docstring_examples_are_found():

@@ -67,7 +67,8 @@ def test_the_readme_commands_run(tmp_path):
         if args[0] == "dedupkit":
             output = args[args.index("-o") + 1]
             assert (tmp_path / output).exists(), command
-            printed[" ".join(args[1:3] + (["--against"] if "--against" in args else []))] = result.stdout + result.stderr
+            name = " ".join(args[1:3] + (["--against"] if "--against" in args else []))
+            printed[name] = result.stdout + result.stderr
     assert set(printed) == {"hash data/sample", "find data/sample", "find data/sample --against",
                             "report data/sample", "apply out/groups.csv"}, "the checks below follow the README"
     out, sample = tmp_path / "out", REPO / "data" / "sample"

@@ -293,8 +293,8 @@ def test_groups_match_a_brute_force_star_rule_on_random_pairs(verified, exact_up
     rng = np.random.default_rng(11 + verified)
     n = 1200
     names = np.array([f"f{i:04d}" for i in range(n)], dtype=object)
-    # three hubs kept first (the first names), each linked to its own 450, 200 or 120 files (stars past 256, 100 and 64 members)
-    # and random pairs among all
+    # three hubs kept first (the first names), each linked to its own 450, 200 or 120 files (stars past 256, 100
+    # and 64 members), and random pairs among all files
     hubs = [(0, 450), (1, 200), (2, 120)]
     spokes = np.split(rng.permutation(np.arange(3, n))[:770], [450, 650])
     a = np.concatenate([np.full(k, h) for h, k in hubs] + [rng.integers(0, n, 2500)])
