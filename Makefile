@@ -9,6 +9,9 @@ KERNEL := $(VENV)/share/jupyter/kernels/python3/kernel.json
 NOTEBOOKS := 01_hash_dataset 02_tune_threshold 03_export_duplicates 04_calibrate_and_compare
 # The browser test of the API docs drives Debian's chromium with playwright (which never downloads a browser).
 CHROMIUM := /usr/bin/chromium
+# Seconds a notebook cell may run (nbval, papermill and tests/test_notebooks.py): a hang fails with a timeout error
+# naming the cell, instead of eating CI's time.
+CELL_TIMEOUT := 600
 
 .PHONY: install demo test test-min lab clean bench-data
 
@@ -35,7 +38,7 @@ demo: $(STAMP) $(KERNEL)
 	$(BIN)/dedupkit find data/sample -o out/duplicates.csv --groups out/groups.csv --hashes out/hashes.csv
 	$(BIN)/dedupkit report data/sample --groups out/groups.csv --pairs out/duplicates.csv --hashes out/hashes.csv -o out/report.html
 	@for nb in $(NOTEBOOKS); do \
-		$(BIN)/papermill notebooks/$$nb.ipynb out/$$nb.ipynb -k python3 --no-progress-bar \
+		$(BIN)/papermill notebooks/$$nb.ipynb out/$$nb.ipynb -k python3 --no-progress-bar --execution-timeout $(CELL_TIMEOUT) \
 			-p image_dir data/sample -p output_dir out || exit 1; \
 	done
 	@echo
@@ -49,7 +52,7 @@ demo: $(STAMP) $(KERNEL)
 
 test: $(STAMP) $(KERNEL) $(CHROMIUM)
 	$(BIN)/python -m pytest
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks/
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) notebooks/
 
 # The lowest versions pyproject.toml declares, in a venv of their own, and the smoke test on them: a floor that
 # does not work fails here (CI runs it after `make test`).

@@ -230,3 +230,107 @@ def test_empty_pairs_give_an_empty_table():
     assert find_groups(only_unverified).empty
     with pytest.raises(ValueError, match="path_a"):
         find_groups(pd.DataFrame({"x": [1]}))
+
+
+def union_find_components(pairs: pd.DataFrame) -> dict[str, str]:
+    """Each path's component root, by a plain union-find over every row of the pair table."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in zip(pairs["path_a"], pairs["path_b"]):
+        parent[root(a)] = root(b)
+    return {x: root(x) for x in parent}
+
+
+def brute_force_stars(pairs: pd.DataFrame) -> pd.DataFrame:
+    """The star rule of find_groups' Notes, slowly: files by the keep rule (here, files of one size with names of
+    one length: by name);
+    a file in no group becomes a centre and takes each file it is linked to and in no group, nearest first
+    (ties: the better-kept file first), skipping a file called different from one it has taken."""
+    verified = pairs["verified"] if "verified" in pairs else pd.Series(True, index=pairs.index)
+    links: dict[str, list[tuple[int, int, str]]] = {}
+    different: set[frozenset[str]] = set()
+    for a, b, d, v in zip(pairs["path_a"], pairs["path_b"], pairs["distance"], verified):
+        if a == b or pd.isna(v):  # not verified: no link, and no bar
+            continue
+        if v:
+            links.setdefault(a, []).append((int(d), b))
+            links.setdefault(b, []).append((int(d), a))
+        else:
+            different.add(frozenset((a, b)))
+    centre: dict[str, str] = {}
+    link: dict[str, int] = {}
+    for c in sorted(set(pairs["path_a"]) | set(pairs["path_b"])):
+        if c in centre or c not in links:
+            continue
+        centre[c], link[c], taken = c, 0, [c]
+        for d, v in sorted(links[c]):
+            if v in centre or any(frozenset((v, t)) in different for t in taken):
+                continue
+            centre[v], link[v] = c, d
+            taken.append(v)
+    members: dict[str, list[str]] = {}
+    for path, c in centre.items():
+        members.setdefault(c, []).append(path)
+    stars = sorted((sorted(m) for m in members.values() if len(m) > 1), key=lambda m: (-len(m), m[0]))
+    rows = [(g, p, p == m[0], len(m), link[p]) for g, m in enumerate(stars) for p in m]
+    return pd.DataFrame(rows, columns=["group", "path", "keep", "size", "link_distance"])
+
+
+@pytest.mark.parametrize("verified", [False, True], ids=["hash-pairs", "verified"])
+@pytest.mark.parametrize("exact_up_to", [None, 100], ids=["exact-diameters", "cut-off-at-100"])
+def test_groups_match_a_brute_force_star_rule_on_random_pairs(verified, exact_up_to, monkeypatch):
+    import dedupkit.groups as groups_module
+
+    if exact_up_to is not None:  # groups above it take the diameter of their found pairs, as groups past 5,000 do
+        monkeypatch.setattr(groups_module, "_EXACT_DIAMETER_UP_TO", exact_up_to)
+    rng = np.random.default_rng(11 + verified)
+    n = 1200
+    names = np.array([f"f{i:04d}" for i in range(n)], dtype=object)
+    # three hubs kept first (the first names), each linked to its own 450, 200 or 120 files (stars past 256, 100
+    # and 64 members), and random pairs among all files
+    hubs = [(0, 450), (1, 200), (2, 120)]
+    spokes = np.split(rng.permutation(np.arange(3, n))[:770], [450, 650])
+    a = np.concatenate([np.full(k, h) for h, k in hubs] + [rng.integers(0, n, 2500)])
+    b = np.concatenate([*spokes, rng.integers(0, n, 2500)])
+    # the hubs' links nearer than the random pairs, so a group's largest pair distance is one between two spokes
+    low = 0 if verified else 1  # verified pairs at distance 0 stay separate files; hash pairs at 0 would merge
+    distance = np.r_[rng.integers(low, 11, 770), rng.integers(11, 65, 2500)]
+    pairs = pd.DataFrame({"path_a": names[a], "path_b": names[b], "distance": distance})
+    if verified:
+        pairs["verified"] = pd.array(rng.choice([True, False, None], len(a), p=[.7, .2, .1]), dtype="boolean")
+    codes = rng.integers(0, 256, (n, 8), dtype=np.uint8)
+    codes[10:200:3] = codes[4]  # identical hashes among members
+    hashes = pd.DataFrame({"path": names, "hash": codes_to_hex(codes), "width": 100, "height": 100})
+
+    groups = find_groups(pairs, hashes, read_files=False)
+    expected = brute_force_stars(pairs)
+    assert expected["size"].max() > 256 and (expected.groupby("group")["size"].first() > 64).sum() >= 3
+    got = groups[["group", "path", "keep", "size", "link_distance"]]
+    pd.testing.assert_frame_equal(got, expected.astype({"path": "string"}))
+    check_stars(groups, pairs)
+
+    # each group within one connected component of the pair graph
+    component = union_find_components(pairs)
+    assert (groups.groupby("group")["path"].agg(lambda p: len({component[x] for x in p})) == 1).all()
+    # diameters: the largest distance between any two members' hashes, by brute force over all member pairs;
+    # past the cut-off, the largest distance of a pair-table row inside the group
+    code = dict(zip(names, codes))
+    limit = groups_module._EXACT_DIAMETER_UP_TO
+    inside = dict(zip(groups["path"], groups["group"]))
+    for g, members in groups.groupby("group")["path"]:
+        size = len(members)
+        if size <= limit:
+            stack = np.stack([code[p] for p in members])
+            want = max(int(hamming(stack[i], stack[j])) for i in range(size) for j in range(i + 1, size))
+        else:
+            want = max(int(d) for x, y, d in zip(pairs["path_a"], pairs["path_b"], pairs["distance"])
+                       if inside.get(x) == g and inside.get(y) == g)
+        assert (groups.loc[members.index, "diameter"] == want).all(), (g, size)
+    assert (groups["size"] > limit).any() == (exact_up_to is not None)

@@ -109,23 +109,33 @@ def test_identical_rows_inside_the_join_pair_once():
         assert as_set(*self_join(pack_words(codes), 3, n_blocks=n_blocks)) == expected
 
 
-@pytest.mark.parametrize("n_bits", [16, 64, 144, 256])
-@pytest.mark.parametrize("max_distance", [0, 3, 10, 40])
-@pytest.mark.parametrize("n", [100, 50_000, 10_000_000])
+PLAN_CASES = [(n_bits, r, n) for n_bits in (16, 64, 144, 256) for r in (0, 3, 10, 40) for n in (100, 50_000, 10_000_000)
+              if r <= n_bits]  # a distance beyond the code's bits has no plan to check
+
+
+@pytest.mark.parametrize(("n_bits", "max_distance", "n"), PLAN_CASES, ids=lambda v: str(v))
 def test_plans_obey_the_pigeonhole_rule(n_bits, max_distance, n):
-    if max_distance > n_bits:
-        return
-    plan = plan_blocks(n, n_bits, max_distance)
-    if plan.n_blocks == 0:
-        return
-    # enough budget: sum(t + 1) > r, so some block is within its budget
-    assert sum(t + 1 for t in plan.budget) >= max_distance + 1
-    assert min(plan.budget) >= 0 and max(plan.width) <= 22
-    bits = set()
-    for word, shift, width in zip(plan.word, plan.shift, plan.width):
-        block = {word * 64 + shift + b for b in range(width)}
-        assert not block & bits and max(block) < n_bits  # disjoint, inside the code
-        bits |= block
+    chosen = plan_blocks(n, n_bits, max_distance)
+    if chosen.n_blocks == 0:  # brute force, the one block-less plan
+        assert (chosen.word, chosen.shift, chosen.width, chosen.budget) == ((0,), (0,), (0,), (0,))
+    # the plan chosen, and plans forced to a few block counts (so each case checks a plan with blocks)
+    plans = [chosen] * (chosen.n_blocks > 0) + [plan_blocks(n, n_bits, max_distance, n_blocks=k) for k in (1, 2, 4)]
+    rng = np.random.default_rng(n_bits * 1000 + max_distance)
+    for plan in plans:
+        assert plan.n_blocks == len(plan.width) > 0
+        # enough budget: sum(t + 1) > r, so some block is within its budget
+        assert sum(t + 1 for t in plan.budget) >= max_distance + 1
+        assert min(plan.budget) >= 0 and max(plan.width) <= 22
+        bits, blocks = set(), []
+        for word, shift, width in zip(plan.word, plan.shift, plan.width):
+            block = {word * 64 + shift + b for b in range(width)}
+            assert not block & bits and max(block) < n_bits  # disjoint, inside the code
+            bits |= block
+            blocks.append(block)
+        # so a pair at exactly max_distance differs in at most its budget in some block, wherever the bits fall
+        for _ in range(200):
+            differ = set(rng.choice(n_bits, size=max_distance, replace=False).tolist())
+            assert any(len(differ & block) <= t for block, t in zip(blocks, plan.budget)), (plan, sorted(differ))
 
 
 def test_block_count_follows_size():
@@ -191,17 +201,31 @@ def test_huge_clusters_give_the_condensed_table_with_a_warning_and_the_same_grou
     assert represented.sum() == len(full)
 
 
-@pytest.mark.parametrize("max_pairs", [None, 50])
+@pytest.mark.parametrize("max_pairs", [None, 50, 1000])  # 1000: the wide search condensed, the narrowest not
 def test_threshold_tuning_by_filtering_one_search(max_pairs):
     frame, _ = clustered_table(seed=5)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TooManyPairsWarning)
         wide = find_pairs(frame, max_distance=14, max_pairs=max_pairs)
+        checked = 0
         for t in (0, 3, 10, 14):
             narrow = find_pairs(frame, max_distance=t, max_pairs=max_pairs)
             filtered = wide[wide.distance <= t].reset_index(drop=True)
             if max_pairs is None or len(narrow) == len(filtered):
                 pd.testing.assert_frame_equal(filtered, narrow)
+            checked += 1
+            # condensed tables may differ row by row (one search condensed, the other not), never in what they
+            # stand for: the same pairs of distinct hashes, and the same groups
+            assert _hash_pairs(filtered, frame) == _hash_pairs(narrow, frame)
+            pd.testing.assert_frame_equal(find_groups(filtered, frame), find_groups(narrow, frame))
+    assert checked == 4
+
+
+def _hash_pairs(pairs: pd.DataFrame, frame: pd.DataFrame) -> set[tuple[str, str, int]]:
+    """The pairs of distinct hash values a pair table links, with their distance."""
+    hash_of = frame.set_index("path")["hash"]
+    a, b = hash_of[pairs.path_a].to_numpy(), hash_of[pairs.path_b].to_numpy()
+    return {(*sorted((x, y)), int(d)) for x, y, d in zip(a, b, pairs.distance) if x != y}
 
 
 def test_value_pairs_collapse_identical_codes():

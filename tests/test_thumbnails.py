@@ -49,8 +49,17 @@ def test_thumbnail_is_cached_until_the_file_changes(tmp_path):
     assert second.shape == (16, 32, 3) and second[0, 0, 2] > 200
 
 
-def test_the_cache_is_bounded():
-    assert thumbnails._cached.cache_info().maxsize == thumbnails.CACHE_SIZE
+def test_the_cache_is_bounded(tmp_path):
+    path = _save(tmp_path / "a.png", (40, 40))
+    sizes = range(8, 8 + thumbnails.CACHE_SIZE + 1)  # one file at CACHE_SIZE + 1 sizes: as many cache keys
+    for size in sizes:
+        thumbnails.thumbnail(path, size=size)
+    info = thumbnails._cached.cache_info()
+    assert info.misses == len(sizes) and info.currsize == thumbnails.CACHE_SIZE
+    thumbnails.thumbnail(path, size=sizes[-1])  # the newest is kept
+    assert thumbnails._cached.cache_info().hits == 1
+    thumbnails.thumbnail(path, size=sizes[0])  # the oldest was dropped: made again
+    assert thumbnails._cached.cache_info().misses == len(sizes) + 1
 
 
 @pytest.mark.parametrize("content", [b"", b"not an image", None], ids=["empty", "text", "missing"])
