@@ -122,11 +122,11 @@ def find_groups(
     --------
     >>> chain = pd.DataFrame({"path_a": ["a", "b", "c"], "path_b": ["b", "c", "d"], "distance": [3, 2, 4]})
     >>> find_groups(chain)  # a is kept with b; c is not a's copy, so it is kept with d
-       group path   keep  size  diameter  link_distance   keep_reason
-    0      0    a   True     2         3              0  shorter path
-    1      0    b  False     2         3              3  shorter path
-    2      1    c   True     2         4              0  shorter path
-    3      1    d  False     2         4              4  shorter path
+       group path   keep  size  diameter  link_distance keep_reason
+    0      0    a   True     2         3              0  path order
+    1      0    b  False     2         3              3  path order
+    2      1    c   True     2         4              0  path order
+    3      1    d  False     2         4              4  path order
     >>> groups = find_groups(find_pairs(hashes), hashes)  # doctest: +SKIP
     >>> to_delete = groups.loc[~groups.keep, "path"]  # doctest: +SKIP
     """

@@ -432,7 +432,7 @@ class _Judge:
             "prefer": _Rule(lambda i, j: level(_under(r[i]["path"], self.prefer), _under(r[j]["path"], self.prefer)),
                             "under a preferred folder"),
             "older": _Rule(self._older, "older file"),
-            "path": _Rule(path, "shorter path"),
+            "path": _Rule(path, "path order"),
         }
 
 
