@@ -245,9 +245,9 @@ def _reasons(table: pd.DataFrame, centre: np.ndarray, judge: _Judge) -> list[str
     groups = table["group"].to_numpy()
     reference = judge.under_reference()
     out = []
+    head_row = np.maximum.accumulate(np.where(centre, np.arange(len(files)), 0))  # each row's group centre
     for k, file in enumerate(files):
-        start = k if centre[k] else int(np.flatnonzero(centre[: k + 1])[-1])
-        head = files[start]
+        head = files[head_row[k]]
         if reference[file]:
             out.append("under a reference folder")
         elif centre[k]:

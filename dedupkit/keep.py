@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from .loading import ImageLoadError, normalize_mode, open_image
+from .loading import _ORIENTATION, ImageLoadError, normalize_mode, open_image
 
 __all__ = ["FACT_COLUMNS", "KEEP_RULES", "file_facts", "keep_order"]
 
@@ -144,6 +144,7 @@ def _facts_of(path: str) -> dict:
         if fmt in ("JPEG", "MPO"):
             row["quality"] = _jpeg_quality(image)
         lossless = fmt in _LOSSLESS_FORMATS or (fmt == "WEBP" and _webp_lossless(path))
+        full = image.size[::-1] if image.getexif().get(_ORIENTATION, 1) in (5, 6, 7, 8) else image.size  # as shown
         if fmt in ("JPEG", "MPO"):
             image.draft("RGB", (_WORK_SIDE, _WORK_SIDE))
         from PIL import ImageOps  # noqa: PLC0415
@@ -154,8 +155,7 @@ def _facts_of(path: str) -> dict:
     finally:
         image.close()
     width, height = upright.size
-    row.update(width=width, height=height, lossless=lossless,
-               decoded_jpeg=lossless and _looks_like_decoded_jpeg(upright))
+    row.update(lossless=lossless, decoded_jpeg=lossless and _looks_like_decoded_jpeg(upright))
     work = upright
     if max(width, height) > _WORK_SIDE:
         work = upright.copy()
@@ -164,19 +164,9 @@ def _facts_of(path: str) -> dict:
 
     x0, y0, x1, y1 = trim_box(work)
     share = (x1 - x0) * (y1 - y0) / (work.size[0] * work.size[1])
-    full = _full_size(path, width, height)
     row.update(width=full[0], height=full[1], picture_pixels=share * full[0] * full[1], framed=share < _FRAMED,
                colour=_is_colour(work.crop(tuple(round(v) for v in (x0, y0, x1, y1)))))
     return row
-
-
-def _full_size(path: str, width: int, height: int) -> tuple[int, int]:
-    """The displayed size at full resolution (a JPEG was decoded at reduced scale)."""
-    with Image.open(path) as image:
-        w, h = image.size
-        if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):
-            w, h = h, w
-    return (w, h) if (w >= width and h >= height) else (width, height)
 
 
 def _jpeg_quality(image: Image.Image) -> float:
@@ -323,8 +313,10 @@ class _Judge:
 
     def rank(self, component: np.ndarray) -> np.ndarray:
         rank = np.zeros(len(self.records), np.int64)
-        for c in np.unique(component):
-            members = np.flatnonzero(component == c).tolist()
+        order = np.argsort(component, kind="stable")  # one pass over the components, not one scan per component
+        starts = np.flatnonzero(np.r_[True, component[order][1:] != component[order][:-1]])
+        for members in np.split(order, starts[1:]):
+            members = members.tolist()
             members.sort(key=functools.cmp_to_key(lambda i, j: -self.decide(i, j)[0]))
             rank[members] = np.arange(len(members))
         return rank
