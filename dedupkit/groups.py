@@ -16,6 +16,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
+from .decisions import apply_decisions, kept_apart, read_decisions
 from .hashing import hamming, hex_to_codes
 from .keep import FACT_COLUMNS, KEEP_RULES, _Judge, file_facts
 from .search import _path_ranks
@@ -39,6 +40,7 @@ def find_groups(
     reference: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     prefer: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     progress: bool | None = None,
+    decisions: pd.DataFrame | str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """Group duplicates around the file kept: every other member is directly paired with it.
 
@@ -73,6 +75,12 @@ def find_groups(
         Folders whose files are preferred (the ``prefer`` rule), earlier first.
     progress
         Show a progress bar while reading facts; default: for more than 200 files.
+    decisions
+        Review decisions (:func:`dedupkit.read_decisions`, or a
+        ``decisions.csv``): files marked "not a duplicate" of each other are
+        never put in one group, and each file's latest keep/remove decision
+        sets its ``keep`` (:func:`dedupkit.apply_decisions`, which adds the
+        ``decision`` and ``decided`` columns).
 
     Returns
     -------
@@ -134,16 +142,25 @@ def find_groups(
     if missing:
         raise ValueError(f"the pair table needs 'path_a' and 'path_b' columns; missing {sorted(missing)}")
     if len(pairs) == 0:
-        return _empty()
+        return _empty() if decisions is None else apply_decisions(_empty(), decisions)
     paths, a, b = _index_paths(pairs)
     n = len(paths)
     links, negative = _link_masks(pairs)
     links &= a != b
+    if decisions is not None:
+        decisions = decisions if isinstance(decisions, pd.DataFrame) else read_decisions(decisions)
+        apart_a, apart_b = kept_apart(paths, decisions)
+        if len(apart_a):
+            apart = set(zip(apart_a.tolist(), apart_b.tolist()))
+            apart |= {(j, i) for i, j in apart}
+            links &= ~np.fromiter(((i, j) in apart for i, j in zip(a.tolist(), b.tolist())), bool, len(a))
+    else:
+        apart_a = apart_b = np.zeros(0, np.int64)
     codes = _codes_of(paths, hashes) if hashes is not None else None
     distance = _distances(pairs, a, b, links, codes)
     la, lb, ld = a[links], b[links], distance[links]
     if len(la) == 0:
-        return _empty()
+        return _empty() if decisions is None else apply_decisions(_empty(), decisions)
 
     from scipy.sparse.csgraph import connected_components  # noqa: PLC0415 - scipy.sparse costs 0.2 s to import
 
@@ -165,7 +182,7 @@ def find_groups(
     np.minimum.at(node_rank, node, rank)
     sa, sb, sd = node[la], node[lb], ld
     sa, sb, sd = sa[sa != sb], sb[sa != sb], sd[sa != sb]  # links inside one node are implied
-    na, nb = node[a[negative]], node[b[negative]]  # pairs that must not share a group
+    na, nb = node[np.r_[a[negative], apart_a]], node[np.r_[b[negative], apart_b]]  # never in one group
     na, nb = na[na != nb], nb[na != nb]
 
     # centres in the order of the keep rule: each group is its kept file and the files paired with it
@@ -198,7 +215,8 @@ def find_groups(
         _exact_diameters(table, *codes)
     table["path"] = table["path"].astype("string")
     table["keep_reason"] = table["keep_reason"].astype("string")
-    return table[list(GROUP_COLUMNS)]
+    table = table[list(GROUP_COLUMNS)]
+    return table if decisions is None else apply_decisions(table, decisions)
 
 
 def _facts_for(paths: np.ndarray, hashes: pd.DataFrame | None, facts: pd.DataFrame | None, read_files: bool,

@@ -1,0 +1,129 @@
+"""Review decisions: written at once, read back after a crash, matched to files by identity, honoured by grouping."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from dedupkit import DecisionLog, apply_decisions, find_groups, read_decisions
+from dedupkit.decisions import DECISION_COLUMNS, identities
+
+
+@pytest.fixture()
+def folder(tmp_path, originals):
+    """Four files: a and b are copies, c and d are copies of another photo; same sizes, other bytes."""
+    for name, source in zip("abcd", [originals[0], originals[0], originals[1], originals[1]]):
+        data = source.read_bytes() + (b"" if name in "ac" else b"\0" * (1 + "abcd".index(name)))
+        (tmp_path / f"{name}.jpg").write_bytes(data)
+    return tmp_path
+
+
+def _pairs(folder):
+    p = lambda n: str(folder / f"{n}.jpg")  # noqa: E731
+    return pd.DataFrame({"path_a": [p("a"), p("c")], "path_b": [p("b"), p("d")], "distance": [1, 2]})
+
+
+def test_a_decision_is_on_disk_with_the_files_identity(folder):
+    log = DecisionLog(folder / "out" / "decisions.csv", root=folder)
+    log.record(0, "b.jpg", "keep")
+    table = read_decisions(folder / "out" / "decisions.csv")
+    assert tuple(table.columns) == DECISION_COLUMNS
+    row = table.iloc[0]
+    assert row["path"] == str(folder / "b.jpg") and row["decision"] == "keep" and row["group"] == 0
+    assert row["bytes"] == (folder / "b.jpg").stat().st_size and len(row["sha256"]) == 64
+
+
+def test_a_killed_writer_loses_at_most_the_line_it_was_writing(folder):
+    """A process killed right after a record: the record is there; a torn line is dropped, then cut off."""
+    path = folder / "decisions.csv"
+    code = ("import os, sys; from dedupkit import DecisionLog; "
+            f"log = DecisionLog({str(path)!r}, root={str(folder)!r}); log.record(1, 'a.jpg', 'remove'); "
+            "os.kill(os.getpid(), 9)")
+    subprocess.run([sys.executable, "-c", code], check=False)
+    assert read_decisions(path)["decision"].tolist() == ["remove"]
+    with open(path, "a") as file:  # what a crash mid-write leaves
+        file.write("2026-01-01T00:00:00,1,keep,/x/a.j")
+    assert read_decisions(path)["decision"].tolist() == ["remove"]
+    DecisionLog(path).record(1, folder / "c.jpg", "keep")
+    assert read_decisions(path)["decision"].tolist() == ["remove", "keep"]
+
+
+def test_a_file_that_is_not_a_decisions_file_is_refused(tmp_path):
+    (tmp_path / "decisions.csv").write_text("path,keep\nx,True\n")
+    with pytest.raises(ValueError, match="not a decisions file"):
+        DecisionLog(tmp_path / "decisions.csv")
+
+
+def test_bad_decisions_are_refused(folder):
+    log = DecisionLog(folder / "d.csv", root=folder)
+    with pytest.raises(ValueError, match="one of"):
+        log.record(0, "a.jpg", "maybe")
+    with pytest.raises(ValueError, match="needs other"):
+        log.record(0, "a.jpg", "distinct")
+
+
+def test_keep_decisions_override_the_proposal_and_mark_groups_decided(folder):
+    groups = find_groups(_pairs(folder), read_files=False)
+    log = DecisionLog(folder / "d.csv", root=folder)
+    kept = groups.loc[groups["keep"] & (groups["group"] == 0), "path"].item()
+    other = groups.loc[~groups["keep"] & (groups["group"] == 0), "path"].item()
+    log.record_many([{"group": 0, "path": kept, "decision": "remove"},
+                     {"group": 0, "path": other, "decision": "keep"}])
+    decided = apply_decisions(groups, log.read())
+    g0 = decided[decided["group"] == 0].set_index("path")
+    assert not g0.loc[kept, "keep"] and g0.loc[other, "keep"]
+    assert g0["decided"].all() and g0.loc[other, "keep_reason"] == "kept by your decision"
+    assert not decided.loc[decided["group"] == 1, "decided"].any()
+    assert decided.loc[decided["group"] == 1, "decision"].isna().all()
+
+
+def test_a_renamed_file_keeps_its_decision_an_edited_one_loses_it(folder):
+    log = DecisionLog(folder / "d.csv", root=folder)
+    log.record_many([{"group": 0, "path": "b.jpg", "decision": "keep"},
+                     {"group": 1, "path": "d.jpg", "decision": "keep"}])
+    os.rename(folder / "b.jpg", folder / "b-renamed.jpg")
+    with open(folder / "d.jpg", "ab") as file:
+        file.write(b"edited")
+    p = lambda n: str(folder / f"{n}.jpg")  # noqa: E731
+    names = identities([p("b-renamed"), p("d"), p("a")], log.read())
+    assert names[0] == p("b")  # found by its bytes
+    assert names[1] != p("d") and names[2] != p("a")  # changed since; never decided
+
+
+def test_not_a_duplicate_is_never_grouped_again(folder):
+    pairs = _pairs(folder)
+    before = find_groups(pairs, read_files=False)
+    group_of = dict(zip(before["path"], before["group"]))
+    b, a = str(folder / "b.jpg"), str(folder / "a.jpg")
+    assert group_of[a] == group_of[b]
+    log = DecisionLog(folder / "d.csv")
+    log.record(0, b, "distinct", other=a)
+    after = find_groups(pairs, read_files=False, decisions=folder / "d.csv")
+    assert b not in set(after["path"])  # b's only match was a
+    assert {"decision", "decided"} <= set(after.columns)
+    # and after a rename of both files, by their bytes
+    shutil.move(a, folder / "a2.jpg")
+    shutil.move(b, folder / "b2.jpg")
+    renamed = pairs.replace({a: str(folder / "a2.jpg"), b: str(folder / "b2.jpg")})
+    again = find_groups(renamed, read_files=False, decisions=log.read())
+    both = {str(folder / "a2.jpg"), str(folder / "b2.jpg")}
+    assert not any(both <= s for s in again.groupby("group")["path"].apply(set))
+    # taken back
+    log.record(0, b, "same", other=a)
+    back = find_groups(renamed, read_files=False, decisions=log.read())
+    assert any(both <= s for s in back.groupby("group")["path"].apply(set))
+
+
+def test_splitting_a_picture_off_drops_it_from_the_proposed_groups(folder):
+    groups = find_groups(_pairs(folder), read_files=False)
+    g0 = groups[groups["group"] == 0]
+    centre, member = g0["path"].iloc[0], g0["path"].iloc[1]
+    log = DecisionLog(folder / "d.csv")
+    log.record(0, member, "distinct", other=centre)
+    decided = apply_decisions(groups, log.read())
+    assert member not in set(decided["path"])
+    assert centre not in set(decided["path"])  # a group of one is no group
+    assert set(decided["group"]) == set(groups["group"]) - {0}
