@@ -65,6 +65,8 @@ _OWNERS = {
     "keep_order": "keep",
     "ImageLoadError": "loading",
     "read_manifest": "manifest",
+    "Review": "reviewing",
+    "review": "reviewing",
     "ACTIONS": "plan",
     "plan_actions": "plan",
     "plan_summary": "plan",
@@ -124,6 +126,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from .keep import KEEP_RULES, file_facts, keep_order
     from .loading import ImageLoadError, load_image
     from .manifest import read_manifest
+    from .reviewing import Review, review
     from .plan import ACTIONS, plan_actions, plan_summary
     from .scan import hash_file, hash_images, list_images
     from .search import TooManyPairsWarning, find_pairs, find_value_pairs
