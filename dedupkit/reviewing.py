@@ -187,7 +187,7 @@ class Review(widgets.VBox):
     def keeps(self, g: int) -> dict[str, bool]:
         """Whether each file left in group ``g`` is kept: its decision, else the proposal."""
         rows = self._remaining(g)
-        proposed = rows["keep"].astype(bool).to_numpy()
+        proposed = rows["keep"].to_numpy(dtype=bool, copy=True)
         if len(rows) and not proposed.any():  # the file kept was split off: the next in the group's order
             proposed[0] = True
         return {p: self._decision.get(p, "keep" if k else "remove") == "keep"
@@ -240,7 +240,8 @@ class Review(widgets.VBox):
     def accept(self) -> None:
         """Record every file of the page as shown (kept or removed), then go to the next undecided page."""
         rows = [{"group": g, "path": p, "decision": "keep" if k else "remove", "other": None}
-                for g in self._page_groups(self.page) for p, k in self.keeps(g).items() if p not in self._decision]
+                for g in self._page_groups(self.page) if len(self._remaining(g)) > 1
+                for p, k in self.keeps(g).items() if p not in self._decision]
         if rows:
             self._log.record_many(rows)
             self._decision.update({r["path"]: r["decision"] for r in rows})
