@@ -50,7 +50,8 @@ _CSS = """<style>
 .dk-review .dk-card {background: var(--jp-layout-color1, white); border-radius: 6px;}
 .dk-review .dk-card .widget-image {object-fit: contain;}
 .dk-review .dk-split img {opacity: 0.35;}
-.dk-review .dk-info {font-size: 12.5px; line-height: 1.45; word-break: break-all;}
+.dk-review .dk-info {font-size: 13px; line-height: 1.5;}
+.dk-review .dk-info b {overflow-wrap: anywhere;}
 .dk-review .dk-badge {color: white; border-radius: 3px; padding: 0 5px; font-weight: bold;}
 .dk-review .dk-selected-mark {box-shadow: 0 0 0 3px #1565c0;}
 </style>"""
@@ -144,14 +145,16 @@ class Review(widgets.VBox):
         self._body = widgets.VBox()
         self.previous_button = widgets.Button(description="◀ previous", tooltip="previous group (← or k)")
         self.accept_button = widgets.Button(description="accept as proposed", button_style="primary",
-                                            icon="check", tooltip="record what is shown and go on (a or Enter)")
+                                            icon="check", tooltip="record what is shown and go on (a or Enter)",
+                                            layout=widgets.Layout(width="auto"))
         self.next_button = widgets.Button(description="next ▶", tooltip="next group (→ or j)")
         self.previous_button.on_click(lambda _: self.go(self.page - 1))
         self.next_button.on_click(lambda _: self.go(self.page + 1))
         self.accept_button.on_click(lambda _: self.accept())
-        help_text = widgets.HTML("<span class='dk-help'>Keys, with the mouse over this widget: ←/→ or k/j "
+        help_text = widgets.HTML("<div class='dk-help'>Keys, with the mouse over this widget: ←/→ or k/j "
                                  "previous/next group · 1-9 select a file · space keep/remove it · n not a duplicate"
-                                 " · a or Enter accept the group as shown and go on</span>")
+                                 " · a or Enter accept the group as shown and go on.<br>Each decision is saved at "
+                                 f"once to {html.escape(self._log.path)}</div>")
         nav = widgets.HBox([self.previous_button, self.accept_button, self.next_button])
         self.children = [widgets.HTML(_CSS), self._header, self._body, nav, help_text]
         self._events = ipyevents.Event(source=self, watched_events=["keydown"], prevent_default_action=True)
@@ -295,8 +298,7 @@ class Review(widgets.VBox):
                  f"Groups {first}–{first + len(shown) - 1} of {len(self.order)}")
         done = sum(self.decided(g) for g in self.order)
         self._header.value = (f"<b style='font-size:17px'>{where}</b> &nbsp;·&nbsp; {done} of {len(self.order)} "
-                              f"groups decided &nbsp;·&nbsp; <span style='color:#666'>{html.escape(self._log.path)}"
-                              "</span>")
+                              "groups decided")
         self.previous_button.disabled = self.page == 0
         self.next_button.disabled = self.page >= self.pages - 1
 
@@ -307,7 +309,8 @@ class Review(widgets.VBox):
                  "<span class='dk-badge' style='background:#ef6c00'>undecided</span>")
         kept = sum(self.keeps(g).values())
         warn = " &nbsp;<b style='color:#c62828'>no file kept</b>" if left and not kept else ""
-        return (f"<div class='dk-head'>group {g}: {len(rows)} files ({left} duplicates) · diameter "
+        apart = f" ({len(rows) - left} split off)" if left < len(rows) else ""
+        return (f"<div class='dk-head'>group {g}: {len(rows)} files{apart} · diameter "
                 f"{int(rows['diameter'].max())} bits · weakest link {int(rows['link_distance'].max())} bits · "
                 f"{state}{warn}</div>")
 
