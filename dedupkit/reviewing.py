@@ -118,8 +118,9 @@ class Review(widgets.VBox):
         duplicate") buttons.
     """
 
-    def __init__(self, groups: pd.DataFrame, *, root=None, output_dir="out", order="widest", page_size=1,
-                 thumb_size=288) -> None:
+    def __init__(self, groups: pd.DataFrame, *, root: str | os.PathLike | None = None,
+                 output_dir: str | os.PathLike = "out", order: str = "widest", page_size: int = 1,
+                 thumb_size: int = 288) -> None:
         missing = {"group", "path", "keep", "size", "diameter", "link_distance"} - set(groups.columns)
         if missing:
             raise ValueError(f"groups lacks the column(s) {sorted(missing)}: pass the table of dedupkit.find_groups")
@@ -134,7 +135,7 @@ class Review(widgets.VBox):
         self._root = root
         self._log = DecisionLog(os.path.join(os.fspath(output_dir), "decisions.csv"), root=root)
         self._page_size, self._thumb = page_size, thumb_size
-        self._facts: dict[str, dict] = {}
+        self._facts: dict[str, str] = {}
         self._members = {int(g): rows for g, rows in self._table.groupby("group", sort=True)}
         self.order = _ordered(self._table, order)
         self._load()
@@ -294,8 +295,8 @@ class Review(widgets.VBox):
                                         widgets.HBox(cards, layout=widgets.Layout(flex_flow="row wrap"))]))
         self._body.children = panels
         first = self.page * self._page_size + 1
-        where = (f"Group {first} of {len(self.order)}" if len(shown) == 1 else
-                 f"Groups {first}–{first + len(shown) - 1} of {len(self.order)}")
+        where = ("No groups to review" if not shown else f"Group {first} of {len(self.order)}" if len(shown) == 1
+                 else f"Groups {first}–{first + len(shown) - 1} of {len(self.order)}")
         done = sum(self.decided(g) for g in self.order)
         self._header.value = (f"<b style='font-size:17px'>{where}</b> &nbsp;·&nbsp; {done} of {len(self.order)} "
                               "groups decided")

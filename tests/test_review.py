@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 import dedupkit
 from dedupkit import read_decisions, relative_paths, review
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +173,29 @@ def test_the_orders(sample_groups, sample_dir, tmp_path):
         shown = review(sample_groups, root=sample_dir, output_dir=tmp_path, order=order).order
         assert per.loc[shown, column].is_monotonic_decreasing, order
     assert review(sample_groups, root=sample_dir, output_dir=tmp_path, order="group").order == sorted(per.index)
+
+
+def test_no_groups_no_cards(sample_groups, tmp_path):
+    widget = review(sample_groups.iloc[:0], output_dir=tmp_path)
+    assert widget.cards == [] and "No groups to review" in widget._header.value
+    widget.handle_key({"key": "a"})
+    widget.handle_key({"key": " "})
+    assert _log(tmp_path).empty and widget.decisions.empty
+
+
+def test_a_killed_kernel_keeps_every_click_but_the_one_being_written(sample_groups, sample_dir, tmp_path):
+    groups = tmp_path / "groups.pkl"
+    sample_groups.to_pickle(groups)
+    code = (f"import os, signal, pandas as pd, dedupkit as dk; g = pd.read_pickle({str(groups)!r}); "
+            f"w = dk.review(g, root={str(sample_dir)!r}, output_dir={str(tmp_path)!r}); "
+            "w.cards[1].toggle.click(); w.accept_button.click(); w.cards[1].split.click(); "
+            "os.kill(os.getpid(), signal.SIGKILL)")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    assert _log(tmp_path)["decision"].tolist() == ["keep", "keep", "distinct"]
+    again = review(sample_groups, root=sample_dir, output_dir=tmp_path)
+    assert again.page == 2 and "2 of 11 groups decided" in again._header.value
 
 
 def _path(groups: pd.DataFrame, group: int, i: int) -> str:
