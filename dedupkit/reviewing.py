@@ -339,7 +339,8 @@ class Review(widgets.VBox):
                                 disabled=is_split, tooltip="keep or remove this file (space)",
                                 layout=widgets.Layout(width="auto"))
         split_button = widgets.Button(description="back in group" if is_split else "not a duplicate",
-                                      tooltip="split this picture off the group (n)", layout=widgets.Layout(width="auto"))
+                                      tooltip="split this picture off the group (n)",
+                                      layout=widgets.Layout(width="auto"))
         toggle.on_click(lambda _, i=index: self.toggle(i))
         split_button.on_click(lambda _, i=index: self.split_off(i))
         selected = index == self.selected
