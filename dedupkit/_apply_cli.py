@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from .actions import apply, restore, resume
+from .decisions import DECISION_COLUMNS, apply_decisions, decided_groups, read_decisions
 from .manifest import read_manifest
 from .plan import plan_actions, plan_summary, read_plan
 
@@ -32,10 +33,18 @@ def cmd_apply(args: argparse.Namespace, out) -> None:
         _resume(args, out)
         return
     table = pd.read_csv(args.input)
-    if {"status", "dest", "sha256"} <= set(table.columns):
+    if tuple(table.columns) == DECISION_COLUMNS:
+        if args.decisions is not None:
+            raise ValueError(f"{args.input} is a decisions file already: drop --decisions")
+        plan = _plan(decided_groups(args.input), args, action)
+        source = f"the decisions in {args.input}"
+    elif {"status", "dest", "sha256"} <= set(table.columns):
         plan = read_plan(args.input)
         source = f"the plan {args.input}"
     else:
+        if args.decisions is not None:
+            root = os.path.abspath(args.root) if args.root is not None else None
+            table = apply_decisions(table, read_decisions(args.decisions), root=root)
         plan = _plan(table, args, action)
         source = f"{args.input}"
     n_groups = plan["group"].nunique()

@@ -12,12 +12,14 @@ import pandas as pd
 from .cache import resolve_cache_path
 from .cli import CommandError, _is_loopback
 from .defaults import CANDIDATE_DISTANCE, HASH_ONLY_DISTANCE
+from .decisions import drop_apart, read_decisions
 from .dihedral import search_dihedral
 from .duplicates import find_duplicates
 from .export import write_groups, write_pairs
 from .groups import find_groups
 from .hashing import check_method
 from .index import HashIndex
+from .plan import with_file_facts
 from .scan import hash_images
 from .tables import check_output_path, relative_paths, write_table
 
@@ -87,7 +89,20 @@ def _cmd_hash(args: argparse.Namespace, out) -> None:
 
 def _group(pairs, hashes, args: argparse.Namespace):
     """The groups, with the keep options given on the command line."""
-    return find_groups(pairs, hashes, reference=getattr(args, "reference", None), prefer=getattr(args, "prefer", None))
+    return find_groups(pairs, hashes, reference=getattr(args, "reference", None), prefer=getattr(args, "prefer", None),
+                       decisions=_decisions(args))
+
+
+def _decisions(args: argparse.Namespace):
+    """The decisions file given with --decisions, read (once per command), or None."""
+    if getattr(args, "decisions", None) is None:
+        return None
+    if not hasattr(args, "_decisions_table"):
+        try:
+            args._decisions_table = read_decisions(args.decisions)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+    return args._decisions_table
 
 
 def _check_find_args(args: argparse.Namespace, outputs: dict[str, Path | None] | None = None) -> int:
@@ -140,7 +155,9 @@ def _cmd_find(args: argparse.Namespace, out) -> None:
     pairs = find_duplicates(hashes, max_distance=max_distance, verify=args.verify, crops=args.crops,
                             dihedral=args.dihedral, workers=args.workers,
                             progress=False if args.no_progress else None)
-    groups = _group(pairs, hashes, args) if args.groups else None
+    if _decisions(args) is not None:
+        pairs = drop_apart(pairs, _decisions(args))
+    groups = with_file_facts(_group(pairs, hashes, args)) if args.groups else None
     _write(write_pairs, pairs, args.output, root=args.dir)
     print(f"{len(pairs)} {checked} within distance {max_distance}: {args.output}", file=out)
     if groups is not None:

@@ -38,6 +38,13 @@ def _existing_dir(value: str) -> Path:
     return path
 
 
+def _existing_file(value: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{value}: no such file")
+    return path
+
+
 def _positive_int(value: str) -> int:
     try:
         number = int(value)
@@ -148,6 +155,9 @@ def _add_keep_options(command: argparse.ArgumentParser) -> None:
                               "training set); repeat for more")
     command.add_argument("--prefer", type=_existing_dir, action="append", default=None, metavar="DIR",
                          help="prefer to keep files under this folder (after the content rules); repeat, first first")
+    command.add_argument("--decisions", type=_existing_file, default=None, metavar="DECISIONS.csv",
+                         help="review decisions (dedupkit.review's decisions.csv): pairs marked 'not a duplicate' "
+                              "are never proposed again, and each file's keep/remove decision stands")
 
 
 def _add_report_parser(commands) -> None:
@@ -181,7 +191,8 @@ def _add_apply_commands(commands) -> None:
     """Add ``apply`` and ``restore`` to the CLI's subparsers."""
     apply_cmd = commands.add_parser(
         "apply", help="move, link or delete the files a group table does not keep (dry run unless --run)",
-        description="Act on the files that INPUT does not keep: a groups CSV (dedupkit find --groups), a plan "
+        description="Act on the files that INPUT does not keep: a groups CSV (dedupkit find --groups), the "
+                    "decisions.csv of a review, a plan "
                     "saved with --save-plan, or the manifest of an interrupted run (to resume it). Prints the "
                     "plan and changes nothing unless --run is given. Each file is checked first to be unchanged "
                     "since the scan (size, mtime, SHA-256); kept files, reference files and the last copy of a "
@@ -206,6 +217,9 @@ def _add_apply_commands(commands) -> None:
     apply_cmd.add_argument("--hashes", type=Path, default=None, metavar="HASHES.csv",
                            help="the hash table of the same scan (dedupkit find --hashes): a file whose size "
                                 "differs from the scan's is skipped")
+    apply_cmd.add_argument("--decisions", type=_existing_file, default=None, metavar="DECISIONS.csv",
+                           help="with a groups CSV: the review's decisions override its keep column (INPUT may "
+                                "also be the decisions file itself: only decided files are acted on)")
     apply_cmd.add_argument("--manifest", type=Path, default=None,
                            help="the manifest to write (default: INPUT's name + .apply-TIME.jsonl beside it)")
     apply_cmd.add_argument("-o", "--save-plan", type=Path, default=None, metavar="PATH",

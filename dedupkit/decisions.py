@@ -30,8 +30,9 @@ import pandas as pd
 
 from .plan import file_sha256
 
-__all__ = ["DECISIONS", "DECISION_COLUMNS", "DecisionLog", "apply_decisions", "distinct_pairs",
-           "read_decisions"]
+__all__ = ["DECISIONS", "DECISION_COLUMNS", "DecisionLog", "apply_decisions", "decided_groups", "distinct_pairs",
+           "drop_apart",
+           "identities", "kept_apart", "read_decisions"]
 
 #: What a decision says: ``keep`` or ``remove`` a file of its group; ``distinct``: the file is not a duplicate
 #: of ``other``; ``same``: it is after all (undoes ``distinct``).
@@ -227,6 +228,37 @@ def apply_decisions(groups: pd.DataFrame, decisions: pd.DataFrame | str | os.Pat
         table["keep_reason"] = reason
     table["decided"] = decided.groupby(table["group"]).transform("all").astype(bool)
     return table.reset_index(drop=True)
+
+
+def decided_groups(decisions: pd.DataFrame | str | os.PathLike) -> pd.DataFrame:
+    """The decided files as a group table (``group``, ``path``, ``keep``, and the facts when decided).
+
+    Each file's latest keep/remove, in the group it was decided in; what
+    :func:`dedupkit.plan_actions` (and ``dedupkit apply decisions.csv``)
+    acts on. A file never decided is not in it, so it is never touched;
+    a group with no file decided "keep" has nothing removed.
+    """
+    if not isinstance(decisions, pd.DataFrame):
+        decisions = read_decisions(decisions)
+    rows = decisions[decisions["decision"].isin(["keep", "remove"])].drop_duplicates("path", keep="last")
+    table = pd.DataFrame({"group": rows["group"], "path": rows["path"], "keep": rows["decision"] == "keep",
+                          "bytes": rows["bytes"], "mtime_ns": rows["mtime_ns"], "sha256": rows["sha256"]})
+    return table.dropna(subset=["group"]).sort_values(["group", "keep"], ascending=[True, False],
+                                                     ignore_index=True)
+
+
+def drop_apart(pairs: pd.DataFrame, decisions: pd.DataFrame | str | os.PathLike) -> pd.DataFrame:
+    """A pair table without the pairs marked "not a duplicate" (by file identity, as :func:`identities`)."""
+    if not isinstance(decisions, pd.DataFrame):
+        decisions = read_decisions(decisions)
+    if pairs.empty or not distinct_pairs(decisions):
+        return pairs
+    ends = pd.concat([pairs["path_a"], pairs["path_b"]], ignore_index=True).astype(str)
+    paths = ends.unique()
+    apart_a, apart_b = kept_apart(list(paths), decisions)
+    apart = {frozenset((paths[i], paths[j])) for i, j in zip(apart_a, apart_b)}
+    drop = [frozenset((a, b)) in apart for a, b in zip(pairs["path_a"].astype(str), pairs["path_b"].astype(str))]
+    return pairs[~np.array(drop, dtype=bool)].reset_index(drop=True)
 
 
 def kept_apart(paths: Sequence[str], decisions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -29,6 +29,7 @@ import pandas as pd
 
 from .cache import DEFAULT_CACHE_NAME
 from .groups import GROUP_COLUMNS
+from .plan import with_file_facts
 from .scan import hash_images
 from .search import PAIR_COLUMNS
 from .tables import hash_settings, read_hashes, relative_paths, write_table
@@ -243,7 +244,9 @@ def export_duplicates(
     dict
         ``{"duplicates": path, "groups": path}``, the files written
         (:func:`write_pairs`, :func:`write_groups`). Both tables are checked
-        before either file is written.
+        before either file is written. The groups carry each file's
+        ``bytes``, ``mtime_ns`` and ``sha256`` as now, so that
+        ``dedupkit apply`` skips a file changed since.
 
     Examples
     --------
@@ -251,6 +254,8 @@ def export_duplicates(
     {'duplicates': PosixPath('out/duplicates.csv'), 'groups': PosixPath('out/groups.csv')}
     """
     pairs = _result(pairs, "duplicates", PAIR_COLUMNS, ("path_a", "path_b"), root)
+    if not {"bytes", "mtime_ns", "sha256"} <= set(groups.columns):  # what `dedupkit apply` checks
+        groups = with_file_facts(groups)
     groups = _result(groups, "groups", GROUP_COLUMNS, ("path",), root)
     folder = _output(output_dir)
     return {"duplicates": write_pairs(pairs, folder / "duplicates.csv"),

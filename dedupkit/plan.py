@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-__all__ = ["ACTIONS", "PLAN_COLUMNS", "file_sha256", "free_name", "plan_actions", "plan_summary", "read_plan"]
+__all__ = ["ACTIONS", "PLAN_COLUMNS", "file_sha256", "free_name", "plan_actions", "plan_summary", "read_plan",
+           "with_file_facts"]
 
 #: What can be done to a file that is not kept.
 ACTIONS = ("move", "hardlink", "symlink", "delete")
@@ -32,6 +33,28 @@ def file_sha256(path: str | os.PathLike) -> str:
         while block := file.read(_CHUNK):
             digest.update(block)
     return digest.hexdigest()
+
+
+def with_file_facts(table: pd.DataFrame, *, root: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The table with each file's ``bytes``, ``mtime_ns`` and ``sha256`` as they are now (missing if unreadable).
+
+    A group table written with them (``dedupkit find --groups``) lets
+    :func:`plan_actions` skip any file changed between the scan and the apply.
+    """
+    base = os.path.abspath(root) if root is not None else None
+    facts = []
+    for path in table["path"].astype(str):
+        try:
+            full = _absolute(path, base)
+            st = os.stat(full)
+            facts.append((st.st_size, st.st_mtime_ns, file_sha256(full)))
+        except OSError:
+            facts.append((None, None, None))
+    out = table.copy()
+    for i, column in enumerate(("bytes", "mtime_ns")):
+        out[column] = pd.array([f[i] for f in facts], dtype="Int64")
+    out["sha256"] = pd.array([f[2] for f in facts], dtype="string")
+    return out
 
 
 def plan_actions(

@@ -38,7 +38,7 @@ def test_find_writes_verified_pairs_and_groups(sample_dir, tmp_path, capsys):
     assert half["scale"] == pytest.approx(0.5, abs=0.03)
     groups = pd.read_csv(groups_csv)
     assert list(groups.columns) == ["group", "path", "keep", "size", "diameter", "link_distance",
-                                     "keep_reason"]
+                                     "keep_reason", "bytes", "mtime_ns", "sha256"]  # the facts apply checks
     printed = capsys.readouterr().out
     assert "scanned 44 files" in printed and "3 could not be read" in printed
     assert "11 verified pairs within distance 16" in printed and "11 groups" in printed

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pandas as pd
+from pathlib import Path
 import pytest
 
 from dedupkit import DecisionLog, apply_decisions, find_groups, read_decisions
@@ -127,3 +128,35 @@ def test_splitting_a_picture_off_drops_it_from_the_proposed_groups(folder):
     assert member not in set(decided["path"])
     assert centre not in set(decided["path"])  # a group of one is no group
     assert set(decided["group"]) == set(groups["group"]) - {0}
+
+
+def test_cli_find_honours_decisions_and_apply_acts_on_them(tmp_path, sample_dir, capsys):
+    """find --decisions: a pair marked apart is neither a pair nor a group; apply decisions.csv moves what
+    was decided 'remove', checked unchanged since the decision, and nothing else."""
+    from dedupkit.cli import main
+
+    photos = tmp_path / "photos"
+    shutil.copytree(sample_dir, photos, ignore=shutil.ignore_patterns("bad"))
+    assert main(["find", str(photos), "-o", str(tmp_path / "pairs.csv"), "--groups", str(tmp_path / "g.csv"),
+                 "--no-progress"]) == 0
+    groups = pd.read_csv(tmp_path / "g.csv")
+    assert {"bytes", "mtime_ns", "sha256"} <= set(groups.columns)  # what apply checks the files against
+    g0, g1 = groups[groups["group"] == 0], groups[groups["group"] == 1]
+    log = DecisionLog(tmp_path / "decisions.csv", root=photos)
+    log.record(0, g0["path"].iloc[1], "distinct", other=g0["path"].iloc[0])
+    log.record_many([{"group": 1, "path": p, "decision": "keep" if k else "remove"}
+                     for p, k in zip(g1["path"], g1["keep"])])
+
+    assert main(["find", str(photos), "-o", str(tmp_path / "pairs2.csv"), "--groups", str(tmp_path / "g2.csv"),
+                 "--decisions", str(tmp_path / "decisions.csv"), "--no-progress"]) == 0
+    pairs2, groups2 = pd.read_csv(tmp_path / "pairs2.csv"), pd.read_csv(tmp_path / "g2.csv")
+    apart = {g0["path"].iloc[0], g0["path"].iloc[1]}
+    assert not any({a, b} == apart for a, b in zip(pairs2["path_a"], pairs2["path_b"]))
+    assert not any(apart <= set(s) for _, s in groups2.groupby("group")["path"])
+    assert groups2["decided"].sum() == len(g1)
+
+    capsys.readouterr()
+    assert main(["apply", str(tmp_path / "decisions.csv"), "--move-to", str(tmp_path / "moved"), "--run"]) == 0
+    moved = [p.name for p in (tmp_path / "moved").rglob("*") if p.is_file()]
+    assert sorted(moved) == sorted(Path(p).name for p in g1.loc[~g1["keep"], "path"])
+    assert (photos / g1.loc[g1["keep"], "path"].item()).exists()

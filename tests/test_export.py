@@ -34,7 +34,7 @@ def test_export_writes_pairs_and_groups_relative_to_the_folder_and_touches_no_im
     assert len(duplicates) == 1 and "sub/copy.jpg" in set(duplicates.iloc[0, :2])
     exported = pd.read_csv(written["groups"])
     assert list(exported.columns) == ["group", "path", "keep", "size", "diameter", "link_distance",
-                                        "keep_reason"]
+                                        "keep_reason", "bytes", "mtime_ns", "sha256"]
     assert exported["keep"].sum() == 1 and all((folder / p).is_file() for p in exported["path"])
     assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before  # nothing deleted or moved
 
