@@ -97,6 +97,33 @@ def candidate_pairs(truth: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([pairs, close], ignore_index=True)
 
 
+def pipeline_pairs(truth: pd.DataFrame, csv: Path) -> pd.DataFrame:
+    """The candidate pairs a verified system of ``benchmarks/accuracy.py --split tune`` verified (its
+    ``candidates/*.csv``), labelled by the truth: the pairs the verifier really meets, in their proportions."""
+    found = pd.read_csv(csv, keep_default_na=False)
+    info = truth.set_index("file")
+    found = found[found.path_a.isin(info.index) & found.path_b.isin(info.index)]
+    a, b = found.path_a.to_numpy(), found.path_b.to_numpy()
+    ga, gb = info.loc[a, "group"].to_numpy(), info.loc[b, "group"].to_numpy()
+    kind_a = info.loc[a, "kind"].to_numpy()
+    copy = np.where(kind_a == "original", b, a)
+    same = ga == gb
+    look_a, look_b = info.loc[a, "lookalike"].to_numpy(), info.loc[b, "lookalike"].to_numpy()
+    return pd.DataFrame({
+        "a": a, "b": b, "same": same,
+        "family": np.where(same, info.loc[copy, "family"].to_numpy(), "negative"),
+        "edit": np.where(same, info.loc[copy, "edit"].to_numpy(), "pipeline"),
+        "lookalike": np.where(look_a == look_b, look_a, ""),
+        "source": found["source"].to_numpy() if "source" in found else "pipeline",
+        "distance": found["distance"].to_numpy() if "distance" in found else np.nan,
+        # rejected before the pixels by the loosest geometry of the grid: no rule of the search can pass them
+        "early": found["reason"].isin(EARLY_REASONS).to_numpy() if "reason" in found else False,
+    })
+
+
+EARLY_REASONS = ("too few matches", "no consistent geometry", "distorted geometry")
+
+
 def closest_pairs(truth: pd.DataFrame, max_distance: int = 16, limit: int = 3000) -> pd.DataFrame:
     """Pairs of files of different groups closest by dHash (dedupkit's defaults)."""
     OUT.mkdir(parents=True, exist_ok=True)
@@ -164,7 +191,9 @@ def measure(pairs: pd.DataFrame, side: int, n_features: int, workers: int) -> pd
         old = pd.read_parquet(path)
         if len(old) == len(pairs) and (old[["a", "b", "digest"]].to_numpy() == key.to_numpy()).all():
             return pd.concat([pairs, old.drop(columns=["a", "b", "digest"])], axis=1)
-    feats = load_features(files, side, n_features, workers)
+    late = ~pairs["early"].to_numpy(bool) if "early" in pairs else np.ones(len(pairs), bool)
+    measured = sorted(set(pairs.a[late]) | set(pairs.b[late]))
+    feats = load_features(measured, side, n_features, workers)
     mirrored, boxes = {}, {}
 
     def mirror_of(f):
@@ -178,9 +207,11 @@ def measure(pairs: pd.DataFrame, side: int, n_features: int, workers: int) -> pd
         return boxes[f]
 
     def one(pair):
-        a, b = pair
-        fa, fb = feats[a], feats[b]
+        a, b, early = pair
         row = {}
+        if early:
+            return row
+        fa, fb = feats[a], feats[b]
         if isinstance(fa, str) or isinstance(fb, str):
             return row
         boxes = lambda: (box_of(a), box_of(b))  # noqa: E731
@@ -194,7 +225,8 @@ def measure(pairs: pd.DataFrame, side: int, n_features: int, workers: int) -> pd
 
     t0 = time.process_time()
     with ThreadPoolExecutor(workers) as pool:
-        rows = list(tqdm(pool.map(one, zip(pairs.a, pairs.b)), total=len(pairs), desc="pairs"))
+        early = ~late
+        rows = list(tqdm(pool.map(one, zip(pairs.a, pairs.b, early)), total=len(pairs), desc="pairs"))
     print(f"measured {len(pairs)} pairs (both ways), {(time.process_time() - t0) / len(pairs) * 1000:.2f} ms CPU per pair")
     stats = pd.DataFrame(rows, index=pairs.index)
     columns = [p + k for p in ("d_", "m_", "w_") for k in STATS] + ["w_probe"]
@@ -374,6 +406,7 @@ def sheet(rows: pd.DataFrame, out: Path, title: str, side: int = 220) -> None:
 
 
 def main(argv=None) -> int:
+    global OUT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", type=int, default=verify.DEFAULT_SIDE)
     parser.add_argument("--n-features", type=int, default=verify.DEFAULT_N_FEATURES)
@@ -382,6 +415,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-search", action="store_true", help="only report the rules in dedupkit.verify")
     parser.add_argument("--targets", type=float, nargs="+", default=[0.999, 0.995, 0.99],
                         help="precision targets to search rules for")
+    parser.add_argument("--pairs", type=Path, nargs="+", default=None,
+                        help="candidate CSVs of accuracy.py --split tune (candidates/*.csv): tune on the pairs the "
+                             "pipeline really verifies instead of the built-in candidate pairs")
     parser.add_argument("--choose", type=float, default=TARGET_PRECISION,
                         help="the target whose rules the tables below show")
     args = parser.parse_args(argv)
@@ -389,7 +425,14 @@ def main(argv=None) -> int:
     truth = pd.read_csv(DATA / "truth.csv", keep_default_na=False)
     truth = truth[truth.split == "tune"].reset_index(drop=True)  # the report half is never read here
     OUT.mkdir(parents=True, exist_ok=True)
-    pairs = candidate_pairs(truth)
+    if args.pairs:
+        pairs = pd.concat([pipeline_pairs(truth, p) for p in args.pairs], ignore_index=True)
+        key = np.minimum(pairs.a, pairs.b) + "|" + np.maximum(pairs.a, pairs.b)
+        pairs = pairs[~key.duplicated()].reset_index(drop=True)
+        OUT = OUT / "pipeline"
+        OUT.mkdir(parents=True, exist_ok=True)
+    else:
+        pairs = candidate_pairs(truth)
     print(f"tune half: {len(truth)} files; {int(pairs.same.sum())} true pairs, {int((~pairs.same).sum())} negatives "
           f"({pairs[~pairs.same].source.value_counts().to_dict()})")
     table = measure(pairs, args.side, args.n_features, args.workers)
