@@ -33,6 +33,8 @@ __all__ = [
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 DUPLICATE, DIFFERENT, UNLABELLED, FOUND = "#0072B2", "#D55E00", "#999999", "#56B4E9"
+_CHAR_WIDTH = 0.68  # a wide character of the default sans-serif font, in ems: labels measured not to overlap
+_PER_ROW = 8  # thumbnails per row when a gallery shows every member of a group
 RANDOM, THRESHOLD, KEEP = "#333333", "#009E73", "#009E73"
 
 
@@ -191,7 +193,7 @@ def plot_precision_recall(curve: pd.DataFrame, *, threshold: int | None = None, 
 
 
 def _names(paths: Sequence[str]) -> dict[str, str]:
-    """Short display names: paths relative to their common folder, long ones cut in the middle."""
+    """Display names: paths relative to their common folder."""
     paths = [str(p) for p in paths]
     if not paths:
         return {}
@@ -199,11 +201,54 @@ def _names(paths: Sequence[str]) -> dict[str, str]:
         common = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
     except ValueError:  # different drives
         common = ""
-    names = {}
-    for path in paths:
-        name = os.path.relpath(os.path.abspath(path), common) if common else path
-        names[path] = name if len(name) <= 30 else name[:13] + "\u2026" + name[-16:]
-    return names
+    return {path: os.path.relpath(os.path.abspath(path), common) if common else path for path in paths}
+
+
+def _chars(inches: float) -> int:
+    """How many characters of a ``small`` tick label fit in ``inches`` (a label's share of the row)."""
+    from matplotlib.font_manager import FontProperties  # noqa: PLC0415
+
+    points = FontProperties(size="small").get_size_in_points()
+    return max(8, int(inches * 72 / (points * _CHAR_WIDTH)))
+
+
+def _inches(fig: Figure | SubFigure) -> float:
+    """The width of a figure or sub-figure, in inches."""
+    return float(fig.bbox.width / fig.figure.dpi)
+
+
+def _caption(name: str, width: int, lines: int = 3) -> str:
+    """A relative path wrapped at its slashes into at most ``lines`` lines of ``width`` characters.
+
+    The file name is always on the last line (cut in the middle when too
+    long); the folders fill the lines above, the deepest kept, and folders
+    that do not fit become ``…/``.
+    """
+    *folders, file = name.replace(os.sep, "/").split("/")
+    out = [_middle(file, width)]
+    line = ""
+    for folder in reversed(folders):
+        part = _middle(folder, width - 1) + "/"
+        if len(part) + len(line) <= width:
+            line = part + line
+            continue
+        if len(out) == lines - 1:  # no line left: say that folders are missing
+            line = ("\u2026/" + line) if len(line) + 2 <= width else _middle("\u2026/" + line, width)
+            break
+        if line:
+            out.insert(0, line)
+        line = part
+    if line:
+        out.insert(0, line)
+    return "\n".join(out[-lines:])
+
+
+def _middle(text: str, width: int) -> str:
+    """``text`` cut in the middle to ``width`` characters (an ellipsis marks the cut)."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "\u2026" + text[len(text) - (width - 1 - head):]
 
 
 def _image_axes(ax: Axes, image: np.ndarray, centres: Sequence[float], labels: Sequence[str]) -> None:
@@ -258,6 +303,8 @@ def plot_pair_gallery(
         return fig
     prefetch(pd.concat([pairs["path_a"], pairs["path_b"]]).astype(str), size=size)
     names = _names(pd.concat([pairs["path_a"], pairs["path_b"]]).astype(str).tolist())
+    width = _chars(_inches(fig) * 0.8 / (2 * ncols))  # two labels per pair, margins between pairs
+    names = {path: _caption(name, width) for path, name in names.items()}
     gap = size // 12
     axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
     for ax in axes[n:]:
@@ -283,7 +330,7 @@ def plot_group_gallery(
     *,
     by: str = "size",
     max_groups: int = 5,
-    max_members: int = 6,
+    max_members: int | None = 6,
     size: int = 140,
     title: str | None = None,
     fig: Figure | SubFigure | None = None,
@@ -299,9 +346,12 @@ def plot_group_gallery(
         ``"diameter"`` (the widest first: the most different members, where
         a chain of small steps may have joined unlike pictures).
     max_groups
-        Rows to draw.
+        Groups to draw.
     max_members
-        Thumbnails per row; the rest are counted in the row's title.
+        Thumbnails per group; a group with more ends in a "+N more" tile, and
+        its title says how to see them all. ``None``: every member, 8 to a
+        row (e.g. ``plot_group_gallery(groups[groups.group == 7],
+        max_members=None)`` for one large group).
     size
         Thumbnail size in pixels.
     title
@@ -312,27 +362,41 @@ def plot_group_gallery(
     Returns
     -------
     matplotlib.figure.Figure or SubFigure
-        One Axes (one image, one green frame on the kept file) per group.
+        One Axes per row of thumbnails (one per group unless ``max_members``
+        is ``None``), the group's title on its first; one green frame on the
+        kept file. Each file is named by its path relative to the files'
+        common folder, wrapped at its slashes to fit under its thumbnail.
     """
     if by not in ("size", "diameter"):
         raise ValueError(f"by must be 'size' or 'diameter', got {by!r}")
+    if max_members is not None and (isinstance(max_members, bool) or not isinstance(max_members, (int, np.integer))
+                                    or max_members < 1):
+        raise ValueError(f"max_members must be a whole number >= 1 or None, got {max_members!r}")
     heads = groups.drop_duplicates("group").sort_values([by, "group"], ascending=[False, True])
     chosen = heads["group"].head(max_groups).tolist()
-    shown = groups[groups["group"].isin(chosen)].groupby("group", sort=False).head(max_members)
-    columns = int(shown.groupby("group").size().max()) if len(shown) else 1
-    fig = _figure(fig, (max(2.0 * columns + 0.5, 7.0), 2.1 * max(len(chosen), 1) + 0.5))
+    members_of = {g: groups[groups["group"] == g] for g in chosen}
+    rows = []  # (group, the row's members, first row of its group, files left out)
+    for g in chosen:
+        members = members_of[g]
+        if max_members is None:
+            rows += [(g, members.iloc[i:i + _PER_ROW], i == 0, 0) for i in range(0, len(members), _PER_ROW)]
+        else:
+            rows.append((g, members.head(max_members), True, max(len(members) - max_members, 0)))
+    columns = max((len(r[1]) + (1 if r[3] else 0) for r in rows), default=1)
+    fig = _figure(fig, (max(2.0 * columns + 0.5, 7.0), 2.3 * max(len(rows), 1) + 0.5))
     fig.suptitle(title or f"The {len(chosen)} {'largest' if by == 'size' else 'widest'} of "
                           f"{len(heads)} duplicate groups (green frame: the file kept)")
     if not chosen:
         fig.text(0.5, 0.5, "no duplicate groups", ha="center", va="center")
         return fig
+    shown = pd.concat([r[1] for r in rows])
     prefetch(shown["path"].astype(str), size=size)
-    names = _names(shown["path"].astype(str).tolist())
+    width = _chars((_inches(fig) - 0.5) * 0.92 / columns)
+    names = {path: _caption(name, width) for path, name in _names(shown["path"].astype(str).tolist()).items()}
     gap = size // 12
     full = columns * (size + gap) - gap  # every row drawn at the same scale
-    for ax, group in zip(np.atleast_1d(fig.subplots(len(chosen), 1)).ravel(), chosen):
-        members = groups[groups["group"] == group]
-        first = shown[shown["group"] == group]
+    for ax, (group, first, opening, more) in zip(np.atleast_1d(fig.subplots(len(rows), 1)).ravel(), rows):
+        members = members_of[group]
         paths = first["path"].astype(str).tolist()
         image, boxes = mosaic(paths, size=size, gap=gap)
         above = (size - image.shape[0]) // 2
@@ -347,9 +411,14 @@ def plot_group_gallery(
                                        edgecolor=KEEP, linewidth=4))
                 tick.set_color(KEEP)
                 tick.set_fontweight("bold")
-        more = len(members) - len(first)
-        ax.set_title(f"group {group}: {len(members)} files, diameter {_bits(int(members['diameter'].iloc[0]))}"
-                     + (f" ({more} more not shown)" if more else ""), fontsize="medium", loc="left")
+        if more:  # in the next slot: how many more, on a grey tile
+            ax.text(len(paths) * (size + gap) + size / 2, size / 2, f"+{more} more", ha="center", va="center",
+                    fontsize="large", color="#444444",
+                    bbox={"boxstyle": "round,pad=0.8", "facecolor": "#eeeeee", "edgecolor": "#999999"})
+        if opening:
+            hint = f" (+{more} more: max_members=None shows them all)" if more else ""
+            ax.set_title(f"group {group}: {len(members)} files, diameter "
+                         f"{_bits(int(members['diameter'].iloc[0]))}{hint}", fontsize="medium", loc="left")
     return fig
 
 
