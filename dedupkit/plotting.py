@@ -383,7 +383,7 @@ def plot_group_gallery(
         else:
             rows.append((g, members.head(max_members), True, max(len(members) - max_members, 0)))
     columns = max((len(r[1]) + (1 if r[3] else 0) for r in rows), default=1)
-    fig = _figure(fig, (max(2.0 * columns + 0.5, 7.0), 2.3 * max(len(rows), 1) + 0.5))
+    fig = _figure(fig, (max(2.0 * columns + 0.5, 7.0), 2.7 * max(len(rows), 1) + 0.6))
     fig.suptitle(title or f"The {len(chosen)} {'largest' if by == 'size' else 'widest'} of "
                           f"{len(heads)} duplicate groups (green frame: the file kept)")
     if not chosen:
