@@ -27,7 +27,8 @@ The default order, and why:
 ``quality``
     Between two JPEGs, the clearly higher estimated quality (from the
     quantisation tables, more than 5 points apart); between other lossy
-    files, clearly more bytes per picture pixel (1.5 times). A re-save at a
+    files, clearly more bytes per picture pixel (1.5 times; not for an
+    animation, whose bytes hold every frame). A re-save at a
     slightly higher quality is not better than its source, so small
     differences count as equal.
 ``still``
@@ -379,6 +380,8 @@ class _Judge:
         if self._lossiness(i, j) != (1, 1):
             return 0
         a, b = self.records[i], self.records[j]
+        if any(not pd.isna(f.get("animated")) and bool(f.get("animated")) for f in (a, b)):
+            return 0  # an animation's bytes hold every frame: per pixel they say nothing (the still rule decides)
         if a["format"] in ("JPEG", "MPO") and b["format"] in ("JPEG", "MPO"):
             qa, qb = a["quality"], b["quality"]
             if pd.isna(qa) or pd.isna(qb) or abs(qa - qb) <= _QUALITY_EQUAL:
