@@ -298,6 +298,8 @@ class _Judge:
         self.records = facts.to_dict("records")
         self.relations = relations or {}
         self._same_pixels: dict[tuple[int, int], bool] = {}
+        self._resaves: dict[int, bool] = {}
+        self._component: np.ndarray | None = None
         table = self._rules()
         if isinstance(rules, str) or not all(isinstance(r, str) and r in table for r in rules):
             bad = [rules] if isinstance(rules, str) else [r for r in rules if not (isinstance(r, str) and r in table)]
@@ -314,6 +316,7 @@ class _Judge:
 
     def rank(self, component: np.ndarray) -> np.ndarray:
         rank = np.zeros(len(self.records), np.int64)
+        self._component = np.asarray(component)
         order = np.argsort(component, kind="stable")  # one pass over the components, not one scan per component
         starts = np.flatnonzero(np.r_[True, component[order][1:] != component[order][:-1]])
         for members in np.split(order, starts[1:]):
@@ -368,7 +371,26 @@ class _Judge:
                   for f in (a, b))
         if {la, lb} == {1, 2} and self._identical(i, j):  # the lossless one holds the other's decoded pixels
             return (0, 1) if la == 2 else (1, 0)
-        return la, lb
+        # ... or those of another lossy member: it is that file's copy against every member, so that the order
+        # stays transitive (else: PNG > a tie of the JPEG > the JPEG > PNG, and the input order picks)
+        return tuple(0 if c == 2 and self._resave(k) else c for c, k in ((la, i), (lb, j)))
+
+    def _resave(self, i: int) -> bool:
+        """Whether lossless file ``i`` holds the decoded pixels of a lossy file ranked with it."""
+        if i not in self._resaves:
+            found = False
+            if self._component is not None:
+                me = self.records[i]
+                for k in np.flatnonzero(self._component == self._component[i]).tolist():
+                    other = self.records[k]
+                    if (k != i and other.get("lossless") is not None and not pd.isna(other.get("lossless"))
+                            and not other["lossless"]
+                            and (other.get("width"), other.get("height")) == (me.get("width"), me.get("height"))
+                            and self._identical(i, k)):
+                        found = True
+                        break
+            self._resaves[i] = found
+        return self._resaves[i]
 
     def _identical(self, i: int, j: int) -> bool:
         key = (min(i, j), max(i, j))
