@@ -192,7 +192,7 @@ def plot_precision_recall(curve: pd.DataFrame, *, threshold: int | None = None, 
     return ax
 
 
-def _names(paths: Sequence[str]) -> dict[str, str]:
+def _relative(paths: Sequence[str]) -> dict[str, str]:
     """Display names: paths relative to their common folder."""
     paths = [str(p) for p in paths]
     if not paths:
@@ -202,6 +202,11 @@ def _names(paths: Sequence[str]) -> dict[str, str]:
     except ValueError:  # different drives
         common = ""
     return {path: os.path.relpath(os.path.abspath(path), common) if common else path for path in paths}
+
+
+def _names(paths: Sequence[str]) -> dict[str, str]:
+    """Short display names on one line: relative paths (:func:`_relative`), long ones cut in the middle."""
+    return {path: _middle(name, 30) for path, name in _relative(paths).items()}
 
 
 def _chars(inches: float) -> int:
@@ -302,7 +307,7 @@ def plot_pair_gallery(
         fig.text(0.5, 0.5, "no pairs to show", ha="center", va="center")
         return fig
     prefetch(pd.concat([pairs["path_a"], pairs["path_b"]]).astype(str), size=size)
-    names = _names(pd.concat([pairs["path_a"], pairs["path_b"]]).astype(str).tolist())
+    names = _relative(pd.concat([pairs["path_a"], pairs["path_b"]]).astype(str).tolist())
     width = _chars(_inches(fig) * 0.8 / (2 * ncols))  # two labels per pair, margins between pairs
     names = {path: _caption(name, width) for path, name in names.items()}
     gap = size // 12
@@ -392,7 +397,7 @@ def plot_group_gallery(
     shown = pd.concat([r[1] for r in rows])
     prefetch(shown["path"].astype(str), size=size)
     width = _chars((_inches(fig) - 0.5) * 0.92 / columns)
-    names = {path: _caption(name, width) for path, name in _names(shown["path"].astype(str).tolist()).items()}
+    names = {path: _caption(name, width) for path, name in _relative(shown["path"].astype(str).tolist()).items()}
     gap = size // 12
     full = columns * (size + gap) - gap  # every row drawn at the same scale
     for ax, (group, first, opening, more) in zip(np.atleast_1d(fig.subplots(len(rows), 1)).ravel(), rows):
