@@ -1,0 +1,179 @@
+"""hash_images on object storage: a real S3 server (moto) on loopback, read through s3fs; and an HTTP index page."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import threading
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import pandas as pd
+import pytest
+
+from dedupkit import hash_images
+from dedupkit.cli import main
+
+pytest.importorskip("s3fs")
+pytest.importorskip("moto")
+
+from s3server import FlakyProxy, S3Server  # noqa: E402
+
+BUCKET = "photos"
+
+
+@pytest.fixture(scope="module")
+def s3():
+    with S3Server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def small_bucket(s3, small_dir):
+    """``small_dir`` (4 photos, a sub-folder, bad files, a text file, a hidden file) under s3://photos/small/."""
+    s3.upload(BUCKET, small_dir, prefix="small/")
+    return f"s3://{BUCKET}/small"
+
+
+@pytest.fixture(scope="module")
+def local(small_dir):
+    return hash_images(small_dir, workers=1)
+
+
+def _by_name(table: pd.DataFrame, root: str) -> pd.DataFrame:
+    """The table keyed by the path under its root, to compare a bucket's scan with a folder's."""
+    names = table["path"].map(lambda p: str(p)[len(str(root)):].lstrip("/"))
+    return table.assign(path=names).sort_values("path", ignore_index=True)
+
+
+def test_a_bucket_is_listed_and_hashed_as_its_folder(s3, small_bucket, local, small_dir):
+    table = hash_images(small_bucket + "/", storage_options=s3.storage_options(), workers=1)
+    assert table["path"].str.startswith("s3://photos/small/").all()
+    assert not table["path"].str.contains("hidden").any()  # hidden objects are skipped, as hidden files
+    assert table.attrs["skipped"] == ["s3://photos/small/readme.txt"]
+    remote, here = _by_name(table, small_bucket), _by_name(local, small_dir)
+    pd.testing.assert_frame_equal(remote.drop(columns="error"), here.drop(columns="error"))
+    # the same bad files, for the same reasons
+    assert remote["error"].isna().tolist() == here["error"].isna().tolist()
+    assert remote.loc[remote["path"] == "bad_empty.jpg", "error"].item() == "empty file (0 bytes)"
+
+
+def test_missing_object_and_wrong_secret_give_error_rows(s3, small_bucket, local):
+    keys = [f"{small_bucket}/{name}" for name in local["path"].map(lambda p: p.rsplit("/", 1)[-1])[:2]]
+    missing = f"{small_bucket}/no_such_photo.jpg"
+    table = hash_images([*keys, missing], storage_options=s3.storage_options(), workers=1)
+    assert table.set_index("path").loc[missing, "error"] == "object not found"
+    assert table.set_index("path").loc[keys, "hash"].notna().all()
+
+    wrong = s3.storage_options(secret="not-the-secret")
+    refused = hash_images(keys, storage_options=wrong, workers=1)
+    assert refused["hash"].isna().all()
+    assert refused["error"].str.startswith("permission denied").all()
+    assert refused["error"].str.contains("credentials").all()
+    with pytest.raises(PermissionError, match=r"s3://photos/small.*listing refused.*credentials"):
+        hash_images(small_bucket, storage_options=wrong, workers=1)
+    with pytest.raises(FileNotFoundError, match="s3://photos/nothing-here"):
+        hash_images(f"s3://{BUCKET}/nothing-here", storage_options=s3.storage_options(), workers=1)
+
+
+def test_throttled_reads_succeed_on_retry(s3, small_bucket, local, small_dir):
+    proxy = FlakyProxy(s3.port, failures=2)  # every object answers 503 SlowDown twice, then its bytes
+    try:
+        table = hash_images(small_bucket, storage_options=s3.storage_options(endpoint=proxy.endpoint), workers=1)
+    finally:
+        proxy.close()
+    assert len(proxy.failed) == len(table) and set(proxy.failed.values()) == {2}  # each GET was throttled twice
+    pd.testing.assert_frame_equal(_by_name(table, small_bucket), _by_name(local, small_dir))
+
+
+def test_a_read_that_keeps_failing_is_an_error_row(s3, small_bucket, local):
+    proxy = FlakyProxy(s3.port, failures=10_000)
+    good = local["path"][local["error"].isna()].iloc[0].rsplit("/", 1)[-1]
+    options = s3.storage_options(endpoint=proxy.endpoint, config_kwargs={"retries": {"max_attempts": 1}})
+    try:
+        table = hash_images([f"{small_bucket}/{good}"], storage_options=options, workers=1)
+    finally:
+        proxy.close()
+    error = table["error"].item()
+    assert error.startswith("cannot read the object after 3 attempts"), error
+    assert "reduce your request rate" in error or "SlowDown" in error
+
+
+def test_cache_knows_an_object_by_its_etag(s3, small_dir, tmp_path):
+    s3.upload(BUCKET, small_dir, prefix="cached/")
+    url, cache, options = f"s3://{BUCKET}/cached", tmp_path / "cache.parquet", s3.storage_options()
+    first = hash_images(url, storage_options=options, workers=1, cache=cache)
+    second = hash_images(url, storage_options=options, workers=1, cache=cache)
+    assert first.attrs["hashed"] == len(first) and second.attrs["hashed"] == 0
+    pd.testing.assert_frame_equal(first, second)
+    photos = sorted(p for p in small_dir.glob("*.jpg") if not p.name.startswith(("bad", ".")))
+    # the same key, other bytes of the same size: a new ETag, hashed again
+    data = bytearray(photos[0].read_bytes())
+    data[-3] ^= 0xFF
+    s3.client().put_object(Bucket=BUCKET, Key=f"cached/{photos[0].name}", Body=bytes(data))
+    third = hash_images(url, storage_options=options, workers=1, cache=cache)
+    assert third.attrs["hashed"] == 1
+
+
+def test_cli_hash_and_find_against_read_buckets(s3, small_dir, tmp_path, monkeypatch, capsys):
+    """The command line with credentials and endpoint from the environment, as s3fs reads them."""
+    s3.upload(BUCKET, small_dir, prefix="train/")
+    query = tmp_path / "query"
+    query.mkdir()
+    photo = sorted(p for p in small_dir.glob("*.jpg") if not p.name.startswith(("bad", ".")))[0]
+    shutil.copy(photo, query / "copy.jpg")
+    s3.upload(BUCKET, query, prefix="test/")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.secret)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3.endpoint)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    out = tmp_path / "hashes.csv"
+    assert main(["hash", f"s3://{BUCKET}/train", "-o", str(out), "--workers", "1"]) == 0
+    written = pd.read_csv(out)
+    assert written["path"].str.startswith(f"s3://{BUCKET}/train/").all()
+    assert f"s3://{BUCKET}/train/bad_empty.jpg: empty file" in capsys.readouterr().out
+    pairs = tmp_path / "pairs.csv"
+    assert main(["find", f"s3://{BUCKET}/test", "--against", f"s3://{BUCKET}/train", "-o", str(pairs),
+                 "--workers", "1"]) == 0
+    found = pd.read_csv(pairs)  # verified: both images read back from the bucket
+    assert sorted(found[["path", "match"]].values.tolist()) == [
+        [f"s3://{BUCKET}/test/copy.jpg", f"s3://{BUCKET}/train/{photo.name}"],
+        [f"s3://{BUCKET}/test/copy.jpg", f"s3://{BUCKET}/train/sub/half.png"],  # small_dir's half-size copy
+    ]
+
+
+class _SlowHandler(SimpleHTTPRequestHandler):
+    """A static file server whose files named ``slow*`` answer after 5 seconds."""
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self):
+        if "slow" in self.path:
+            time.sleep(5)
+        return super().do_GET()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        pass  # the client gave up on the slow file: a broken pipe here is expected
+
+
+def test_http_index_page_and_a_timeout(small_dir, local, tmp_path):
+    aiohttp = pytest.importorskip("aiohttp")
+    root = tmp_path / "site"
+    shutil.copytree(small_dir, root, ignore=shutil.ignore_patterns(".*"))
+    shutil.copy(small_dir / "sub" / "half.png", root / "slow.png")
+    server = _QuietServer(("127.0.0.1", 0), functools.partial(_SlowHandler, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        options = {"client_kwargs": {"timeout": aiohttp.ClientTimeout(total=0.5)}}
+        table = hash_images(url + "/", storage_options=options, workers=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+    rows = table.set_index("path")
+    assert rows.loc[f"{url}/slow.png", "error"].startswith("timed out reading the object (3 attempts")
+    assert rows.loc[f"{url}/sub/half.png", "hash"] == local.set_index("path").loc[str(small_dir / "sub" / "half.png"),
+                                                                                    "hash"]
