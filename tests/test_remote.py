@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import shutil
+import tarfile
 import threading
 import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -11,7 +12,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pandas as pd
 import pytest
 
-from dedupkit import hash_images
+from dedupkit import hash_images, load_image
 from dedupkit.cli import main
 
 pytest.importorskip("s3fs")
@@ -140,6 +141,22 @@ def test_cli_hash_and_find_against_read_buckets(s3, small_dir, tmp_path, monkeyp
         [f"s3://{BUCKET}/test/copy.jpg", f"s3://{BUCKET}/train/{photo.name}"],
         [f"s3://{BUCKET}/test/copy.jpg", f"s3://{BUCKET}/train/sub/half.png"],  # small_dir's half-size copy
     ]
+
+
+def test_tar_shards_in_a_bucket(s3, small_dir, local, tmp_path):
+    photos = sorted(p for p in small_dir.glob("*.jpg") if not p.name.startswith(("bad", ".")))
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    for number, photo in enumerate(photos[:2]):
+        with tarfile.open(folder / f"train-{number}.tar", "w") as archive:
+            archive.add(photo, arcname=f"{number}/{photo.name}")
+    s3.upload(BUCKET, folder, prefix="shards/")
+    table = hash_images(f"s3://{BUCKET}/shards/train-{{0..1}}.tar", storage_options=s3.storage_options(), workers=1)
+    assert table["path"].tolist() == [f"s3://{BUCKET}/shards/train-{n}.tar/{n}/{p.name}" for n, p in enumerate(photos[:2])]
+    expected = local.set_index("path").loc[[str(p) for p in photos[:2]], "hash"].tolist()
+    assert table["hash"].tolist() == expected
+    # the key opens the image again, streaming its shard from the bucket (options remembered from the scan)
+    assert load_image(table["path"].iloc[1]).size == (table["width"].iloc[1], table["height"].iloc[1])
 
 
 class _SlowHandler(SimpleHTTPRequestHandler):
