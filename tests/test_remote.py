@@ -18,15 +18,9 @@ from dedupkit.cli import main
 pytest.importorskip("s3fs")
 pytest.importorskip("moto")
 
-from s3server import FlakyProxy, S3Server  # noqa: E402
+from s3server import FlakyProxy  # noqa: E402
 
 BUCKET = "photos"
-
-
-@pytest.fixture(scope="module")
-def s3():
-    with S3Server() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
