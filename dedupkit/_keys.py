@@ -37,3 +37,18 @@ def split_member(key: object) -> tuple[str | None, str | None]:
     if not is_url(shard) and not os.path.isfile(shard):
         return None, None  # a folder whose name ends in .tar
     return shard, found.group(2)
+
+
+def is_elsewhere(key: object) -> bool:
+    """Whether a key names an image that is not a local file: a URL (``file://`` aside) or a tar shard member."""
+    if is_url(key):
+        return not str(key).lower().startswith(("file://", "local://"))
+    return split_member(key)[0] is not None
+
+
+def locate(root: str | os.PathLike | None, key: str | os.PathLike) -> str:
+    """Where a table's key is: a URL, a shard member or an absolute path as it is, else under ``root``."""
+    key = os.fspath(key)
+    if root is None or is_url(key) or os.path.isabs(key) or split_member(key)[0] is not None:
+        return key
+    return os.path.join(os.fspath(root), key)

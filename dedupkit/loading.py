@@ -19,6 +19,8 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ._keys import is_elsewhere
+
 
 __all__ = ["DEFAULT_MAX_PIXELS", "Decoded", "decode_image", "IMAGE_EXTENSIONS", "ImageLoadError", "load_image", "open_image"]
 
@@ -82,7 +84,7 @@ def open_image(
         The file is missing, unreadable, empty, not an image, or too large.
     """
     _register_heif()
-    if data is None and _elsewhere(path):
+    if data is None and is_elsewhere(path):
         from .sources import read_bytes  # noqa: PLC0415 - fsspec only when a key is not a local file
 
         data = read_bytes(os.fspath(path))
@@ -106,15 +108,6 @@ def open_image(
     if size == 0:
         raise ImageLoadError(path, "empty file (0 bytes)")
     return _open_checked(path, path, max_pixels)
-
-
-def _elsewhere(path: str | os.PathLike) -> bool:
-    """Whether a key names an image that is not a local file: a URL or a member of a tar shard."""
-    if not isinstance(path, str):
-        return False
-    if "://" in path:
-        return True
-    return ".tar/" in path or ".tgz/" in path or ".tar.gz/" in path
 
 
 def _open_checked(path: str | os.PathLike, source, max_pixels: int) -> Image.Image:

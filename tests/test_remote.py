@@ -153,6 +153,35 @@ def test_tar_shards_in_a_bucket(s3, small_dir, local, tmp_path):
     assert load_image(table["path"].iloc[1]).size == (table["width"].iloc[1], table["height"].iloc[1])
 
 
+def test_results_point_back_to_the_bucket(s3, small_bucket, small_dir, tmp_path):
+    """Pairs, groups, the export and the report name the objects, and thumbnails are read from them."""
+    from dedupkit import export_duplicates, find_duplicates, find_groups, write_report
+    from dedupkit.keep import file_facts
+    from dedupkit.thumbnails import clear_cache, placeholder, thumbnail
+
+    hashes = hash_images(small_bucket, storage_options=s3.storage_options(), workers=1)
+    pairs = find_duplicates(hashes, workers=1)  # verified: both images of each pair read from the bucket
+    photo = min(p.name for p in small_dir.glob("*.jpg") if not p.name.startswith(("bad", ".")))
+    copy = [f"{small_bucket}/{photo}", f"{small_bucket}/sub/half.png"]
+    assert sorted(pairs.loc[pairs["verified"], ["path_a", "path_b"]].values.tolist()) == [copy]
+    groups = find_groups(pairs, hashes)
+    assert sorted(groups["path"]) == copy
+    facts = file_facts(copy)  # what decides which copy is kept: read from the bucket too
+    assert facts["error"].isna().all() and facts["width"].tolist() == [hashes.set_index("path").loc[u, "width"]
+                                                                       for u in copy]
+    assert groups.loc[groups["keep"], "path"].tolist() == [copy[0]]  # the full-size photo, not the half-size PNG
+    written = export_duplicates(pairs, groups, tmp_path / "out")
+    assert sorted(pd.read_csv(written["groups"])["path"]) == copy
+    clear_cache()
+    thumb = thumbnail(copy[1], size=64)
+    assert thumb.shape[2] == 3 and max(thumb.shape[:2]) == 64
+    assert not (thumb.shape == placeholder(64).shape and (thumb == placeholder(64)).all())
+    report = write_report(groups, pairs=pairs, hashes=hashes, path=tmp_path / "report.html", thumb_size=64)
+    page = report.read_text()
+    assert all(f'data-path="{url}"' in page for url in copy)
+    assert "file missing" not in page and "could not be read:" not in page
+
+
 class _SlowHandler(SimpleHTTPRequestHandler):
     """A static file server whose files named ``slow*`` answer after 5 seconds."""
 
