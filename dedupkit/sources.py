@@ -27,6 +27,8 @@ bucket (or host) in this process, so reading the same URLs back later
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import os
 import time
@@ -191,7 +193,20 @@ def read_bytes(key: str, *, storage_options: Mapping | None = None) -> bytes:
             raise ImageLoadError(key, "permission denied: the file cannot be read") from None
         except OSError as exc:
             raise ImageLoadError(key, f"cannot read the file ({exc.strerror or exc})") from None
-    return _with_retries(key, lambda fs, path: fs.cat_file(path), storage_options)
+    return _with_retries(key, _cat_whole, storage_options)
+
+
+def _cat_whole(fs, path: str) -> bytes:
+    """One object in one request: s3fs would first ask its size (a HEAD) to split a large one into ranges."""
+    if _splits_reads(type(fs)):
+        return fs.cat_file(path, max_concurrency=1)
+    return fs.cat_file(path)
+
+
+@functools.cache
+def _splits_reads(kind: type) -> bool:
+    read = getattr(kind, "_cat_file", None) or kind.cat_file
+    return "max_concurrency" in inspect.signature(read).parameters
 
 
 def _with_retries(url: str, read, storage_options: Mapping | None):

@@ -32,12 +32,17 @@ def free_port() -> int:
 
 
 class S3Server:
-    """moto's S3 server in its own process; ``storage_options`` reach it with valid credentials."""
+    """moto's S3 server in its own process; ``storage_options`` reach it with valid credentials.
 
-    def __init__(self) -> None:
+    ``auth=False``: credentials are not checked (no IAM look-up per request).
+    """
+
+    def __init__(self, *, auth: bool = True) -> None:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3", "MOTO_ALLOW_NONEXISTENT_REGION": "1"}
+        env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "1"}
+        if auth:  # else any key is taken (cheaper per request: for benchmarks)
+            env["INITIAL_NO_AUTH_ACTION_COUNT"] = "3"
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
             env.pop(name, None)
         self._process = subprocess.Popen(
@@ -50,6 +55,11 @@ class S3Server:
         except BaseException:
             self.stop()
             raise
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        return self._process.pid
 
     def _wait(self) -> None:
         deadline = time.monotonic() + 60

@@ -19,6 +19,7 @@ pytest.importorskip("s3fs")
 pytest.importorskip("moto")
 
 from s3server import FlakyProxy  # noqa: E402
+from test_notebooks import kernel  # noqa: E402, F401 - the fixture: a 'python3' kernel that is this interpreter
 
 BUCKET = "photos"
 
@@ -217,3 +218,27 @@ def test_http_index_page_and_a_timeout(small_dir, local, tmp_path):
     assert rows.loc[f"{url}/slow.png", "error"].startswith("timed out reading the object (3 attempts")
     assert rows.loc[f"{url}/sub/half.png", "hash"] == local.set_index("path").loc[str(small_dir / "sub" / "half.png"),
                                                                                     "hash"]
+
+
+def test_notebook_1_hashes_a_bucket(s3, small_dir, local, tmp_path, monkeypatch, kernel):
+    """image_dir may be a URL: the credentials come from the environment, as s3fs reads them."""
+    papermill = pytest.importorskip("papermill")
+    import nbformat
+    from test_notebooks import CELL_TIMEOUT, REPO
+
+    s3.upload(BUCKET, small_dir, prefix="notebook/")
+    for name, value in {"AWS_ACCESS_KEY_ID": s3.key, "AWS_SECRET_ACCESS_KEY": s3.secret,
+                        "AWS_ENDPOINT_URL": s3.endpoint, "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "results"
+    papermill.execute_notebook(
+        str(REPO / "notebooks" / "01_hash_dataset.ipynb"), str(tmp_path / "01.ipynb"),
+        parameters={"image_dir": f"s3://{BUCKET}/notebook", "output_dir": str(out)},
+        kernel_name=kernel, cwd=str(tmp_path), progress_bar=False, log_output=False, execution_timeout=CELL_TIMEOUT,
+    )
+    executed = nbformat.read(tmp_path / "01.ipynb", as_version=4)
+    assert not [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    hashes = pd.read_parquet(out / "hashes.parquet")
+    assert hashes["path"].str.startswith(f"s3://{BUCKET}/notebook/").all()
+    pd.testing.assert_series_equal(_by_name(hashes, f"s3://{BUCKET}/notebook")["hash"],
+                                   _by_name(local, small_dir)["hash"])
