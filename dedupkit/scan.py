@@ -422,6 +422,8 @@ def _plan(source, extensions, storage_options, cache):
         return source, files, skipped, states, partial(_hash_objects, storage_options=storage_options)
     files, skipped = list_images(source, extensions=extensions)
     if any(sources.is_url(f) or split_member(f)[0] is not None for f in files):  # URLs or shard members
+        for url in {f for f in files if sources.is_url(f)}:
+            sources.remember_storage_options(url, storage_options)
         return source, files, skipped, {}, partial(_hash_objects, storage_options=storage_options)
     return source, files, skipped, None, _hash_chunk
 

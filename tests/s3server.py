@@ -10,6 +10,7 @@ GETs of each object with ``503 SlowDown``, as a throttled bucket does.
 
 from __future__ import annotations
 
+import collections
 import http.client
 import json
 import os
@@ -127,6 +128,7 @@ class FlakyProxy:
     def __init__(self, target_port: int, failures: int) -> None:
         self.failures = failures
         self.failed: dict[str, int] = {}
+        self.requests: collections.Counter = collections.Counter()  # by method
         self.lock = threading.Lock()
         proxy = self
 
@@ -138,6 +140,8 @@ class FlakyProxy:
 
             def _forward(self) -> None:
                 path = self.path.split("?", 1)[0]
+                with proxy.lock:
+                    proxy.requests[self.command] += 1
                 is_object = self.command == "GET" and path.strip("/").count("/") >= 1
                 if is_object:
                     with proxy.lock:

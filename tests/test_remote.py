@@ -79,6 +79,7 @@ def test_throttled_reads_succeed_on_retry(s3, small_bucket, local, small_dir):
     finally:
         proxy.close()
     assert len(proxy.failed) == len(table) and set(proxy.failed.values()) == {2}  # each GET was throttled twice
+    assert proxy.requests["GET"] == 1 + 3 * len(table) and proxy.requests["HEAD"] == 0  # a listing, then one read each
     pd.testing.assert_frame_equal(_by_name(table, small_bucket), _by_name(local, small_dir))
 
 
