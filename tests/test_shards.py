@@ -79,3 +79,29 @@ def test_a_truncated_or_missing_shard_is_an_error_row(shard_dir, by_file, origin
 def test_shards_in_a_process_pool_give_the_same_table(shard_dir):
     pattern = str(shard_dir / "{00000..00002}.tar")
     pd.testing.assert_frame_equal(hash_images(pattern, workers=2), hash_images(pattern, workers=1))
+
+
+def test_cli_finds_copies_across_shards(tmp_path, originals, capsys):
+    """A photo and its half-size copy in two shards: found, verified by reading both members back."""
+    from PIL import Image
+
+    from dedupkit.cli import main
+
+    half = io.BytesIO()
+    with Image.open(originals[0]) as image:
+        image.resize((image.width // 2, image.height // 2)).save(half, "JPEG", quality=90)
+    with tarfile.open(tmp_path / "a.tar", "w") as archive:
+        _add(archive, "photo.jpg", originals[0].read_bytes())
+        _add(archive, "other.jpg", originals[1].read_bytes())
+    with tarfile.open(tmp_path / "b.tar", "w") as archive:
+        _add(archive, "half.jpg", half.getvalue())
+        _add(archive, "label.txt", b"cat")
+    pairs, groups = tmp_path / "pairs.csv", tmp_path / "groups.csv"
+    assert main(["find", str(tmp_path / "{a,b}.tar"), "-o", str(pairs), "--groups", str(groups),
+                 "--workers", "1"]) == 0
+    found = pd.read_csv(pairs)
+    assert found[["path_a", "path_b"]].values.tolist() == [[f"{tmp_path}/a.tar/photo.jpg", f"{tmp_path}/b.tar/half.jpg"]]
+    assert found["verified"].all()
+    kept = pd.read_csv(groups).set_index("path")["keep"]
+    assert kept.to_dict() == {f"{tmp_path}/a.tar/photo.jpg": True, f"{tmp_path}/b.tar/half.jpg": False}
+    assert "scanned 3 files" in capsys.readouterr().out
