@@ -91,6 +91,11 @@ def resolve_cache_path(cache: str | os.PathLike | bool | None, source: object) -
     if cache is None or cache is False:
         return None
     if cache is True:
+        if isinstance(source, str) and "://" in source:
+            raise ValueError(
+                f"cache=True keeps the cache in the scanned folder, and {source} is a URL: "
+                "pass a local file, cache='path/to/cache.parquet'"
+            )
         if not isinstance(source, (str, os.PathLike)) or not Path(source).is_dir():
             raise ValueError(
                 "cache=True keeps the cache in the scanned folder, so the source must be a folder; "

@@ -54,6 +54,16 @@ def test_a_bucket_is_listed_and_hashed_as_its_folder(s3, small_bucket, local, sm
     assert remote.loc[remote["path"] == "bad_empty.jpg", "error"].item() == "empty file (0 bytes)"
 
 
+def test_a_process_pool_reads_the_bucket_in_its_workers(s3, sample_dir):
+    """88 objects (enough for a pool): the worker processes, forked after the listing, read with their own clients."""
+    s3.upload(BUCKET, sample_dir, prefix="pool/a/")
+    s3.upload(BUCKET, sample_dir, prefix="pool/b/")
+    url, options = f"s3://{BUCKET}/pool", s3.storage_options()
+    pooled = hash_images(url, storage_options=options, workers=2, chunk_size=8)
+    assert len(pooled) == 88 and pooled["error"].notna().sum() == 6
+    pd.testing.assert_frame_equal(pooled, hash_images(url, storage_options=options, workers=1))
+
+
 def test_missing_object_and_wrong_secret_give_error_rows(s3, small_bucket, local):
     keys = [f"{small_bucket}/{name}" for name in local["path"].map(lambda p: p.rsplit("/", 1)[-1])[:2]]
     missing = f"{small_bucket}/no_such_photo.jpg"
@@ -110,6 +120,8 @@ def test_cache_knows_an_object_by_its_etag(s3, small_dir, tmp_path):
     s3.client().put_object(Bucket=BUCKET, Key=f"cached/{photos[0].name}", Body=bytes(data))
     third = hash_images(url, storage_options=options, workers=1, cache=cache)
     assert third.attrs["hashed"] == 1
+    with pytest.raises(ValueError, match=r"s3://photos/cached is a URL: pass a local file"):
+        hash_images(url, storage_options=options, workers=1, cache=True)
 
 
 def test_cli_hash_and_find_against_read_buckets(s3, small_dir, tmp_path, monkeypatch, capsys):
