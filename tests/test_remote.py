@@ -233,7 +233,7 @@ def test_http_index_page_and_a_timeout(small_dir, local, tmp_path):
                                                                                     "hash"]
 
 
-def test_notebook_1_hashes_a_bucket(s3, small_dir, local, tmp_path, monkeypatch, kernel):
+def test_notebook_1_hashes_a_bucket(s3, small_dir, local, tmp_path, monkeypatch, kernel):  # noqa: F811
     """image_dir may be a URL: the credentials come from the environment, as s3fs reads them."""
     papermill = pytest.importorskip("papermill")
     import nbformat
