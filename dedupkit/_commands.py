@@ -29,7 +29,7 @@ def _hash(directory: Path, args: argparse.Namespace, *, dihedral: bool = False) 
         hashes = hash_images(directory, method=args.method, hash_size=args.hash_size, workers=args.workers,
                              exact=args.exact, progress=False if args.no_progress else None,
                              trim=args.trim, dihedral=dihedral, cache=args.cache)
-    except ValueError as exc:
+    except (ValueError, FileNotFoundError, PermissionError, ImportError) as exc:  # a URL or shard that cannot be read
         raise CommandError(str(exc)) from None
     return hashes
 
@@ -64,6 +64,9 @@ def _check_args(args: argparse.Namespace, outputs: dict[str, Path | None]) -> No
         raise CommandError(f"--workers must be at least 1, got {args.workers}")
     if isinstance(args.cache, Path | str):
         outputs = {**outputs, "--cache": resolve_cache_path(args.cache, args.dir)}
+    elif args.cache is True and not Path(args.dir).is_dir():  # a URL or shards: no folder to keep it in
+        raise CommandError(f"--cache without a path keeps the cache in the scanned folder, and {args.dir} is not "
+                           "a local folder: give it a path (--cache hashes-cache.parquet)")
     seen: dict[str, str] = {}
     for flag, path in outputs.items():
         if path is None:

@@ -8,7 +8,8 @@ file plus, while a scan runs, an append-only journal beside it::
     photos/.dedupkit-cache.parquet.journal-<id>.arrows   # this scan's new rows
 
 A row is reused only if its file has the same path, size and modification time
-(nanoseconds) and was hashed with the same settings: method, hash size, exact
+(nanoseconds) (an object behind a URL: the same URL, size and ETag or version
+id, kept in the ``version`` column) and was hashed with the same settings: method, hash size, exact
 or fast decoding, and every other option that changes the row (``trim``,
 ``dihedral``, ``max_pixels``), plus a version of dedupkit's hashing code. Rows
 made with other settings stay in the file for the scans that use them.
@@ -66,13 +67,14 @@ logger = logging.getLogger(__name__)
 DEFAULT_CACHE_NAME = ".dedupkit-cache.parquet"
 
 #: Columns that identify a cached row; every other column is the row itself.
-KEY_COLUMNS = ("path", "size", "mtime_ns", "settings")
+KEY_COLUMNS = ("path", "size", "mtime_ns", "version", "settings")
 _FORMAT = "dedupkit-hash-cache/1"  # stored in the Parquet metadata
 _INT_COLUMNS = frozenset({"size", "mtime_ns", "width", "height", "bytes"})
 _BROKEN_LINK = -1  # the size recorded for a broken symbolic link
 _UNKNOWN = -2  # size and mtime of a file that cannot be read: never matches a cached row
 # Errors that depend on the machine, not on the file's bytes: never cached.
-_TRANSIENT_ERRORS = ("file not found", "permission denied", "cannot read the file")
+_TRANSIENT_ERRORS = ("file not found", "permission denied", "cannot read the file", "object not found",
+                     "timed out", "cannot read the object")
 
 
 def settings_key(settings: Mapping[str, object]) -> str:
@@ -89,6 +91,11 @@ def resolve_cache_path(cache: str | os.PathLike | bool | None, source: object) -
     if cache is None or cache is False:
         return None
     if cache is True:
+        if isinstance(source, str) and "://" in source:
+            raise ValueError(
+                f"cache=True keeps the cache in the scanned folder, and {source} is a URL: "
+                "pass a local file, cache='path/to/cache.parquet'"
+            )
         if not isinstance(source, (str, os.PathLike)) or not Path(source).is_dir():
             raise ValueError(
                 "cache=True keeps the cache in the scanned folder, so the source must be a folder; "
@@ -160,24 +167,37 @@ class HashCache:
                     f"{self.path}: not a dedupkit hash cache (made by another program or another "
                     "dedupkit version); delete it or pass another cache path"
                 )
-            parts.append(pq.read_table(self.path).to_pandas(types_mapper=_PANDAS_TYPES.get))
+            parts.append(_with_version(pq.read_table(self.path).to_pandas(types_mapper=_PANDAS_TYPES.get)))
         journals = []
         for journal in self._journal_paths():
             frame = _read_journal(journal)
             if frame is not None:
-                parts.append(frame)
+                parts.append(_with_version(frame))
             journals.append(journal)
         return _merge(parts), journals, signature
 
     def key_path(self, path: str) -> str:
-        """The path as stored: relative to the cache's folder when inside it, else absolute."""
+        """The path as stored: relative to the cache's folder when inside it, else absolute; a URL as it is."""
+        if "://" in path:
+            return path
         full = os.path.abspath(path)
         if full.startswith(self._prefix):
             return full[len(self._prefix):]
         return full
 
-    def lookup(self, files: Sequence[str]) -> tuple[list[dict], list[str]]:
+    def lookup(
+        self, files: Sequence[str], *, states: Mapping[str, tuple[int, str]] | None = None
+    ) -> tuple[list[dict], list[str]]:
         """Split a scan's files into cached rows and files to hash.
+
+        Parameters
+        ----------
+        files
+            The keys of the scan.
+        states
+            ``(size, version)`` by key, for objects behind URLs (from their
+            listing); a key missing from it is hashed and not cached.
+            ``None``: local files, looked up on disk.
 
         Returns
         -------
@@ -185,21 +205,28 @@ class HashCache:
             Rows (with the scan's own paths) for the files that are cached and
             unchanged, and the paths that must be hashed, in the given order.
         """
-        keys, sizes, mtimes, known = [], [], [], []
+        keys, sizes, mtimes, versions, known = [], [], [], [], []
         for path in files:
             keys.append(self.key_path(path))
-            state = _file_state(path)
+            if states is None:
+                state = _file_state(path)
+                version = ""
+            else:
+                remote = states.get(path)
+                state, version = (None, "") if remote is None else ((remote[0], 0), remote[1])
             known.append(state is not None)
             size, mtime = state if state is not None else (_UNKNOWN, _UNKNOWN)
             sizes.append(size)
             mtimes.append(mtime)
+            versions.append(version)
         self._seen = set(keys)
         wanted = pd.DataFrame({"path": pd.Series(keys, dtype=object), "size": np.asarray(sizes, dtype=np.int64),
-                               "mtime_ns": np.asarray(mtimes, dtype=np.int64), "_at": np.arange(len(keys))})
+                               "mtime_ns": np.asarray(mtimes, dtype=np.int64),
+                               "version": pd.Series(versions, dtype=object), "_at": np.arange(len(keys))})
         mine = self._table[self._table["settings"] == self.settings]
         if not len(mine) or not len(wanted):
-            mine = mine.iloc[:0].astype({"path": object})
-        hits = wanted.merge(mine, on=["path", "size", "mtime_ns"], how="inner")
+            mine = mine.iloc[:0].astype({"path": object, "version": object})
+        hits = wanted.merge(mine, on=["path", "size", "mtime_ns", "version"], how="inner")
         hit_at = np.zeros(len(keys), dtype=bool)
         hit_at[hits["_at"].to_numpy()] = True
         payload = [c for c in hits.columns if c not in (*KEY_COLUMNS, "_at")]
@@ -213,7 +240,7 @@ class HashCache:
         for at in np.flatnonzero(~hit_at):
             to_hash.append(files[at])
             if known[at]:
-                self._stats[files[at]] = (sizes[at], mtimes[at])
+                self._stats[files[at]] = (sizes[at], mtimes[at], versions[at])
         return rows, to_hash
 
     # -- writing -------------------------------------------------------------
@@ -248,7 +275,7 @@ class HashCache:
                 continue
             record = dict(row)
             record["path"] = self.key_path(row["path"])
-            record["size"], record["mtime_ns"] = stat
+            record["size"], record["mtime_ns"], record["version"] = stat
             record["settings"] = self.settings
             records.append(record)
         if not records:
@@ -309,7 +336,8 @@ class HashCache:
         if not unknown.any():
             return table
         candidates = table.loc[unknown, "path"].unique()
-        gone = {p for p in candidates if not os.path.lexists(os.path.join(self.root, p))}
+        # an object behind a URL is not looked for (a request each): its row stays
+        gone = {p for p in candidates if "://" not in p and not os.path.lexists(os.path.join(self.root, p))}
         if gone:
             logger.info("cache: dropping %d rows of files that no longer exist", len(gone))
             table = table[~table["path"].isin(gone)].reset_index(drop=True)
@@ -415,6 +443,13 @@ def _merge(parts: list[pd.DataFrame]) -> pd.DataFrame:
         return _empty()
     table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     return table.drop_duplicates(["path", "settings"], keep="last", ignore_index=True)
+
+
+def _with_version(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows cached before objects behind URLs were: local files, version ``""``."""
+    if "version" not in frame.columns:
+        frame = frame.assign(version="")
+    return frame
 
 
 def _file_state(path: str) -> tuple[int, int] | None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from ._keys import is_shard_pattern, is_url
 from .defaults import CANDIDATE_DISTANCE, HASH_ONLY_DISTANCE, METHODS
 
 __all__ = ["main"]
@@ -29,6 +30,13 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _source(value: str) -> Path | str:
+    """A folder, or where images are kept elsewhere: a URL (``s3://bucket/train``) or tar shards (``a/{0..9}.tar``)."""
+    if is_url(value) or is_shard_pattern(value):
+        return value
+    return _existing_dir(value)
 
 
 def _existing_dir(value: str) -> Path:
@@ -82,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Hash every image under DIR (recursively) into a table: CSV or Parquet, by the name of the "
                     "output file. Each row also says how it was hashed (method, hash_size, trim, exact).",
     )
-    hash_cmd.add_argument("dir", type=_existing_dir, metavar="DIR")
+    hash_cmd.add_argument("dir", type=_source, metavar="DIR",
+                          help="a folder, a URL (s3://bucket/train, gs://, az://, https://) or tar shards (a/{0..9}.tar)")
     hash_cmd.add_argument("-o", "--output", required=True, type=Path,
                           help="table to write: a .csv or .parquet file in an existing folder")
     _add_hash_options(hash_cmd)
@@ -91,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         "find", help="find near-duplicate pairs (within DIR, or between DIR and --against REF_DIR)",
         description="Find near-duplicate pairs within DIR, or (with --against) between DIR and REF_DIR.",
     )
-    find_cmd.add_argument("dir", type=_existing_dir, metavar="DIR")
+    find_cmd.add_argument("dir", type=_source, metavar="DIR",
+                          help="a folder, a URL (s3://bucket/train, gs://, az://, https://) or tar shards (a/{0..9}.tar)")
     find_cmd.add_argument("-o", "--output", required=True, type=Path,
                           help="pairs to write: a .csv or .parquet file in an existing folder")
     find_cmd.add_argument("--max-distance", type=_positive_int, default=None,
@@ -109,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     find_cmd.add_argument("--hashes", type=Path, default=None,
                           help="also write the hash table to this .csv or .parquet file")
     _add_keep_options(find_cmd)
-    find_cmd.add_argument("--against", type=_existing_dir, default=None, metavar="REF_DIR",
+    find_cmd.add_argument("--against", type=_source, default=None, metavar="REF_DIR",
                           help="report only pairs between DIR and this reference folder")
     find_cmd.add_argument("--dihedral", action="store_true",
                           help="also find mirrored and 90/180/270-degree turned copies (about 8x the search); "
@@ -167,7 +177,7 @@ def _add_report_parser(commands) -> None:
                     "duplicates in DIR: found now (like `find`), or read from the CSV files `find` wrote "
                     "(--groups, with --pairs and --hashes; their paths are relative to DIR).",
     )
-    report_cmd.add_argument("dir", type=_existing_dir, metavar="DIR")
+    report_cmd.add_argument("dir", type=_source, metavar="DIR")
     report_cmd.add_argument("-o", "--output", type=Path, default=Path("report.html"),
                             help="HTML file to write (default: report.html)")
     report_cmd.add_argument("--groups", type=Path, default=None, help="read the groups from this CSV (from `find`)")

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._keys import is_url
 from .cache import DEFAULT_CACHE_NAME
 from .groups import GROUP_COLUMNS
 from .plan import with_file_facts
@@ -60,7 +61,7 @@ def save_hashes(hashes: pd.DataFrame, output_dir: str | os.PathLike, *, image_di
     output_dir
         The output folder (made if missing).
     image_dir
-        The folder that was hashed; stored (absolute) so :func:`hashes_for`
+        The folder (or URL) that was hashed; stored (absolute) so :func:`hashes_for`
         can tell which folder the table belongs to.
 
     Returns
@@ -70,7 +71,8 @@ def save_hashes(hashes: pd.DataFrame, output_dir: str | os.PathLike, *, image_di
     """
     hash_settings(hashes)  # a table that does not say how it was made is not handed on
     table = hashes.copy()
-    table.attrs = {**hashes.attrs, "image_dir": os.path.abspath(image_dir)}
+    where = os.fspath(image_dir) if is_url(image_dir) else os.path.abspath(image_dir)
+    table.attrs = {**hashes.attrs, "image_dir": where}
     return write_table(table, _output(output_dir) / HASHES_FILE)
 
 
@@ -95,7 +97,8 @@ def hashes_for(
     Parameters
     ----------
     image_dir
-        The image folder.
+        The image folder, or a URL (:func:`dedupkit.hash_images`: objects are
+        then known to the cache by URL, size and ETag).
     output_dir
         The output folder (made if missing).
     method, hash_size, trim, exact
@@ -114,7 +117,7 @@ def hashes_for(
         came from the cache.
     """
     folder = _output(output_dir)
-    image_dir = os.path.abspath(image_dir)
+    image_dir = os.fspath(image_dir) if is_url(image_dir) else os.path.abspath(image_dir)
     settings = {"method": method, "hash_size": hash_size, "trim": trim, "exact": exact}
     saved = folder / HASHES_FILE
     if all(value is None for value in settings.values()) and saved.is_file():

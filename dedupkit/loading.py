@@ -9,6 +9,7 @@ scan.
 from __future__ import annotations
 
 import functools
+import io
 import os
 import re
 import warnings
@@ -17,6 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ._keys import is_elsewhere
 
 
 __all__ = ["DEFAULT_MAX_PIXELS", "Decoded", "decode_image", "IMAGE_EXTENSIONS", "ImageLoadError", "load_image", "open_image"]
@@ -54,15 +57,21 @@ class ImageLoadError(Exception):
         super().__init__(f"{self.path}: {reason}")
 
 
-def open_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+def open_image(
+    path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS, data: bytes | None = None
+) -> Image.Image:
     """Open an image lazily (header only) after checking the file and its size.
 
     Parameters
     ----------
     path
-        The image file.
+        The image file, or the key of an image elsewhere: a URL
+        (``s3://bucket/a.jpg``) or a tar shard member (``shards/0.tar/a.jpg``),
+        read whole into memory by :func:`dedupkit.sources.read_bytes`.
     max_pixels
         Refuse images with more pixels than this (a decompression-bomb guard).
+    data
+        The image's bytes, already read; ``path`` then only names it.
 
     Returns
     -------
@@ -75,6 +84,14 @@ def open_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
         The file is missing, unreadable, empty, not an image, or too large.
     """
     _register_heif()
+    if data is None and is_elsewhere(path):
+        from .sources import read_bytes  # noqa: PLC0415 - fsspec only when a key is not a local file
+
+        data = read_bytes(os.fspath(path))
+    if data is not None:
+        if not len(data):
+            raise ImageLoadError(path, "empty file (0 bytes)")
+        return _open_checked(path, io.BytesIO(data), max_pixels)
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -90,10 +107,15 @@ def open_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
         raise ImageLoadError(path, "is a folder, not an image file")
     if size == 0:
         raise ImageLoadError(path, "empty file (0 bytes)")
+    return _open_checked(path, path, max_pixels)
+
+
+def _open_checked(path: str | os.PathLike, source, max_pixels: int) -> Image.Image:
+    """``Image.open(source)`` (a path or a file object), refusing what is not an image or too large."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(source)
     except PermissionError:
         raise ImageLoadError(path, "permission denied: the file cannot be read") from None
     except UnidentifiedImageError:
@@ -180,9 +202,10 @@ def decode_image(
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     draft_size: int | None = None,
+    data: bytes | None = None,
 ) -> Decoded:
-    """Like :func:`load_image`, also returning the full size and the file format."""
-    image = open_image(path, max_pixels=max_pixels)
+    """Like :func:`load_image`, also returning the full size and the file format (``data``: see :func:`open_image`)."""
+    image = open_image(path, max_pixels=max_pixels, data=data)
     fmt = image.format
     width, height = image.size
     try:

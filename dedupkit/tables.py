@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
+from ._keys import SHARD_SUFFIXES
 from .hashing import check_method
 
 __all__ = [
@@ -345,7 +346,12 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 
 def relative_path(path: str | os.PathLike, root: str | os.PathLike) -> str:
-    """``path`` relative to the folder ``root``, ``/``-separated (as tables and truth files spell paths)."""
+    """``path`` relative to the folder ``root``, ``/``-separated (as tables and truth files spell paths).
+
+    A URL, or anything under a URL or tar shards, is written whole: it is where the image is.
+    """
+    if "://" in os.fspath(path) or "://" in os.fspath(root) or os.fspath(root).lower().endswith(SHARD_SUFFIXES):
+        return os.fspath(path)
     relative = os.path.relpath(os.path.abspath(os.fspath(path)), os.path.abspath(os.fspath(root)))
     return str(PurePosixPath(*Path(relative).parts))
 

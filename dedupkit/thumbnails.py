@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image, ImageOps
 
+from ._keys import is_elsewhere
 from .loading import DEFAULT_MAX_PIXELS, ImageLoadError, normalize_mode, open_image
 
 __all__ = ["CACHE_SIZE", "clear_cache", "mosaic", "placeholder", "prefetch", "thumbnail"]
@@ -63,6 +64,8 @@ def thumbnail(path: str | os.PathLike, *, size: int = 160) -> np.ndarray:
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8:
         raise ValueError(f"size must be a whole number of pixels >= 8, got {size!r}")
     path = os.fspath(path)
+    if is_elsewhere(path):  # a URL or a tar shard member: known by its key (objects are rarely rewritten)
+        return _cached(path, 0, 0, int(size))
     try:
         stat = os.stat(path)
     except OSError:
