@@ -60,7 +60,8 @@ def open_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     Parameters
     ----------
     path
-        The image file.
+        The image file, or the key of a table row being read from
+        (:func:`dedupkit.opener.reading_images`).
     max_pixels
         Refuse images with more pixels than this (a decompression-bomb guard).
 
@@ -75,6 +76,11 @@ def open_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
         The file is missing, unreadable, empty, not an image, or too large.
     """
     _register_heif()
+    from .opener import image_file  # noqa: PLC0415 - the opener names ImageLoadError from here
+
+    target = image_file(path)  # the file, or a table row's bytes (dedupkit.opener)
+    if not isinstance(target, (str, os.PathLike)):
+        return _open(target, os.fspath(path), max_pixels)
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -90,10 +96,15 @@ def open_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
         raise ImageLoadError(path, "is a folder, not an image file")
     if size == 0:
         raise ImageLoadError(path, "empty file (0 bytes)")
+    return _open(path, path, max_pixels)
+
+
+def _open(target, path: str | os.PathLike, max_pixels: int) -> Image.Image:
+    """Pillow's lazy open of a file or file object; errors name ``path``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(target)
     except PermissionError:
         raise ImageLoadError(path, "permission denied: the file cannot be read") from None
     except UnidentifiedImageError:

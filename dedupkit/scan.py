@@ -199,13 +199,20 @@ def hash_images(
     progress: bool | None = None,
     chunk_size: int | None = None,
     cache: str | os.PathLike | bool | None = None,
+    column: str | None = None,
+    key: str | None = None,
+    batch_size: int | None = None,
 ) -> pd.DataFrame:
-    """Hash all images in a folder (recursively) or in a list of files.
+    """Hash all images in a folder (recursively), in a list of files, or in a table of image bytes.
 
     Parameters
     ----------
     source
-        A folder, one file, or an iterable of file paths.
+        A folder, one file, or an iterable of file paths. Or a table whose
+        ``column`` holds image bytes or Hugging Face's ``{"bytes", "path"}``
+        structs: a pandas ``DataFrame``, an Arrow table, a Hugging Face
+        ``datasets.Dataset``, a ``.parquet`` file or a folder of Parquet
+        files (:mod:`dedupkit.bytes_table`; read ``batch_size`` rows at a time).
     method
         ``"dhash"`` (default), ``"dhash_vertical"``, ``"phash"``, ``"ahash"``
         or ``"whash"``.
@@ -255,7 +262,16 @@ def hash_images(
         path, size and modification time and all hashing options match. Each
         finished chunk is saved at once, so an interrupted scan resumes where
         it stopped. If the cache cannot be written, the scan goes on without it
-        (with a warning).
+        (with a warning). Not for tables.
+    column
+        A table's column of image bytes; default ``"image"``. Giving it makes
+        ``source`` a table.
+    key
+        A table's column that names each row (e.g. ``"id"``), kept in ``path``;
+        default: the row number (0, 1, ...).
+    batch_size
+        A table's rows read at once (default 256): memory grows with it, not
+        with the table.
 
     Returns
     -------
@@ -270,6 +286,9 @@ def hash_images(
         tables or indexes made otherwise refuse to be compared with it.
         ``attrs`` holds ``skipped``, ``hashed`` (files hashed by this call)
         and ``cached`` (rows taken from the cache).
+        For a table: one row per table row, in the table's order, its key in
+        ``path``; ``attrs["images"]`` says where the bytes are
+        (:func:`dedupkit.bytes_table.hash_table`).
 
     Raises
     ------
@@ -282,12 +301,22 @@ def hash_images(
     --------
     >>> hashes = hash_images("data/sample")  # doctest: +SKIP
     >>> hashes[hashes.error.notna()]  # the files that could not be read  # doctest: +SKIP
+    >>> hashes = hash_images("train.parquet", column="image", key="id")  # doctest: +SKIP
     """
     check_method(method, hash_size)
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    from .bytes_table import hash_table, is_table_source  # noqa: PLC0415 - tables of image bytes
+
+    if column is not None or key is not None or is_table_source(source):
+        if cache not in (None, False):
+            raise ValueError("cache= keeps the hashes of files by path, size and time; a table's rows have no "
+                             "such stamp: drop cache= for a table source")
+        return hash_table(source, column=column or "image", key=key, method=method, hash_size=hash_size,
+                          workers=workers, executor=executor, max_pixels=max_pixels, exact=exact, trim=trim,
+                          dihedral=dihedral, progress=progress, chunk_size=chunk_size, batch_size=batch_size)
     files, skipped = list_images(source, extensions=extensions)
     if skipped:
         logger.info("skipped %d files that are not images by their extension", len(skipped))

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .loading import DEFAULT_MAX_PIXELS, ImageLoadError, normalize_mode, open_image
+from .opener import image_file
 
 __all__ = ["CACHE_SIZE", "clear_cache", "mosaic", "placeholder", "prefetch", "thumbnail"]
 
@@ -64,6 +65,12 @@ def thumbnail(path: str | os.PathLike, *, size: int = 160) -> np.ndarray:
         raise ValueError(f"size must be a whole number of pixels >= 8, got {size!r}")
     path = os.fspath(path)
     try:
+        if not isinstance(image_file(path), (str, os.PathLike)):  # a table row's bytes: not cached
+            return _make(path, int(size))
+    except ImageLoadError as exc:
+        logger.warning("no thumbnail for %s", exc)
+        return placeholder(int(size))
+    try:
         stat = os.stat(path)
     except OSError:
         return placeholder(int(size))
@@ -72,6 +79,10 @@ def thumbnail(path: str | os.PathLike, *, size: int = 160) -> np.ndarray:
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def _cached(path: str, mtime_ns: int, n_bytes: int, size: int) -> np.ndarray:
+    return _make(path, size)
+
+
+def _make(path: str, size: int) -> np.ndarray:
     try:
         image = open_image(path, max_pixels=DEFAULT_MAX_PIXELS)
     except ImageLoadError as exc:

@@ -1,0 +1,411 @@
+"""Images kept as bytes in a table: a pandas or Arrow table, a Parquet file or dataset, a Hugging Face dataset.
+
+The image column holds encoded images (``binary``), or Hugging Face's
+``{"bytes": ..., "path": ...}`` structs (the layout ``datasets`` writes for an
+``Image`` feature); only the struct's ``bytes`` are read, never through
+``datasets``' own decoding. Each row is keyed by the table's key column (as a
+string, in the hash table's ``path`` column) or, without one, by its row
+number (0, 1, ... in the order the dataset is read; always unique, and a row
+is fetched again by it). A struct's ``path`` is not used as the key: Hugging
+Face sets it to the original file name, which may be missing or repeated.
+
+:func:`hash_table` reads the key and image columns only, ``batch_size`` rows
+at a time (a Parquet dataset of any size is never held in memory); a process
+pool gets the bytes of a few rows per task, never the table. A row that is
+null, empty or not a readable image gets an error row. :class:`TableImages`
+fetches the bytes of given keys again (a filter on the key column), so that
+verification, thumbnails and reports open table keys like files
+(:mod:`dedupkit.opener`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .loading import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
+from .opener import _SOURCES, reading_images
+from .tables import HASH_COLUMNS, resolve_trim, typed, with_hash_settings
+
+__all__ = ["DEFAULT_BATCH_SIZE", "TableImages", "hash_table", "is_table_source", "rows_of", "table_images"]
+
+logger = logging.getLogger(__name__)
+
+#: Rows read at once: with photos of ~200 KB, about 50 MB per batch.
+DEFAULT_BATCH_SIZE = 256
+_CHUNK = 32  # rows per task sent to a worker process
+_SERIAL_BELOW = 64  # rows; below this starting processes costs more than it saves
+_PROGRESS_FROM = 200
+
+
+def is_table_source(source: object) -> bool:
+    """Whether ``source`` is a table of image bytes rather than a folder, a file or a list of files.
+
+    A pandas ``DataFrame``, an Arrow ``Table``, ``RecordBatch`` or
+    ``pyarrow.dataset.Dataset``, a Hugging Face ``datasets.Dataset``, a path or
+    URL ending in ``.parquet``, or a folder holding ``.parquet`` files and no
+    image files (hidden files aside).
+    """
+    if isinstance(source, pd.DataFrame) or _is_hf_dataset(source):
+        return True
+    if type(source).__module__.startswith("pyarrow"):
+        import pyarrow as pa  # noqa: PLC0415
+        import pyarrow.dataset as pads  # noqa: PLC0415
+
+        return isinstance(source, (pa.Table, pa.RecordBatch, pads.Dataset))
+    if not isinstance(source, (str, os.PathLike)):
+        return False
+    path = os.fspath(source)
+    if path.lower().rstrip("/").endswith(".parquet"):
+        return True
+    if not os.path.isdir(path):
+        return False
+    found_parquet = False
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if name.startswith("."):
+                continue
+            ending = os.path.splitext(name)[1].lower()
+            if ending in IMAGE_EXTENSIONS:
+                return False
+            found_parquet = found_parquet or ending == ".parquet"
+    return found_parquet
+
+
+def _is_hf_dataset(source: object) -> bool:
+    return type(source).__module__.startswith("datasets") and hasattr(source, "data")
+
+
+def _dataset(source: Any, storage_options: dict | None = None):
+    """A ``pyarrow.dataset.Dataset`` over ``source`` (nothing is read yet) and a description for messages."""
+    import pyarrow as pa  # noqa: PLC0415 - a dependency, but only needed here
+    import pyarrow.dataset as pads  # noqa: PLC0415
+
+    if isinstance(source, pads.Dataset):
+        return source, "the dataset"
+    if isinstance(source, pd.DataFrame):
+        return pads.dataset(pa.Table.from_pandas(source, preserve_index=False)), "the DataFrame"
+    if isinstance(source, (pa.Table, pa.RecordBatch)):
+        return pads.dataset(source), f"the Arrow {type(source).__name__}"
+    if _is_hf_dataset(source):  # its Arrow table, as stored: no decoding by datasets' Image feature
+        table = source.data.table if getattr(source, "_indices", None) is None else source.with_format("arrow")[:]
+        return pads.dataset(table), "the Hugging Face dataset"
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"expected a table of image bytes (pandas DataFrame, Arrow table, Parquet path or "
+                        f"Hugging Face dataset), got {type(source).__name__}")
+    path = os.fspath(source)
+    filesystem = None
+    if "://" in path and not path.startswith("file://"):
+        try:
+            import fsspec  # noqa: PLC0415 - optional: Parquet on object storage
+        except ImportError:
+            raise ImportError(f"{path}: reading Parquet from a URL needs fsspec: pip install fsspec "
+                              "(and s3fs, gcsfs or adlfs for the storage)") from None
+        filesystem, path = fsspec.core.url_to_fs(path, **(storage_options or {}))
+    else:
+        path = path.removeprefix("file://")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path}: no such Parquet file or folder")
+    try:
+        return pads.dataset(path, format="parquet", filesystem=filesystem), os.fspath(source)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ValueError(f"{os.fspath(source)}: cannot be read as Parquet ({exc})") from None
+
+
+def _check_columns(dataset, name: str, column: str, key: str | None) -> None:
+    import pyarrow as pa  # noqa: PLC0415
+
+    schema = dataset.schema
+    for what, wanted in (("image", column), ("key", key)):
+        if wanted is not None and wanted not in schema.names:
+            raise ValueError(f"{name} has no {what} column {wanted!r}; its columns are {schema.names} "
+                             f"(name the {what} column with {what if what == 'key' else 'column'}=)")
+    kind = schema.field(column).type
+    if pa.types.is_struct(kind):
+        if kind.get_field_index("bytes") < 0:
+            raise TypeError(f"{name}: column {column!r} holds structs without a 'bytes' field ({kind}); "
+                            "expected image bytes or Hugging Face's {'bytes', 'path'} structs")
+    elif not (pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_binary_view(kind)):
+        raise TypeError(f"{name}: column {column!r} holds {kind}, not image bytes; expected binary or "
+                        "Hugging Face's {'bytes', 'path'} structs (name the image column with column=)")
+
+
+def _blobs(array) -> list[bytes | None]:
+    """The image bytes of each row of an Arrow array (binary, or structs with a 'bytes' field)."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    if pa.types.is_struct(array.type):
+        return [None if row is None else row.get("bytes") for row in array.to_pylist()]
+    return array.to_pylist()
+
+
+def _batches(dataset, column: str, key: str | None, batch_size: int) -> Iterator[tuple[list[str], list]]:
+    """(keys, image bytes) of ``batch_size`` rows at a time, in the dataset's order."""
+    columns = [column] if key is None else [key, column]
+    start = 0
+    # one batch read ahead, one file at a time: memory stays at a few batches whatever the dataset's size
+    for batch in dataset.to_batches(columns=columns, batch_size=batch_size, batch_readahead=1,
+                                    fragment_readahead=1):
+        if key is None:
+            keys = [str(i) for i in range(start, start + batch.num_rows)]
+        else:
+            keys = [f"<null key, row {start + i}>" if k is None else str(k)
+                    for i, k in enumerate(batch.column(key).to_pylist())]
+        start += batch.num_rows
+        yield keys, _blobs(batch.column(column))
+
+
+def hash_rows(keys: Sequence[str], blobs: Sequence[bytes | None], options: dict) -> list[dict]:
+    """Hash rows of image bytes into rows of the hash table (as :func:`dedupkit.hash_file`); never raises."""
+    from .scan import hash_file  # noqa: PLC0415 - scan dispatches tables to this module
+
+    rows = []
+    for key, blob in zip(keys, blobs):
+        if blob is None or len(blob) == 0:
+            row = dict.fromkeys(HASH_COLUMNS)
+            row["path"] = key
+            row["bytes"] = 0 if blob is not None else None
+            row["error"] = "no image in this row (the image column is null)" if blob is None else \
+                "empty image (0 bytes)"
+        else:
+            with reading_images({key: blob}):  # one row at a time: a repeated key opens its own bytes
+                row = hash_file(key, **options)
+            row["bytes"] = len(blob)
+        rows.append(row)
+    return rows
+
+
+def hash_table(
+    source: Any,
+    *,
+    column: str = "image",
+    key: str | None = None,
+    method: str = "dhash",
+    hash_size: int = 8,
+    workers: int | None = None,
+    executor: Executor | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    exact: bool = False,
+    trim: bool | None = None,
+    dihedral: bool = False,
+    progress: bool | None = None,
+    chunk_size: int | None = None,
+    batch_size: int | None = None,
+    storage_options: dict | None = None,
+) -> pd.DataFrame:
+    """Hash the images held as bytes in a table's column, ``batch_size`` rows at a time.
+
+    Called by :func:`dedupkit.hash_images` for a table source; the options
+    are its options.
+
+    Parameters
+    ----------
+    source
+        A pandas ``DataFrame``, an Arrow ``Table`` or ``RecordBatch``, a
+        ``pyarrow.dataset.Dataset``, a Hugging Face ``datasets.Dataset`` (its
+        Arrow table), or the path of a Parquet file or of a folder of Parquet
+        files (a URL with ``fsspec`` installed; ``storage_options`` go to fsspec).
+    column
+        The column of image bytes, or of ``{"bytes", "path"}`` structs.
+    key
+        The column that names each row (e.g. ``"id"``); ``None``: the row number.
+    batch_size
+        Rows read at once (default :data:`DEFAULT_BATCH_SIZE`); memory grows
+        with it, not with the table.
+    chunk_size
+        Rows per task sent to a worker process (default 32).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The hash table of :func:`dedupkit.hash_images`, one row per table row
+        in the table's order, the key (as a string) in ``path``, ``bytes`` the
+        size of the encoded image. ``attrs["images"]`` says where the bytes
+        are (``source``: the Parquet path, or ``None`` for a table in memory;
+        ``column``, ``key``), so that :func:`dedupkit.find_duplicates` can
+        fetch them again to verify pairs.
+
+    Raises
+    ------
+    ValueError
+        No such column; ``batch_size`` or ``chunk_size`` below 1.
+    TypeError
+        The column does not hold bytes or ``{"bytes", "path"}`` structs.
+    FileNotFoundError
+        No such Parquet file or folder.
+    """
+    if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
+        raise ValueError(f"batch_size must be at least 1, got {batch_size!r}")
+    if chunk_size is not None and chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    dataset, name = _dataset(source, storage_options)
+    _check_columns(dataset, name, column, key)
+    trim = resolve_trim(trim, exact)
+    options = {"method": method, "hash_size": hash_size, "max_pixels": max_pixels, "exact": exact,
+               "trim": trim, "dihedral": dihedral}
+    total = dataset.count_rows()
+    show = progress if progress is not None else total > _PROGRESS_FROM
+    n_workers = workers or os.cpu_count() or 1
+    batches = _batches(dataset, column, key, batch_size or DEFAULT_BATCH_SIZE)
+    rows: list[dict] = []
+    with tqdm(total=total, desc="hashing", unit="img", disable=not show) as bar:
+        if executor is None and (n_workers == 1 or total < _SERIAL_BELOW):
+            for keys, blobs in batches:
+                for start in range(0, len(keys), _CHUNK):
+                    rows.extend(hash_rows(keys[start : start + _CHUNK], blobs[start : start + _CHUNK], options))
+                    bar.update(len(keys[start : start + _CHUNK]))
+        elif executor is not None:
+            rows = _run(executor, batches, options, chunk_size or _CHUNK, n_workers, bar)
+        else:
+            with ProcessPoolExecutor(max_workers=n_workers) as pool:
+                rows = _run(pool, batches, options, chunk_size or _CHUNK, n_workers, bar)
+    columns = [*HASH_COLUMNS, "hash_dihedral"] if dihedral else list(HASH_COLUMNS)
+    table = typed(pd.DataFrame.from_records(rows, columns=columns))
+    table = with_hash_settings(table, method=method, hash_size=int(hash_size), trim=trim, exact=bool(exact))
+    where = os.path.abspath(source) if isinstance(source, (str, os.PathLike)) and "://" not in str(source) else (
+        str(source) if isinstance(source, str) else None)
+    table.attrs.update(skipped=[], hashed=len(table), cached=0,
+                       images={"source": where, "column": column, "key": key})
+    return table
+
+
+def _run(executor: Executor, batches: Iterable[tuple[list[str], list]], options: dict, chunk_size: int,
+         n_workers: int, bar) -> list[dict]:
+    """Rows hashed by ``executor``, a few chunks of bytes in flight at a time; in the table's order."""
+    done: dict[int, list[dict]] = {}
+    pending: dict[Future, int] = {}
+    limit = 2 * n_workers  # chunks in flight: memory stays bounded, every worker stays busy
+    n_chunks = 0
+    try:
+        for keys, blobs in batches:
+            for start in range(0, len(keys), chunk_size):
+                while len(pending) >= limit:
+                    _collect(pending, done, bar, wait(pending, return_when=FIRST_COMPLETED).done)
+                future = executor.submit(hash_rows, keys[start : start + chunk_size],
+                                         blobs[start : start + chunk_size], options)
+                pending[future] = n_chunks
+                n_chunks += 1
+        while pending:
+            _collect(pending, done, bar, wait(pending, return_when=FIRST_COMPLETED).done)
+    finally:
+        for future in pending:
+            future.cancel()
+    return [row for i in range(n_chunks) for row in done[i]]
+
+
+def _collect(pending: dict, done: dict, bar, finished: Iterable[Future]) -> None:
+    for future in finished:
+        rows = future.result()
+        done[pending.pop(future)] = rows
+        bar.update(len(rows))
+
+
+class TableImages:
+    """The image bytes of a table's rows, by key: fetched when asked for, then kept.
+
+    An image source for :func:`dedupkit.opener.reading_images`: ``get(key)``
+    gives a row's bytes (``None`` for a null image). Rows are fetched by a
+    filter on the key column (or by row number), many keys in one pass
+    (:meth:`fetch`); only the rows asked for are kept.
+
+    Parameters
+    ----------
+    source, column, key, storage_options
+        As for :func:`hash_table`.
+    """
+
+    def __init__(self, source: Any, *, column: str = "image", key: str | None = None,
+                 storage_options: dict | None = None):
+        self.dataset, self.name = _dataset(source, storage_options)
+        _check_columns(self.dataset, self.name, column, key)
+        self.column, self.key = column, key
+        self._bytes: dict[str, bytes | None] = {}
+        self._absent: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The bytes of the row ``key`` (``None`` if its image is null), or ``default`` if no row has that key."""
+        key = str(key)
+        if key not in self._bytes and key not in self._absent:
+            self.fetch([key])
+        return self._bytes.get(key, default)
+
+    def fetch(self, keys: Iterable[str]) -> None:
+        """Read the rows of ``keys`` not yet read, in one pass over the table."""
+        import pyarrow as pa  # noqa: PLC0415
+        import pyarrow.compute as pc  # noqa: PLC0415
+
+        wanted = [str(k) for k in dict.fromkeys(keys) if str(k) not in self._bytes and str(k) not in self._absent]
+        if not wanted:
+            return
+        if self.key is None:  # row numbers
+            n_rows = self.dataset.count_rows()
+            numbers = [k for k in wanted if k.isdigit() and int(k) < n_rows]
+            found = self.dataset.take(pa.array([int(k) for k in numbers], pa.int64()), columns=[self.column])
+            self._bytes.update(zip(numbers, _blobs(found.column(self.column).combine_chunks())))
+        else:
+            kind = self.dataset.schema.field(self.key).type
+            values = []
+            for k in wanted:
+                with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    values.append(pa.scalar(k).cast(kind).as_py())
+            if values:
+                found = self.dataset.to_table(columns=[self.key, self.column],
+                                              filter=pc.field(self.key).isin(pa.array(values, kind)))
+                keys_found = [str(k) for k in found.column(self.key).to_pylist()]
+                for k, blob in zip(keys_found, _blobs(found.column(self.column).combine_chunks())):
+                    self._bytes.setdefault(k, blob)  # a repeated key: its first row
+        self._absent.update(k for k in wanted if k not in self._bytes)
+
+
+@contextlib.contextmanager
+def table_images(source: Any, *, column: str = "image", key: str | None = None,
+                 keys: Iterable[str] | None = None, storage_options: dict | None = None) -> Iterator[TableImages]:
+    """Open the keys of a table of image bytes like files while the ``with`` block runs.
+
+    Parameters
+    ----------
+    source, column, key, storage_options
+        As for :func:`hash_table` (the same table the hashes came from).
+    keys
+        Keys to fetch at once, in one pass (others are fetched when opened).
+
+    Examples
+    --------
+    >>> hashes = dedupkit.hash_images(frame, column="image", key="id")  # doctest: +SKIP
+    >>> with table_images(frame, column="image", key="id"):  # doctest: +SKIP
+    ...     pairs = dedupkit.find_duplicates(hashes)
+    """
+    images = TableImages(source, column=column, key=key, storage_options=storage_options)
+    if keys is not None:
+        images.fetch(keys)
+    with reading_images(images):
+        yield images
+
+
+def rows_of(hashes: pd.DataFrame, keys: Iterable[str]) -> contextlib.AbstractContextManager:
+    """A context in which the keys of a hash table made from a table open (a no-op for files).
+
+    Raises
+    ------
+    ValueError
+        ``hashes`` came from a table in memory and no :func:`table_images` is open.
+    """
+    spec = hashes.attrs.get("images")
+    if not spec:
+        return contextlib.nullcontext()
+    if spec.get("source") is None:
+        if not _SOURCES:
+            raise ValueError(
+                "these hashes came from a table in memory, whose images dedupkit cannot open again by key: "
+                f"wrap the call in `with dedupkit.table_images(table, column={spec['column']!r}, "
+                f"key={spec['key']!r}):`, or pass verify=False")
+        return contextlib.nullcontext()
+    return table_images(spec["source"], column=spec["column"], key=spec["key"], keys=keys)
