@@ -390,19 +390,22 @@ def table_images(source: Any, *, column: str = "image", key: str | None = None,
         yield images
 
 
-def rows_of(hashes: pd.DataFrame, keys: Iterable[str]) -> contextlib.AbstractContextManager:
+def rows_of(hashes: pd.DataFrame, keys: Iterable[str], *, required: bool = True) -> contextlib.AbstractContextManager:
     """A context in which the keys of a hash table made from a table open (a no-op for files).
+
+    ``keys`` are fetched at once, in one pass over the table.
 
     Raises
     ------
     ValueError
-        ``hashes`` came from a table in memory and no :func:`table_images` is open.
+        With ``required``: ``hashes`` came from a table in memory and no
+        :func:`table_images` is open.
     """
     spec = hashes.attrs.get("images")
     if not spec:
         return contextlib.nullcontext()
     if spec.get("source") is None:
-        if not _SOURCES:
+        if required and not _SOURCES:
             raise ValueError(
                 "these hashes came from a table in memory, whose images dedupkit cannot open again by key: "
                 f"wrap the call in `with dedupkit.table_images(table, column={spec['column']!r}, "

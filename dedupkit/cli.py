@@ -38,6 +38,14 @@ def _existing_dir(value: str) -> Path:
     return path
 
 
+def _existing_source(value: str) -> Path:
+    """A folder of images, a Parquet file, or a folder of Parquet files (a table of image bytes)."""
+    path = Path(value)
+    if not path.is_dir() and not (path.is_file() and path.suffix.lower() == ".parquet"):
+        raise argparse.ArgumentTypeError(f"{value}: no such folder or .parquet file")
+    return path
+
+
 def _existing_file(value: str) -> Path:
     path = Path(value)
     if not path.is_file():
@@ -55,6 +63,10 @@ def _positive_int(value: str) -> int:
     return number
 
 
+_SOURCE_HELP = ("a folder of images; or a table of image bytes: a .parquet file or a folder of Parquet files "
+                "(see --column, --key)")
+
+
 def _add_hash_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="dhash", choices=METHODS, help="hash method (default: dhash)")
     parser.add_argument("--hash-size", type=_positive_int, default=8, help="8 for 64-bit hashes (default), 16 for 256-bit")
@@ -67,6 +79,11 @@ def _add_hash_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trim", action=argparse.BooleanOptionalAction, default=None,
                         help="cut plain borders, padding, letterbox bars, canvas and caption bars before hashing "
                              "(default: --trim, or --no-trim with --exact)")
+    parser.add_argument("--column", default=None,
+                        help="a table's column of image bytes or {bytes, path} structs (default: image); "
+                             "DIR is then a .parquet file or a folder of Parquet files")
+    parser.add_argument("--key", default=None,
+                        help="a table's column that names each row, e.g. id (default: the row number)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Hash every image under DIR (recursively) into a table: CSV or Parquet, by the name of the "
                     "output file. Each row also says how it was hashed (method, hash_size, trim, exact).",
     )
-    hash_cmd.add_argument("dir", type=_existing_dir, metavar="DIR")
+    hash_cmd.add_argument("dir", type=_existing_source, metavar="DIR", help=_SOURCE_HELP)
     hash_cmd.add_argument("-o", "--output", required=True, type=Path,
                           help="table to write: a .csv or .parquet file in an existing folder")
     _add_hash_options(hash_cmd)
@@ -91,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         "find", help="find near-duplicate pairs (within DIR, or between DIR and --against REF_DIR)",
         description="Find near-duplicate pairs within DIR, or (with --against) between DIR and REF_DIR.",
     )
-    find_cmd.add_argument("dir", type=_existing_dir, metavar="DIR")
+    find_cmd.add_argument("dir", type=_existing_source, metavar="DIR", help=_SOURCE_HELP)
     find_cmd.add_argument("-o", "--output", required=True, type=Path,
                           help="pairs to write: a .csv or .parquet file in an existing folder")
     find_cmd.add_argument("--max-distance", type=_positive_int, default=None,
@@ -109,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     find_cmd.add_argument("--hashes", type=Path, default=None,
                           help="also write the hash table to this .csv or .parquet file")
     _add_keep_options(find_cmd)
-    find_cmd.add_argument("--against", type=_existing_dir, default=None, metavar="REF_DIR",
+    find_cmd.add_argument("--against", type=_existing_source, default=None, metavar="REF_DIR",
                           help="report only pairs between DIR and this reference folder")
     find_cmd.add_argument("--dihedral", action="store_true",
                           help="also find mirrored and 90/180/270-degree turned copies (about 8x the search); "
@@ -167,7 +184,7 @@ def _add_report_parser(commands) -> None:
                     "duplicates in DIR: found now (like `find`), or read from the CSV files `find` wrote "
                     "(--groups, with --pairs and --hashes; their paths are relative to DIR).",
     )
-    report_cmd.add_argument("dir", type=_existing_dir, metavar="DIR")
+    report_cmd.add_argument("dir", type=_existing_source, metavar="DIR", help=_SOURCE_HELP)
     report_cmd.add_argument("-o", "--output", type=Path, default=Path("report.html"),
                             help="HTML file to write (default: report.html)")
     report_cmd.add_argument("--groups", type=Path, default=None, help="read the groups from this CSV (from `find`)")

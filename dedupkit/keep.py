@@ -51,6 +51,7 @@ The default order, and why:
 from __future__ import annotations
 
 import functools
+import io
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -62,6 +63,7 @@ import pandas as pd
 from PIL import Image
 
 from .loading import _ORIENTATION, ImageLoadError, normalize_mode, open_image
+from .opener import image_file
 
 __all__ = ["FACT_COLUMNS", "KEEP_RULES", "file_facts", "keep_order"]
 
@@ -133,8 +135,12 @@ def file_facts(paths: Iterable[str | os.PathLike], *, progress: bool | None = No
 def _facts_of(path: str) -> dict:
     row: dict = {"path": path}
     try:
-        stat = os.stat(path)
-        row.update(bytes=stat.st_size, mtime=stat.st_mtime)
+        target = image_file(path)  # the file, or a table row's bytes (no mtime)
+        if isinstance(target, (str, os.PathLike)):
+            stat = os.stat(path)
+            row.update(bytes=stat.st_size, mtime=stat.st_mtime)
+        else:
+            row.update(bytes=len(target.getbuffer()))
         image = open_image(path)
     except (OSError, ImageLoadError) as exc:
         return {**row, "error": str(exc)}
@@ -143,7 +149,7 @@ def _facts_of(path: str) -> dict:
         row.update(format=fmt, animated=bool(getattr(image, "is_animated", False)), camera=_has_camera(image))
         if fmt in ("JPEG", "MPO"):
             row["quality"] = _jpeg_quality(image)
-        lossless = fmt in _LOSSLESS_FORMATS or (fmt == "WEBP" and _webp_lossless(path))
+        lossless = fmt in _LOSSLESS_FORMATS or (fmt == "WEBP" and _webp_lossless(target))
         full = image.size[::-1] if image.getexif().get(_ORIENTATION, 1) in (5, 6, 7, 8) else image.size  # as shown
         if fmt in ("JPEG", "MPO"):
             image.draft("RGB", (_WORK_SIDE, _WORK_SIDE))
@@ -182,10 +188,13 @@ def _jpeg_quality(image: Image.Image) -> float:
     return float(np.clip(quality, 1, 100))
 
 
-def _webp_lossless(path: str) -> bool:
-    """A WebP file whose first chunk is VP8L (lossless), or VP8X followed by one."""
-    with open(path, "rb") as f:
-        head = f.read(4096)
+def _webp_lossless(path: str | os.PathLike | io.BytesIO) -> bool:
+    """A WebP file (or bytes) whose first chunk is VP8L (lossless), or VP8X followed by one."""
+    if isinstance(path, io.BytesIO):
+        head = path.getvalue()[:4096]
+    else:
+        with open(path, "rb") as f:
+            head = f.read(4096)
     return b"VP8L" in head[12:] and b"VP8 " not in head[12:]
 
 

@@ -159,7 +159,7 @@ class _Context:
     def figure(self, path: str, classes: str, note: str) -> str:
         fact = self.facts.loc[path] if path in self.facts.index else None
         problem = None
-        if not (self.base / path).is_file():
+        if not _present(self.base / path):
             problem = "file missing"
         elif fact is not None and isinstance(fact.get("error"), str):
             problem = f"could not be read: {fact['error']}"
@@ -269,6 +269,17 @@ def _weakest(pairs: pd.DataFrame, n: int) -> pd.DataFrame:
     similarity = pairs["similarity"].astype(float) if "similarity" in pairs else pd.Series(np.nan, pairs.index)
     keys = pd.DataFrame({"d": distance, "s": similarity})
     return pairs.loc[keys.sort_values(["d", "s"], ascending=[False, True], na_position="last").index[:n]]
+
+
+def _present(path: Path) -> bool:
+    """Whether the image is there: a file, or a row of a table being read (:mod:`dedupkit.opener`)."""
+    from .loading import ImageLoadError  # noqa: PLC0415
+    from .opener import image_file  # noqa: PLC0415
+
+    try:
+        return not isinstance(image_file(path), (str, os.PathLike)) or path.is_file()
+    except ImageLoadError:  # a row without an image: its error is shown from the hash table
+        return True
 
 
 def _facts(groups: pd.DataFrame, hashes: pd.DataFrame | None, base: Path) -> pd.DataFrame:

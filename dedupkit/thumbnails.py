@@ -10,6 +10,7 @@ disk. :func:`clear_cache` empties it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -40,7 +41,8 @@ def thumbnail(path: str | os.PathLike, *, size: int = 160) -> np.ndarray:
     Parameters
     ----------
     path
-        The image file.
+        The image file, or the key of a table row being read from
+        (:func:`dedupkit.opener.reading_images`; cached by a digest of its bytes).
     size
         Longest side of the thumbnail, in pixels.
 
@@ -65,11 +67,13 @@ def thumbnail(path: str | os.PathLike, *, size: int = 160) -> np.ndarray:
         raise ValueError(f"size must be a whole number of pixels >= 8, got {size!r}")
     path = os.fspath(path)
     try:
-        if not isinstance(image_file(path), (str, os.PathLike)):  # a table row's bytes: not cached
-            return _make(path, int(size))
+        target = image_file(path)
     except ImageLoadError as exc:
         logger.warning("no thumbnail for %s", exc)
         return placeholder(int(size))
+    if not isinstance(target, (str, os.PathLike)):  # a table row's bytes: cached by their digest
+        digest = hashlib.blake2b(target.getbuffer(), digest_size=8).digest()
+        return _cached(path, int.from_bytes(digest), len(target.getbuffer()), int(size))
     try:
         stat = os.stat(path)
     except OSError:
@@ -78,11 +82,7 @@ def thumbnail(path: str | os.PathLike, *, size: int = 160) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
-def _cached(path: str, mtime_ns: int, n_bytes: int, size: int) -> np.ndarray:
-    return _make(path, size)
-
-
-def _make(path: str, size: int) -> np.ndarray:
+def _cached(path: str, stamp: int, n_bytes: int, size: int) -> np.ndarray:
     try:
         image = open_image(path, max_pixels=DEFAULT_MAX_PIXELS)
     except ImageLoadError as exc:
