@@ -151,9 +151,7 @@ def _batches(dataset, column: str, key: str | None, batch_size: int) -> Iterator
     """(keys, image bytes) of ``batch_size`` rows at a time, in the dataset's order."""
     columns = [column] if key is None else [key, column]
     start = 0
-    # one batch read ahead, one file at a time: memory stays at a few batches whatever the dataset's size
-    for batch in dataset.to_batches(columns=columns, batch_size=batch_size, batch_readahead=1,
-                                    fragment_readahead=1):
+    for batch in _record_batches(dataset, columns, batch_size):
         if key is None:
             keys = [str(i) for i in range(start, start + batch.num_rows)]
         else:
@@ -161,6 +159,28 @@ def _batches(dataset, column: str, key: str | None, batch_size: int) -> Iterator
                     for i, k in enumerate(batch.column(key).to_pylist())]
         start += batch.num_rows
         yield keys, _blobs(batch.column(column))
+
+
+def _record_batches(dataset, columns: list[str], batch_size: int):
+    """The dataset's rows, ``batch_size`` at a time: a Parquet dataset one row group after another.
+
+    Arrow's scanner reads ahead on threads of its own, and more than it is
+    asked to while the batches are slow to use (as hashing is): with its
+    defaults, memory grew with the file (measured in
+    ``tests/test_bytes_table.py``). One row group at a time, not pre-buffered,
+    holds a row group and a batch, whatever the dataset's size.
+    """
+    import pyarrow.dataset as pads  # noqa: PLC0415
+
+    if not isinstance(dataset, pads.FileSystemDataset):  # in memory already
+        yield from dataset.to_batches(columns=columns, batch_size=batch_size)
+        return
+    options = pads.ParquetFragmentScanOptions(pre_buffer=False)
+    for fragment in dataset.get_fragments():
+        for group in fragment.row_groups:
+            yield from fragment.subset(row_group_ids=[group.id]).to_batches(
+                columns=columns, batch_size=batch_size, batch_readahead=0, use_threads=False,
+                fragment_scan_options=options)
 
 
 def hash_rows(keys: Sequence[str], blobs: Sequence[bytes | None], options: dict) -> list[dict]:
