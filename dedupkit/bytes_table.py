@@ -161,8 +161,8 @@ def _batches(dataset, column: str, key: str | None, batch_size: int) -> Iterator
         yield keys, _blobs(batch.column(column))
 
 
-def _record_batches(dataset, columns: list[str], batch_size: int):
-    """The dataset's rows, ``batch_size`` at a time: a Parquet dataset one row group after another.
+def _pieces(dataset) -> Iterator[tuple[Any, int, dict]]:
+    """The dataset in pieces read one at a time: (piece, its rows, scan options), a Parquet row group each.
 
     Arrow's scanner reads ahead on threads of its own, and more than it is
     asked to while the batches are slow to use (as hashing is): with its
@@ -173,14 +173,18 @@ def _record_batches(dataset, columns: list[str], batch_size: int):
     import pyarrow.dataset as pads  # noqa: PLC0415
 
     if not isinstance(dataset, pads.FileSystemDataset):  # in memory already
-        yield from dataset.to_batches(columns=columns, batch_size=batch_size)
+        yield dataset, dataset.count_rows(), {}
         return
-    options = pads.ParquetFragmentScanOptions(pre_buffer=False)
+    options = {"fragment_scan_options": pads.ParquetFragmentScanOptions(pre_buffer=False), "use_threads": False}
     for fragment in dataset.get_fragments():
         for group in fragment.row_groups:
-            yield from fragment.subset(row_group_ids=[group.id]).to_batches(
-                columns=columns, batch_size=batch_size, batch_readahead=0, use_threads=False,
-                fragment_scan_options=options)
+            yield fragment.subset(row_group_ids=[group.id]), group.num_rows, options
+
+
+def _record_batches(dataset, columns: list[str], batch_size: int):
+    """The dataset's rows, ``batch_size`` at a time, one piece (row group) after another."""
+    for piece, _, options in _pieces(dataset):
+        yield from piece.to_batches(columns=columns, batch_size=batch_size, batch_readahead=0, **options)
 
 
 def hash_rows(keys: Sequence[str], blobs: Sequence[bytes | None], options: dict) -> list[dict]:
@@ -365,20 +369,29 @@ class TableImages:
         wanted = [str(k) for k in dict.fromkeys(keys) if str(k) not in self._bytes and str(k) not in self._absent]
         if not wanted:
             return
-        if self.key is None:  # row numbers
-            n_rows = self.dataset.count_rows()
-            numbers = [k for k in wanted if k.isdigit() and int(k) < n_rows]
-            found = self.dataset.take(pa.array([int(k) for k in numbers], pa.int64()), columns=[self.column])
-            self._bytes.update(zip(numbers, _blobs(found.column(self.column).combine_chunks())))
-        else:
+        if self.key is None:  # row numbers: only the row groups that hold them are read
+            numbers = sorted({int(k) for k in wanted if k.isdigit()})
+            start = 0
+            for piece, n_rows, options in _pieces(self.dataset):
+                inside = [i - start for i in numbers if start <= i < start + n_rows]
+                if inside:
+                    found = piece.to_table(columns=[self.column], **options).take(pa.array(inside, pa.int64()))
+                    blobs = _blobs(found.column(self.column).combine_chunks())
+                    self._bytes.update(zip((str(start + i) for i in inside), blobs))
+                start += n_rows
+        else:  # the key column of every row group; the images of those holding a key asked for
             kind = self.dataset.schema.field(self.key).type
             values = []
             for k in wanted:
                 with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
                     values.append(pa.scalar(k).cast(kind).as_py())
-            if values:
-                found = self.dataset.to_table(columns=[self.key, self.column],
-                                              filter=pc.field(self.key).isin(pa.array(values, kind)))
+            values = pa.array(values, kind)
+            for piece, _, options in _pieces(self.dataset) if len(values) else ():
+                keys = piece.to_table(columns=[self.key], **options).column(self.key)
+                mask = pc.is_in(keys, value_set=values)
+                if not pc.any(mask).as_py():
+                    continue
+                found = piece.to_table(columns=[self.key, self.column], **options).filter(mask)
                 keys_found = [str(k) for k in found.column(self.key).to_pylist()]
                 for k, blob in zip(keys_found, _blobs(found.column(self.column).combine_chunks())):
                     self._bytes.setdefault(k, blob)  # a repeated key: its first row

@@ -299,3 +299,20 @@ def test_cli_hash_and_find_on_a_parquet_file(hf_parquet, tmp_path, capsys):
                  "-o", str(report)]) == 0
     html = report.read_text()
     assert "file missing" not in html and html.count("data:image/jpeg;base64,") >= len(groups)
+
+
+def test_a_parquet_url_is_read_through_fsspec(hf_parquet):
+    import fsspec  # noqa: PLC0415 - optional for dedupkit (URLs only); the dev extra has it (with datasets)
+    path, rows = hf_parquet
+    memory = fsspec.filesystem("memory")
+    url = "memory://dedupkit-test/train.parquet"
+    memory.pipe(url, path.read_bytes())
+    try:
+        assert is_table_source(url)
+        hashes = hash_images(url, key="id", workers=1)
+        assert hashes["hash"].tolist() == hash_images(path, key="id", workers=1)["hash"].tolist()
+        assert hashes.attrs["images"]["source"] == url
+        key = next(k for k, name in rows.items() if name == "z_half.png")
+        assert TableImages(url, key="id").get(key) == TableImages(path, key="id").get(key)
+    finally:
+        memory.rm("memory://dedupkit-test", recursive=True)
