@@ -142,8 +142,9 @@ def _blobs(array) -> list[bytes | None]:
     """The image bytes of each row of an Arrow array (binary, or structs with a 'bytes' field)."""
     import pyarrow as pa  # noqa: PLC0415
 
-    if pa.types.is_struct(array.type):
-        return [None if row is None else row.get("bytes") for row in array.to_pylist()]
+    if pa.types.is_struct(array.type):  # the 'bytes' field alone; a null struct is a null image
+        null = array.is_null().to_pylist()
+        return [None if missing else data for missing, data in zip(null, array.field("bytes").to_pylist())]
     return array.to_pylist()
 
 
