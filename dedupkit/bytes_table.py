@@ -84,19 +84,36 @@ def _is_hf_dataset(source: object) -> bool:
     return type(source).__module__.startswith("datasets") and hasattr(source, "data")
 
 
-def _dataset(source: Any, storage_options: dict | None = None):
-    """A ``pyarrow.dataset.Dataset`` over ``source`` (nothing is read yet) and a description for messages."""
+def _dataset(source: Any, column: str, key: str | None, storage_options: dict | None = None):
+    """A ``pyarrow.dataset.Dataset`` over ``source`` (nothing is read yet) and a description for messages.
+
+    Raises ValueError or TypeError, naming the table, when ``column`` or ``key`` is missing or of the wrong kind.
+    """
+    dataset, name = _open_dataset(source, column, key, storage_options)
+    _check_columns(dataset, name, column, key)
+    return dataset, name
+
+
+def _open_dataset(source: Any, column: str, key: str | None, storage_options: dict | None):
     import pyarrow as pa  # noqa: PLC0415 - a dependency, but only needed here
     import pyarrow.dataset as pads  # noqa: PLC0415
 
     if isinstance(source, pads.Dataset):
         return source, "the dataset"
-    if isinstance(source, pd.DataFrame):
-        return pads.dataset(pa.Table.from_pandas(source, preserve_index=False)), "the DataFrame"
+    if isinstance(source, pd.DataFrame):  # only the two columns are converted
+        _check_names(list(source.columns), "the DataFrame", column, key)
+        wanted = source[[column] if key is None else [key, column]]
+        try:
+            return pads.dataset(pa.Table.from_pandas(wanted, preserve_index=False)), "the DataFrame"
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise TypeError(f"the DataFrame: column {column!r} (or key {key!r}) cannot be read as image bytes "
+                            f"({exc}); expected bytes or {{'bytes', 'path'}} dicts") from None
     if isinstance(source, (pa.Table, pa.RecordBatch)):
         return pads.dataset(source), f"the Arrow {type(source).__name__}"
     if _is_hf_dataset(source):  # its Arrow table, as stored: no decoding by datasets' Image feature
-        table = source.data.table if getattr(source, "_indices", None) is None else source.with_format("arrow")[:]
+        if getattr(source, "_indices", None) is not None:  # select/shuffle/filter: the rows it names, in its order
+            source = source.select_columns([column] if key is None else [key, column]).flatten_indices()
+        table = source.data.table
         return pads.dataset(table), "the Hugging Face dataset"
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"expected a table of image bytes (pandas DataFrame, Arrow table, Parquet path or "
@@ -120,14 +137,18 @@ def _dataset(source: Any, storage_options: dict | None = None):
         raise ValueError(f"{os.fspath(source)}: cannot be read as Parquet ({exc})") from None
 
 
+def _check_names(names: list, name: str, column: str, key: str | None) -> None:
+    for what, wanted in (("image", column), ("key", key)):
+        if wanted is not None and wanted not in names:
+            raise ValueError(f"{name} has no {what} column {wanted!r}; its columns are {list(names)} "
+                             f"(name the {what} column with {what if what == 'key' else 'column'}=)")
+
+
 def _check_columns(dataset, name: str, column: str, key: str | None) -> None:
     import pyarrow as pa  # noqa: PLC0415
 
     schema = dataset.schema
-    for what, wanted in (("image", column), ("key", key)):
-        if wanted is not None and wanted not in schema.names:
-            raise ValueError(f"{name} has no {what} column {wanted!r}; its columns are {schema.names} "
-                             f"(name the {what} column with {what if what == 'key' else 'column'}=)")
+    _check_names(schema.names, name, column, key)
     kind = schema.field(column).type
     if pa.types.is_struct(kind):
         if kind.get_field_index("bytes") < 0:
@@ -271,8 +292,7 @@ def hash_table(
         raise ValueError(f"batch_size must be at least 1, got {batch_size!r}")
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-    dataset, name = _dataset(source, storage_options)
-    _check_columns(dataset, name, column, key)
+    dataset, name = _dataset(source, column, key, storage_options)
     trim = resolve_trim(trim, exact)
     options = {"method": method, "hash_size": hash_size, "max_pixels": max_pixels, "exact": exact,
                "trim": trim, "dihedral": dihedral}
@@ -295,6 +315,11 @@ def hash_table(
     columns = [*HASH_COLUMNS, "hash_dihedral"] if dihedral else list(HASH_COLUMNS)
     table = typed(pd.DataFrame.from_records(rows, columns=columns))
     table = with_hash_settings(table, method=method, hash_size=int(hash_size), trim=trim, exact=bool(exact))
+    repeated = table["path"].duplicated()
+    if key is not None and repeated.any():
+        logger.warning("%s: %d rows repeat a key of column %r (e.g. %s): their images open as the first row's "
+                       "when pairs are verified; give a unique key column, or key=None for row numbers",
+                       name, int(repeated.sum()), key, table.loc[repeated, "path"].iloc[0])
     where = os.path.abspath(source) if isinstance(source, (str, os.PathLike)) and "://" not in str(source) else (
         str(source) if isinstance(source, str) else None)
     table.attrs.update(skipped=[], hashed=len(table), cached=0,
@@ -349,8 +374,7 @@ class TableImages:
 
     def __init__(self, source: Any, *, column: str = "image", key: str | None = None,
                  storage_options: dict | None = None):
-        self.dataset, self.name = _dataset(source, storage_options)
-        _check_columns(self.dataset, self.name, column, key)
+        self.dataset, self.name = _dataset(source, column, key, storage_options)
         self.column, self.key = column, key
         self._bytes: dict[str, bytes | None] = {}
         self._absent: set[str] = set()

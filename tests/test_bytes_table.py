@@ -263,6 +263,10 @@ def test_bad_tables_are_refused_with_the_fix(hf_parquet, tmp_path):
         hash_images(path, key="uid")
     with pytest.raises(TypeError, match="column 'name' holds (large_)?string, not image bytes"):
         hash_images(pd.DataFrame({"name": ["a.jpg"]}), column="name")
+    with pytest.raises(TypeError, match="the DataFrame: column 'image' .* cannot be read as image bytes"):
+        hash_images(pd.DataFrame({"image": [Image.new("RGB", (8, 8))]}))  # decoded pictures, not bytes
+    with pytest.raises(ValueError, match=r"the DataFrame has no key column 'id'; its columns are \['image'\]"):
+        hash_images(pd.DataFrame({"image": [b"x"]}), key="id")
     with pytest.raises(FileNotFoundError, match="missing.parquet"):
         hash_images(tmp_path / "missing.parquet")
     with pytest.raises(ValueError, match="cache="):
@@ -270,6 +274,14 @@ def test_bad_tables_are_refused_with_the_fix(hf_parquet, tmp_path):
     (tmp_path / "fake.parquet").write_text("not parquet")
     with pytest.raises(ValueError, match="fake.parquet: cannot be read as Parquet"):
         hash_images(tmp_path / "fake.parquet")
+
+
+def test_a_repeated_key_is_hashed_and_named(hf_parquet, caplog):
+    path, rows = hf_parquet
+    frame = pq.read_table(path).to_pandas().assign(id=lambda t: t["id"] % 3)  # ids 0, 1, 2 over and over
+    hashes = hash_images(frame, key="id", workers=1)
+    assert hashes["hash"].tolist() == hash_images(path, key="id", workers=1)["hash"].tolist()
+    assert "rows repeat a key of column 'id'" in caplog.text and "key=None" in caplog.text
 
 
 def test_cli_hash_and_find_on_a_parquet_file(hf_parquet, tmp_path, capsys):
