@@ -2,8 +2,9 @@
 
 The image column holds encoded images (``binary``), or Hugging Face's
 ``{"bytes": ..., "path": ...}`` structs (the layout ``datasets`` writes for an
-``Image`` feature); only the struct's ``bytes`` are read, never through
-``datasets``' own decoding. Each row is keyed by the table's key column (as a
+``Image`` feature); the struct's ``bytes`` are read, never through
+``datasets``' own decoding, or, when they are null, the file its ``path``
+names (``datasets`` keeps local image files so until it embeds them). Each row is keyed by the table's key column (as a
 string, in the hash table's ``path`` column) or, without one, by its row
 number (0, 1, ... in the order the dataset is read; always unique, and a row
 is fetched again by it). A struct's ``path`` is not used as the key: Hugging
@@ -25,6 +26,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -159,14 +161,23 @@ def _check_columns(dataset, name: str, column: str, key: str | None) -> None:
                         "Hugging Face's {'bytes', 'path'} structs (name the image column with column=)")
 
 
-def _blobs(array) -> list[bytes | None]:
-    """The image bytes of each row of an Arrow array (binary, or structs with a 'bytes' field)."""
+def _blobs(array) -> list[bytes | Path | None]:
+    """The image bytes of each row of an Arrow array (binary, or structs with a 'bytes' field).
+
+    A struct whose bytes are null but whose ``path`` is set gives that path
+    (as a :class:`~pathlib.Path`): ``datasets`` keeps local image files so
+    until a dataset is saved with its images embedded.
+    """
     import pyarrow as pa  # noqa: PLC0415
 
-    if pa.types.is_struct(array.type):  # the 'bytes' field alone; a null struct is a null image
-        null = array.is_null().to_pylist()
-        return [None if missing else data for missing, data in zip(null, array.field("bytes").to_pylist())]
-    return array.to_pylist()
+    if not pa.types.is_struct(array.type):
+        return array.to_pylist()
+    null = array.is_null().to_pylist()
+    blobs = [None if missing else data for missing, data in zip(null, array.field("bytes").to_pylist())]
+    if array.type.get_field_index("path") >= 0 and any(b is None for b in blobs):
+        paths = array.field("path").to_pylist()
+        blobs = [Path(p) if b is None and p and not missing else b for b, p, missing in zip(blobs, paths, null)]
+    return blobs
 
 
 def _batches(dataset, column: str, key: str | None, batch_size: int) -> Iterator[tuple[list[str], list]]:
@@ -209,13 +220,18 @@ def _record_batches(dataset, columns: list[str], batch_size: int):
         yield from piece.to_batches(columns=columns, batch_size=batch_size, batch_readahead=0, **options)
 
 
-def hash_rows(keys: Sequence[str], blobs: Sequence[bytes | None], options: dict) -> list[dict]:
+def hash_rows(keys: Sequence[str], blobs: Sequence[bytes | Path | None], options: dict) -> list[dict]:
     """Hash rows of image bytes into rows of the hash table (as :func:`dedupkit.hash_file`); never raises."""
     from .scan import hash_file  # noqa: PLC0415 - scan dispatches tables to this module
 
     rows = []
     for key, blob in zip(keys, blobs):
-        if blob is None or len(blob) == 0:
+        if isinstance(blob, Path):  # the row names a file: hashed as a file, keyed as the row
+            row = hash_file(blob, **options)
+            row["path"] = key
+            if row["error"] is not None:
+                row["error"] = f"{blob} (named by this row): {row['error']}"
+        elif blob is None or len(blob) == 0:
             row = dict.fromkeys(HASH_COLUMNS)
             row["path"] = key
             row["bytes"] = 0 if blob is not None else None

@@ -137,7 +137,7 @@ def _facts_of(path: str) -> dict:
     try:
         target = image_file(path)  # the file, or a table row's bytes (no mtime)
         if isinstance(target, (str, os.PathLike)):
-            stat = os.stat(path)
+            stat = os.stat(target)
             row.update(bytes=stat.st_size, mtime=stat.st_mtime)
         else:
             row.update(bytes=len(target.getbuffer()))

@@ -81,7 +81,7 @@ def open_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     target = image_file(path)  # the file, or a table row's bytes (dedupkit.opener)
     if not isinstance(target, (str, os.PathLike)):
         return _open(target, os.fspath(path), max_pixels)
-    path = Path(path)
+    path = Path(target)
     try:
         size = path.stat().st_size
     except FileNotFoundError:

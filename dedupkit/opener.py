@@ -25,7 +25,7 @@ __all__ = ["image_file", "reading_images"]
 
 
 class ImageSource(Protocol):
-    """Anything with ``get(key, default)`` giving an image's bytes (or ``None`` for a row without one)."""
+    """Anything with ``get(key, default)`` giving an image's bytes, a file path, or ``None`` for a row without one."""
 
     def get(self, key: str, default: Any = None) -> Any: ...
 
@@ -72,7 +72,7 @@ def image_file(path: str | os.PathLike) -> str | os.PathLike | io.BytesIO:
     -------
     str, os.PathLike or io.BytesIO
         ``path`` unchanged when no source holds it; otherwise the key's bytes
-        (the source read latest wins).
+        (the source read latest wins), or the file its row names.
 
     Raises
     ------
@@ -88,6 +88,8 @@ def image_file(path: str | os.PathLike) -> str | os.PathLike | io.BytesIO:
             continue
         if data is None:
             raise ImageLoadError(key, "no image in this row (the image column is null)")
+        if isinstance(data, (str, os.PathLike)):  # the row names a file (a Hugging Face struct without bytes)
+            return data
         if len(data) == 0:
             raise ImageLoadError(key, "empty image (0 bytes)")
         return io.BytesIO(data)

@@ -277,7 +277,8 @@ def _present(path: Path) -> bool:
     from .opener import image_file  # noqa: PLC0415
 
     try:
-        return not isinstance(image_file(path), (str, os.PathLike)) or path.is_file()
+        target = image_file(path)
+        return not isinstance(target, (str, os.PathLike)) or Path(target).is_file()
     except ImageLoadError:  # a row without an image: its error is shown from the hash table
         return True
 

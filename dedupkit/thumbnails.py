@@ -74,6 +74,7 @@ def thumbnail(path: str | os.PathLike, *, size: int = 160) -> np.ndarray:
     if not isinstance(target, (str, os.PathLike)):  # a table row's bytes: cached by their digest
         digest = hashlib.blake2b(target.getbuffer(), digest_size=8).digest()
         return _cached(path, int.from_bytes(digest), len(target.getbuffer()), int(size))
+    path = os.fspath(target)  # the file itself, or the one a table row names
     try:
         stat = os.stat(path)
     except OSError:

@@ -276,6 +276,20 @@ def test_bad_tables_are_refused_with_the_fix(hf_parquet, tmp_path):
         hash_images(tmp_path / "fake.parquet")
 
 
+def test_a_struct_without_bytes_opens_the_file_its_path_names(image_files, file_hashes, tmp_path):
+    names = ["z_half.png", "astronaut.jpg", "gone.jpg"]  # as datasets keeps local files before embedding them
+    image_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    structs = [{"bytes": None, "path": str(image_files / name)} for name in names]
+    table = pa.table({"id": [1, 2, 3], "image": pa.array(structs, image_type)})
+    hashes = hash_images(table, key="id", workers=1)
+    want = file_hashes.set_index("name")
+    assert hashes["hash"].tolist()[:2] == want.loc[names[:2], "hash"].tolist()
+    assert hashes["bytes"].tolist()[:2] == want.loc[names[:2], "bytes"].tolist()
+    assert hashes["error"][2] == f"{image_files / 'gone.jpg'} (named by this row): file not found"
+    with table_images(table, key="id"):
+        assert np.array_equal(thumbnail("1"), thumbnail(image_files / "z_half.png"))
+
+
 def test_a_repeated_key_is_hashed_and_named(hf_parquet, caplog):
     path, rows = hf_parquet
     frame = pq.read_table(path).to_pandas().assign(id=lambda t: t["id"] % 3)  # ids 0, 1, 2 over and over
