@@ -36,7 +36,8 @@ from .loading import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from .opener import _SOURCES, reading_images
 from .tables import HASH_COLUMNS, resolve_trim, typed, with_hash_settings
 
-__all__ = ["DEFAULT_BATCH_SIZE", "TableImages", "hash_table", "is_table_source", "rows_of", "table_images"]
+__all__ = ["DEFAULT_BATCH_SIZE", "TableImages", "hash_table", "is_table_source", "rows_of", "table_images",
+           "table_stamp"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,19 @@ def is_table_source(source: object) -> bool:
                 return False
             found_parquet = found_parquet or ending == ".parquet"
     return found_parquet
+
+
+def table_stamp(source: str | os.PathLike) -> str:
+    """The name, size and modification time of each Parquet file of a local table, as one string.
+
+    Two stamps are equal while no file of the table has changed (what
+    :func:`dedupkit.hashes_for` checks before hashing a table again).
+    """
+    root = Path(source)
+    hidden = lambda p: any(part.startswith((".", "_")) for part in p.relative_to(root).parts)  # noqa: E731
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*.parquet") if not hidden(p))
+    return ";".join(f"{p.relative_to(root) if p != root else p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+                    for p in files)
 
 
 def _is_hf_dataset(source: object) -> bool:
