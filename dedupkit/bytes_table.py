@@ -4,11 +4,15 @@ The image column holds encoded images (``binary``), or Hugging Face's
 ``{"bytes": ..., "path": ...}`` structs (the layout ``datasets`` writes for an
 ``Image`` feature); the struct's ``bytes`` are read, never through
 ``datasets``' own decoding, or, when they are null, the file its ``path``
-names (``datasets`` keeps local image files so until it embeds them). Each row is keyed by the table's key column (as a
-string, in the hash table's ``path`` column) or, without one, by its row
-number (0, 1, ... in the order the dataset is read; always unique, and a row
-is fetched again by it). A struct's ``path`` is not used as the key: Hugging
-Face sets it to the original file name, which may be missing or repeated.
+names (``datasets`` keeps local image files so until it embeds them). Each
+row is keyed by the table's key column (as a string, in the hash table's
+``path`` column) or, without one, by its row number (0, 1, ... in the order
+the dataset is read; always unique, and a row is fetched again by it). A
+struct's ``path`` is not used as the key: Hugging Face sets it to the original
+file name, which may be missing or repeated. A ``datasets.Dataset`` with an
+indices mapping (after ``select``, ``shuffle`` or ``filter``) is read through
+``flatten_indices`` of its two columns (``datasets`` may write them to its
+cache once); the dataset as loaded is read in place.
 
 :func:`hash_table` reads the key and image columns only, ``batch_size`` rows
 at a time (a Parquet dataset of any size is never held in memory); a process
@@ -90,10 +94,14 @@ def table_stamp(source: str | os.PathLike) -> str:
     :func:`dedupkit.hashes_for` checks before hashing a table again).
     """
     root = Path(source)
-    hidden = lambda p: any(part.startswith((".", "_")) for part in p.relative_to(root).parts)  # noqa: E731
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*.parquet") if not hidden(p))
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*.parquet") if _visible(p, root))
     return ";".join(f"{p.relative_to(root) if p != root else p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
                     for p in files)
+
+
+def _visible(path: Path, root: Path) -> bool:
+    """No part of ``path`` under ``root`` starts with '.' or '_' (the files Arrow's dataset discovery reads)."""
+    return not any(part.startswith((".", "_")) for part in path.relative_to(root).parts)
 
 
 def _is_hf_dataset(source: object) -> bool:
@@ -252,7 +260,7 @@ def hash_rows(keys: Sequence[str], blobs: Sequence[bytes | Path | None], options
             row["error"] = "no image in this row (the image column is null)" if blob is None else \
                 "empty image (0 bytes)"
         else:
-            with reading_images({key: blob}):  # one row at a time: a repeated key opens its own bytes
+            with reading_images({key: blob}, this_thread=True):  # one row at a time: a repeated key opens its own
                 row = hash_file(key, **options)
             row["bytes"] = len(blob)
         rows.append(row)

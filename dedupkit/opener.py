@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -31,11 +32,12 @@ class ImageSource(Protocol):
 
 
 _SOURCES: list[ImageSource] = []  # being read from, the latest last; shared by threads (each process has its own)
+_THREAD = threading.local()  # sources of this thread only (its .sources), looked at first
 _ABSENT = object()
 
 
 @contextlib.contextmanager
-def reading_images(source: ImageSource) -> Iterator[ImageSource]:
+def reading_images(source: ImageSource, *, this_thread: bool = False) -> Iterator[ImageSource]:
     """Open the keys ``source`` holds from their bytes while the ``with`` block runs.
 
     Parameters
@@ -43,6 +45,10 @@ def reading_images(source: ImageSource) -> Iterator[ImageSource]:
     source
         ``{key: bytes}``, or any object with ``get(key, default)``: e.g.
         :func:`dedupkit.bytes_table.table_images` for a table of image bytes.
+    this_thread
+        Only for this thread (and before any source of all threads): two
+        threads hashing rows with the same key each open their own bytes.
+        By default every thread opens them (verification works on threads).
 
     Examples
     --------
@@ -53,11 +59,14 @@ def reading_images(source: ImageSource) -> Iterator[ImageSource]:
     ...
     dedupkit.loading.ImageLoadError: row-7: empty image (0 bytes)
     """
-    _SOURCES.append(source)
+    if this_thread and not hasattr(_THREAD, "sources"):
+        _THREAD.sources = []
+    sources = _THREAD.sources if this_thread else _SOURCES
+    sources.append(source)
     try:
         yield source
     finally:
-        _SOURCES.remove(source)  # by identity: other threads' sources stay
+        sources.remove(source)  # by identity: other threads' sources stay
 
 
 def image_file(path: str | os.PathLike) -> str | os.PathLike | io.BytesIO:
@@ -79,10 +88,11 @@ def image_file(path: str | os.PathLike) -> str | os.PathLike | io.BytesIO:
     ImageLoadError
         A source holds the key, but its row has no image (null) or an empty one.
     """
-    if not _SOURCES:
+    local = getattr(_THREAD, "sources", ())
+    if not _SOURCES and not local:
         return path
     key = os.fspath(path)
-    for source in reversed(list(_SOURCES)):
+    for source in [*reversed(local), *reversed(list(_SOURCES))]:
         data = source.get(key, _ABSENT)
         if data is _ABSENT:
             continue

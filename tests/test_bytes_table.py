@@ -293,9 +293,12 @@ def test_a_struct_without_bytes_opens_the_file_its_path_names(image_files, file_
 def test_a_repeated_key_is_hashed_and_named(hf_parquet, caplog):
     path, rows = hf_parquet
     frame = pq.read_table(path).to_pandas().assign(id=lambda t: t["id"] % 3)  # ids 0, 1, 2 over and over
-    hashes = hash_images(frame, key="id", workers=1)
-    assert hashes["hash"].tolist() == hash_images(path, key="id", workers=1)["hash"].tolist()
+    reference = hash_images(path, key="id", workers=1)["hash"].tolist()
+    assert hash_images(frame, key="id", workers=1)["hash"].tolist() == reference
     assert "rows repeat a key of column 'id'" in caplog.text and "key=None" in caplog.text
+    with ThreadPoolExecutor(4) as threads:  # rows of one key on four threads at once: each opens its own bytes
+        for _ in range(3):
+            assert hash_images(frame, key="id", executor=threads, chunk_size=1)["hash"].tolist() == reference
 
 
 def test_cli_hash_and_find_on_a_parquet_file(hf_parquet, tmp_path, capsys):
