@@ -345,3 +345,19 @@ def test_a_parquet_url_is_read_through_fsspec(hf_parquet):
         assert TableImages(url, key="id").get(key) == TableImages(path, key="id").get(key)
     finally:
         memory.rm("memory://dedupkit-test", recursive=True)
+
+
+def test_cli_find_files_against_a_table(hf_parquet, image_files, tmp_path, capsys):
+    path, rows = hf_parquet
+    ids = {name: key for key, name in rows.items()}
+    leaks = tmp_path / "leaks.csv"
+    assert main(["find", str(image_files), "--against", str(path), "--key", "id", "-o", str(leaks),
+                 "--no-progress", "--workers", "1"]) == 0
+    found = pd.read_csv(leaks, dtype={"path": str, "match": str})
+    assert found["verified"].all()
+    matched = set(zip(found["path"], found["match"]))
+    assert {(name, ids[name]) for name in ids if name not in BAD} <= matched  # each file matches its own row
+    assert ("z_half.png", ids[sorted(n for n in ids if n not in BAD)[0]]) in matched
+    assert f"indexed {len(rows) - len(BAD)} reference images in {path}" in capsys.readouterr().out
+    assert main(["find", str(path), "--against", str(path), "-o", str(leaks)]) == 2  # two tables: not yet
+    assert "--against with two tables" in capsys.readouterr().err
