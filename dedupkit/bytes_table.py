@@ -325,6 +325,19 @@ def hash_table(
         The column does not hold bytes or ``{"bytes", "path"}`` structs.
     FileNotFoundError
         No such Parquet file or folder.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from PIL import Image
+    >>> import io
+    >>> png = io.BytesIO()
+    >>> Image.new("RGB", (64, 48), "white").save(png, "PNG")
+    >>> table = pd.DataFrame({"id": ["a7", "b3"], "image": [png.getvalue(), b"not an image"]})
+    >>> hash_table(table, key="id", workers=1)[["path", "width", "format", "error"]]
+      path  width format                                            error
+    0   a7     64    PNG                                             <NA>
+    1   b3   <NA>   <NA>  not an image, or in a format Pillow cannot read
     """
     if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
         raise ValueError(f"batch_size must be at least 1, got {batch_size!r}")
