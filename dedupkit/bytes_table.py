@@ -60,7 +60,7 @@ def is_table_source(source: object) -> bool:
     URL ending in ``.parquet``, or a folder holding ``.parquet`` files and no
     image files (hidden files aside).
     """
-    if isinstance(source, pd.DataFrame) or _is_hf_dataset(source):
+    if isinstance(source, pd.DataFrame) or type(source).__module__.startswith("datasets"):
         return True
     if type(source).__module__.startswith("pyarrow"):
         import pyarrow as pa  # noqa: PLC0415
@@ -105,7 +105,7 @@ def _visible(path: Path, root: Path) -> bool:
 
 
 def _is_hf_dataset(source: object) -> bool:
-    return type(source).__module__.startswith("datasets") and hasattr(source, "data")
+    return type(source).__module__.startswith("datasets") and hasattr(getattr(source, "data", None), "table")
 
 
 def _dataset(source: Any, column: str, key: str | None, storage_options: dict | None = None):
@@ -139,9 +139,12 @@ def _open_dataset(source: Any, column: str, key: str | None, storage_options: di
             source = source.select_columns([column] if key is None else [key, column]).flatten_indices()
         table = source.data.table
         return pads.dataset(table), "the Hugging Face dataset"
+    if type(source).__name__ in ("DatasetDict", "IterableDatasetDict"):
+        raise TypeError(f"a {type(source).__name__} holds several splits: hash one, e.g. "
+                        f"dataset[{next(iter(source), 'train')!r}]")
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"expected a table of image bytes (pandas DataFrame, Arrow table, Parquet path or "
-                        f"Hugging Face dataset), got {type(source).__name__}")
+                        f"Hugging Face Dataset), got {type(source).__name__}")
     path = os.fspath(source)
     filesystem = None
     if "://" in path and not path.startswith("file://"):

@@ -145,6 +145,8 @@ def test_hugging_face_dataset_is_read_through_its_arrow_table(hf_parquet):
     reference = hash_images(path, key="id", workers=1)
     hashes = hash_images(dataset, key="id", workers=1)
     assert hashes["hash"].tolist() == reference["hash"].tolist()
+    with pytest.raises(TypeError, match=r"DatasetDict holds several splits: hash one, e.g. dataset\['train'\]"):
+        hash_images(datasets.DatasetDict({"train": dataset}), key="id")
     picked = dataset.select([4, 0, 2])  # an indices mapping over the same table: the rows it names, in its order
     hashes = hash_images(picked, key="id", workers=1)
     assert hashes["path"].tolist() == [reference["path"][i] for i in (4, 0, 2)]
