@@ -153,10 +153,17 @@ def _cmd_find(args: argparse.Namespace, out) -> None:
     _report_scan(hashes, args.dir, out, args)
     checked = "verified pairs" if args.verify else "pairs"
     if args.against is not None:
-        if _is_table(args.dir, args) and _is_table(args.against, args):
-            raise CommandError("--against with two tables of image bytes is not supported yet (their keys may "
-                               "clash): export one of them as image files, or hash both in one table")
+        both = _is_table(args.dir, args) and _is_table(args.against, args)
+        if both and args.key is None and args.verify:
+            raise CommandError("--against with two tables keyed by row number: the same numbers name rows of "
+                               "both, so pairs cannot be verified; give --key, a column whose values differ "
+                               "between the tables (or --no-verify)")
         reference = _hash(args.against, args)
+        shared = set(hashes["path"]) & set(reference["path"]) if both and args.verify else set()
+        if shared:
+            raise CommandError(f"--against: {len(shared)} keys of --key {args.key} name rows of both tables "
+                               f"(e.g. {min(shared)}), so pairs cannot be verified: give a key whose values differ "
+                               "between the tables (or --no-verify)")
         index = HashIndex(method=args.method, hash_size=args.hash_size, trim=args.trim, exact=args.exact)
         index.add(reference)
         if args.dihedral:

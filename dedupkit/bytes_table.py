@@ -424,19 +424,23 @@ class TableImages:
     ----------
     source, column, key, storage_options
         As for :func:`hash_table`.
+    lazy
+        Fetch a key asked for that was not fetched yet (a pass over the key
+        column). ``False``: only the keys given to :meth:`fetch` are held,
+        others are not this table's (no pass per key of another table).
     """
 
     def __init__(self, source: Any, *, column: str = "image", key: str | None = None,
-                 storage_options: dict | None = None):
+                 storage_options: dict | None = None, lazy: bool = True):
         self.dataset, self.name = _dataset(source, column, key, storage_options)
-        self.column, self.key = column, key
+        self.column, self.key, self.lazy = column, key, lazy
         self._bytes: dict[str, bytes | None] = {}
         self._absent: set[str] = set()
 
     def get(self, key: str, default: Any = None) -> Any:
         """The bytes of the row ``key`` (``None`` if its image is null), or ``default`` if no row has that key."""
         key = str(key)
-        if key not in self._bytes and key not in self._absent:
+        if self.lazy and key not in self._bytes and key not in self._absent:
             self.fetch([key])
         return self._bytes.get(key, default)
 
@@ -478,8 +482,8 @@ class TableImages:
 
 
 @contextlib.contextmanager
-def table_images(source: Any, *, column: str = "image", key: str | None = None,
-                 keys: Iterable[str] | None = None, storage_options: dict | None = None) -> Iterator[TableImages]:
+def table_images(source: Any, *, column: str = "image", key: str | None = None, keys: Iterable[str] | None = None,
+                 storage_options: dict | None = None, lazy: bool = True) -> Iterator[TableImages]:
     """Open the keys of a table of image bytes like files while the ``with`` block runs.
 
     Parameters
@@ -487,7 +491,10 @@ def table_images(source: Any, *, column: str = "image", key: str | None = None,
     source, column, key, storage_options
         As for :func:`hash_table` (the same table the hashes came from).
     keys
-        Keys to fetch at once, in one pass (others are fetched when opened).
+        Keys to fetch at once, in one pass (others are fetched when opened,
+        unless ``lazy=False``).
+    lazy
+        See :class:`TableImages`.
 
     Examples
     --------
@@ -495,7 +502,7 @@ def table_images(source: Any, *, column: str = "image", key: str | None = None,
     >>> with table_images(frame, column="image", key="id"):  # doctest: +SKIP
     ...     pairs = dedupkit.find_duplicates(hashes)
     """
-    images = TableImages(source, column=column, key=key, storage_options=storage_options)
+    images = TableImages(source, column=column, key=key, storage_options=storage_options, lazy=lazy)
     if keys is not None:
         images.fetch(keys)
     with reading_images(images):
@@ -505,7 +512,9 @@ def table_images(source: Any, *, column: str = "image", key: str | None = None,
 def rows_of(hashes: pd.DataFrame, keys: Iterable[str], *, required: bool = True) -> contextlib.AbstractContextManager:
     """A context in which the keys of a hash table made from a table open (a no-op for files).
 
-    ``keys`` are fetched at once, in one pass over the table.
+    ``keys`` are fetched at once, in one pass over the table, and no other
+    key is looked for in it (so that two tables opened together do not each
+    search the other's keys).
 
     Raises
     ------
@@ -523,4 +532,4 @@ def rows_of(hashes: pd.DataFrame, keys: Iterable[str], *, required: bool = True)
                 f"wrap the call in `with dedupkit.table_images(table, column={spec['column']!r}, "
                 f"key={spec['key']!r}):`, or pass verify=False")
         return contextlib.nullcontext()
-    return table_images(spec["source"], column=spec["column"], key=spec["key"], keys=keys)
+    return table_images(spec["source"], column=spec["column"], key=spec["key"], keys=keys, lazy=False)

@@ -245,6 +245,10 @@ def test_table_keys_open_from_their_rows(hf_parquet, image_files):
     images = TableImages(path, key="id")
     assert images.get(key) == (image_files / "z_half.png").read_bytes()
     assert images.get("999999", "absent") == "absent" and images.get("not a number", "absent") == "absent"
+    closed = TableImages(path, key="id", lazy=False)  # only what it was told to fetch
+    assert closed.get(key, "absent") == "absent"
+    closed.fetch([key])
+    assert closed.get(key) == (image_files / "z_half.png").read_bytes()
     number = str(list(rows).index(key))
     assert TableImages(path).get(number) == (image_files / "z_half.png").read_bytes()  # by row number
     dedupkit.thumbnails.clear_cache()
@@ -361,5 +365,24 @@ def test_cli_find_files_against_a_table(hf_parquet, image_files, tmp_path, capsy
     assert {(name, ids[name]) for name in ids if name not in BAD} <= matched  # each file matches its own row
     assert ("z_half.png", ids[sorted(n for n in ids if n not in BAD)[0]]) in matched
     assert f"indexed {len(rows) - len(BAD)} reference images in {path}" in capsys.readouterr().out
-    assert main(["find", str(path), "--against", str(path), "-o", str(leaks)]) == 2  # two tables: not yet
-    assert "--against with two tables" in capsys.readouterr().err
+    assert main(["find", str(path), "--against", str(path), "-o", str(leaks)]) == 2  # row numbers of both
+    assert "--against with two tables keyed by row number" in capsys.readouterr().err
+    assert main(["find", str(path), "--against", str(path), "--key", "id", "-o", str(leaks), "--workers", "1",
+                 "--no-progress"]) == 2
+    assert "keys of --key id name rows of both tables (e.g. 1000)" in capsys.readouterr().err
+
+
+def test_cli_find_a_table_against_another_table(hf_parquet, tmp_path, capsys):
+    path, rows = hf_parquet
+    table = pq.read_table(path)
+    test = tmp_path / "test.parquet"  # the planted copies, under ids of their own
+    half, q20 = (list(rows.values()).index(name) for name in ("z_half.png", "z_q20.jpg"))
+    pq.write_table(table.take([half, q20]).set_column(0, "id", pa.array([1, 2], pa.int64())), test)
+    leaks = tmp_path / "leaks.csv"
+    assert main(["find", str(test), "--against", str(path), "--key", "id", "-o", str(leaks), "--workers", "1",
+                 "--no-progress"]) == 0
+    found = pd.read_csv(leaks, dtype={"path": str, "match": str})
+    originals = sorted(n for n in rows.values() if n not in BAD)[:2]
+    ids = {name: key for key, name in rows.items()}
+    assert {("1", ids[originals[0]]), ("2", ids[originals[1]])} <= set(zip(found["path"], found["match"]))
+    assert found["verified"].all()
