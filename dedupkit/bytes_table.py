@@ -374,11 +374,19 @@ def hash_table(
         logger.warning("%s: %d rows repeat a key of column %r (e.g. %s): their images open as the first row's "
                        "when pairs are verified; give a unique key column, or key=None for row numbers",
                        name, int(repeated.sum()), key, table.loc[repeated, "path"].iloc[0])
-    where = os.path.abspath(source) if isinstance(source, (str, os.PathLike)) and "://" not in str(source) else (
-        str(source) if isinstance(source, str) else None)
     table.attrs.update(skipped=[], hashed=len(table), cached=0,
-                       images={"source": where, "column": column, "key": key})
+                       images={"source": _where(source), "column": column, "key": key})
     return table
+
+
+def _where(source: Any) -> str | None:
+    """Where a table's bytes can be read again: an absolute path or a URL; ``None`` for a table in memory."""
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    path = os.fspath(source)
+    if "://" in path and not path.startswith("file://"):
+        return path
+    return os.path.abspath(path.removeprefix("file://"))
 
 
 def _run(executor: Executor, batches: Iterable[tuple[list[str], list]], options: dict, chunk_size: int,
