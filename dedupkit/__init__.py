@@ -71,6 +71,7 @@ _OWNERS = {
     "plan_actions": "plan",
     "plan_summary": "plan",
     "load_image": "loading",
+    "table_images": "bytes_table",
     "hash_file": "scan",
     "hash_images": "scan",
     "list_images": "scan",
@@ -128,6 +129,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from .manifest import read_manifest
     from .reviewing import Review, review
     from .plan import ACTIONS, plan_actions, plan_summary
+    from .bytes_table import table_images
     from .scan import hash_file, hash_images, list_images
     from .search import TooManyPairsWarning, find_pairs, find_value_pairs
     from .thumbnails import thumbnail

@@ -33,10 +33,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _source(value: str) -> Path | str:
-    """A folder, or where images are kept elsewhere: a URL (``s3://bucket/train``) or tar shards (``a/{0..9}.tar``)."""
+    """A folder, a Parquet table of image bytes, or images kept elsewhere: a URL or tar shards (``a/{0..9}.tar``)."""
     if is_url(value) or is_shard_pattern(value):
         return value
-    return _existing_dir(value)
+    path = Path(value)
+    if not path.is_dir() and not (path.is_file() and path.suffix.lower() == ".parquet"):
+        raise argparse.ArgumentTypeError(f"{value}: no such folder or .parquet file")
+    return path
 
 
 def _existing_dir(value: str) -> Path:
@@ -63,6 +66,11 @@ def _positive_int(value: str) -> int:
     return number
 
 
+_SOURCE_HELP = ("a folder of images, a URL (s3://bucket/train, gs://, az://, https://) or tar shards "
+                "(a/{0..9}.tar); or a table of image bytes: a .parquet file or a folder of Parquet files "
+                "(see --column, --key)")
+
+
 def _add_hash_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="dhash", choices=METHODS, help="hash method (default: dhash)")
     parser.add_argument("--hash-size", type=_positive_int, default=8, help="8 for 64-bit hashes (default), 16 for 256-bit")
@@ -75,6 +83,11 @@ def _add_hash_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trim", action=argparse.BooleanOptionalAction, default=None,
                         help="cut plain borders, padding, letterbox bars, canvas and caption bars before hashing "
                              "(default: --trim, or --no-trim with --exact)")
+    parser.add_argument("--column", default=None,
+                        help="a table's column of image bytes or {bytes, path} structs (default: image); "
+                             "DIR is then a .parquet file or a folder of Parquet files")
+    parser.add_argument("--key", default=None,
+                        help="a table's column that names each row, e.g. id (default: the row number)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,8 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Hash every image under DIR (recursively) into a table: CSV or Parquet, by the name of the "
                     "output file. Each row also says how it was hashed (method, hash_size, trim, exact).",
     )
-    hash_cmd.add_argument("dir", type=_source, metavar="DIR",
-                          help="a folder, a URL (s3://bucket/train, gs://, az://, https://) or tar shards (a/{0..9}.tar)")
+    hash_cmd.add_argument("dir", type=_source, metavar="DIR", help=_SOURCE_HELP)
     hash_cmd.add_argument("-o", "--output", required=True, type=Path,
                           help="table to write: a .csv or .parquet file in an existing folder")
     _add_hash_options(hash_cmd)
@@ -100,8 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "find", help="find near-duplicate pairs (within DIR, or between DIR and --against REF_DIR)",
         description="Find near-duplicate pairs within DIR, or (with --against) between DIR and REF_DIR.",
     )
-    find_cmd.add_argument("dir", type=_source, metavar="DIR",
-                          help="a folder, a URL (s3://bucket/train, gs://, az://, https://) or tar shards (a/{0..9}.tar)")
+    find_cmd.add_argument("dir", type=_source, metavar="DIR", help=_SOURCE_HELP)
     find_cmd.add_argument("-o", "--output", required=True, type=Path,
                           help="pairs to write: a .csv or .parquet file in an existing folder")
     find_cmd.add_argument("--max-distance", type=_positive_int, default=None,
@@ -177,7 +188,7 @@ def _add_report_parser(commands) -> None:
                     "duplicates in DIR: found now (like `find`), or read from the CSV files `find` wrote "
                     "(--groups, with --pairs and --hashes; their paths are relative to DIR).",
     )
-    report_cmd.add_argument("dir", type=_source, metavar="DIR")
+    report_cmd.add_argument("dir", type=_source, metavar="DIR", help=_SOURCE_HELP)
     report_cmd.add_argument("-o", "--output", type=Path, default=Path("report.html"),
                             help="HTML file to write (default: report.html)")
     report_cmd.add_argument("--groups", type=Path, default=None, help="read the groups from this CSV (from `find`)")

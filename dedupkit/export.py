@@ -98,7 +98,10 @@ def hashes_for(
     ----------
     image_dir
         The image folder, or a URL (:func:`dedupkit.hash_images`: objects are
-        then known to the cache by URL, size and ETag).
+        then known to the cache by URL, size and ETag); or a local Parquet
+        file or folder of Parquet files of image bytes (column ``image``, rows
+        keyed by number: :mod:`dedupkit.bytes_table`), hashed again only when
+        one of its files has changed (size or modification time).
     output_dir
         The output folder (made if missing).
     method, hash_size, trim, exact
@@ -127,7 +130,22 @@ def hashes_for(
             settings = stated
             logger.info("hashing %s as %s says: %s", image_dir, saved, stated)
     given = {name: value for name, value in settings.items() if value is not None}
-    hashes = hash_images(image_dir, **given, progress=progress, cache=folder / DEFAULT_CACHE_NAME)
+    from .bytes_table import is_table_source, table_stamp  # noqa: PLC0415
+
+    if is_table_source(image_dir):  # a Parquet table: hashed again only when one of its files has changed
+        stamp = None if is_url(image_dir) else table_stamp(image_dir)  # a table behind a URL: hashed each time
+        if stamp is not None and saved.is_file():
+            previous = read_hashes(saved)
+            made = hash_settings(previous, required=False) or {}
+            if (previous.attrs.get("image_dir") == image_dir and previous.attrs.get("table_stamp") == stamp
+                    and all(made.get(name) == value for name, value in given.items())):
+                previous.attrs.update(hashed=0, cached=len(previous))
+                return previous
+        hashes = hash_images(image_dir, **given, progress=progress)
+        if stamp is not None:
+            hashes.attrs["table_stamp"] = stamp
+    else:
+        hashes = hash_images(image_dir, **given, progress=progress, cache=folder / DEFAULT_CACHE_NAME)
     save_hashes(hashes, folder, image_dir=image_dir)
     return hashes
 

@@ -62,8 +62,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ._keys import is_elsewhere
 from .loading import _ORIENTATION, ImageLoadError, normalize_mode, open_image
+from .opener import image_file
 
 __all__ = ["FACT_COLUMNS", "KEEP_RULES", "file_facts", "keep_order"]
 
@@ -134,17 +134,15 @@ def file_facts(paths: Iterable[str | os.PathLike], *, progress: bool | None = No
 
 def _facts_of(path: str) -> dict:
     row: dict = {"path": path}
-    data = None
     try:
-        if is_elsewhere(path):  # a URL or a tar shard member: its bytes, read once
-            from .sources import read_bytes  # noqa: PLC0415
-
-            data = read_bytes(path)
-            row.update(bytes=len(data))
-        else:
-            stat = os.stat(path)
+        target = image_file(path)  # the file, or the bytes of a URL, a shard member or a table row (no mtime)
+        if isinstance(target, str):
+            stat = os.stat(target)
             row.update(bytes=stat.st_size, mtime=stat.st_mtime)
-        image = open_image(path, data=data)
+            image = open_image(target)
+        else:
+            row.update(bytes=len(target))
+            image = open_image(path, data=target)
     except (OSError, ImageLoadError) as exc:
         return {**row, "error": str(exc)}
     try:
@@ -152,7 +150,7 @@ def _facts_of(path: str) -> dict:
         row.update(format=fmt, animated=bool(getattr(image, "is_animated", False)), camera=_has_camera(image))
         if fmt in ("JPEG", "MPO"):
             row["quality"] = _jpeg_quality(image)
-        lossless = fmt in _LOSSLESS_FORMATS or (fmt == "WEBP" and _webp_lossless(path, data))
+        lossless = fmt in _LOSSLESS_FORMATS or (fmt == "WEBP" and _webp_lossless(target))
         full = image.size[::-1] if image.getexif().get(_ORIENTATION, 1) in (5, 6, 7, 8) else image.size  # as shown
         if fmt in ("JPEG", "MPO"):
             image.draft("RGB", (_WORK_SIDE, _WORK_SIDE))
@@ -191,12 +189,12 @@ def _jpeg_quality(image: Image.Image) -> float:
     return float(np.clip(quality, 1, 100))
 
 
-def _webp_lossless(path: str, data: bytes | None = None) -> bool:
-    """A WebP file whose first chunk is VP8L (lossless), or VP8X followed by one."""
-    if data is not None:
-        head = data[:4096]
+def _webp_lossless(target: str | bytes) -> bool:
+    """A WebP file (or its bytes) whose first chunk is VP8L (lossless), or VP8X followed by one."""
+    if not isinstance(target, str):
+        head = bytes(target[:4096])
     else:
-        with open(path, "rb") as f:
+        with open(target, "rb") as f:
             head = f.read(4096)
     return b"VP8L" in head[12:] and b"VP8 " not in head[12:]
 

@@ -19,7 +19,6 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ._keys import is_elsewhere
 
 
 __all__ = ["DEFAULT_MAX_PIXELS", "Decoded", "decode_image", "IMAGE_EXTENSIONS", "ImageLoadError", "load_image", "open_image"]
@@ -66,8 +65,9 @@ def open_image(
     ----------
     path
         The image file, or the key of an image elsewhere: a URL
-        (``s3://bucket/a.jpg``) or a tar shard member (``shards/0.tar/a.jpg``),
-        read whole into memory by :func:`dedupkit.sources.read_bytes`.
+        (``s3://bucket/a.jpg``), a tar shard member (``shards/0.tar/a.jpg``)
+        or a table row being read from, read whole into memory
+        (:func:`dedupkit.opener.image_file`).
     max_pixels
         Refuse images with more pixels than this (a decompression-bomb guard).
     data
@@ -84,10 +84,14 @@ def open_image(
         The file is missing, unreadable, empty, not an image, or too large.
     """
     _register_heif()
-    if data is None and is_elsewhere(path):
-        from .sources import read_bytes  # noqa: PLC0415 - fsspec only when a key is not a local file
+    if data is None:
+        from .opener import image_file  # noqa: PLC0415 - fsspec and tables only when a key is not a local file
 
-        data = read_bytes(os.fspath(path))
+        target = image_file(path)  # the file, or the bytes of a URL, a shard member or a table row
+        if isinstance(target, str):
+            path = target
+        else:
+            data = target
     if data is not None:
         if not len(data):
             raise ImageLoadError(path, "empty file (0 bytes)")

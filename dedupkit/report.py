@@ -21,6 +21,8 @@ import pandas as pd
 from PIL import Image
 
 from ._keys import is_elsewhere, locate
+from .loading import ImageLoadError
+from .opener import image_file
 from .thumbnails import prefetch, thumbnail
 
 __all__ = ["write_report"]
@@ -160,7 +162,7 @@ class _Context:
     def figure(self, path: str, classes: str, note: str) -> str:
         fact = self.facts.loc[path] if path in self.facts.index else None
         problem = None
-        if not is_elsewhere(path) and not os.path.isfile(locate(self.base, path)):
+        if not _present(locate(self.base, path)):
             problem = "file missing"
         elif fact is not None and isinstance(fact.get("error"), str):
             problem = f"could not be read: {fact['error']}"
@@ -270,6 +272,15 @@ def _weakest(pairs: pd.DataFrame, n: int) -> pd.DataFrame:
     similarity = pairs["similarity"].astype(float) if "similarity" in pairs else pd.Series(np.nan, pairs.index)
     keys = pd.DataFrame({"d": distance, "s": similarity})
     return pairs.loc[keys.sort_values(["d", "s"], ascending=[False, True], na_position="last").index[:n]]
+
+
+def _present(key: str) -> bool:
+    """Whether the image is there: a file; a URL, a shard member or a table row is taken to be (not read here)."""
+    try:
+        target = image_file(key, fetch=False)
+    except ImageLoadError:  # a row without an image: its error is shown from the hash table
+        return True
+    return not isinstance(target, str) or is_elsewhere(target) or os.path.isfile(target)
 
 
 def _facts(groups: pd.DataFrame, hashes: pd.DataFrame | None, base: str) -> pd.DataFrame:

@@ -237,8 +237,11 @@ def hash_images(
     chunk_size: int | None = None,
     cache: str | os.PathLike | bool | None = None,
     storage_options: Mapping | None = None,
+    column: str | None = None,
+    key: str | None = None,
+    batch_size: int | None = None,
 ) -> pd.DataFrame:
-    """Hash all images in a folder (recursively) or in a list of files.
+    """Hash all images in a folder (recursively), in a list of files, or in a table of image bytes.
 
     Parameters
     ----------
@@ -251,6 +254,11 @@ def hash_images(
         shell braces (``"shards/{00000..00099}.tar"``), each streamed once,
         a row per image member keyed ``shard.tar/member``
         (:mod:`dedupkit.shards`).
+        Or a table whose ``column`` holds image bytes or Hugging Face's
+        ``{"bytes", "path"}`` structs: a pandas ``DataFrame``, an Arrow table,
+        a Hugging Face ``datasets.Dataset``, a ``.parquet`` file or a folder of
+        Parquet files, local or behind a URL (:mod:`dedupkit.bytes_table`; read
+        ``batch_size`` rows at a time).
     method
         ``"dhash"`` (default), ``"dhash_vertical"``, ``"phash"``, ``"ahash"``
         or ``"whash"``.
@@ -304,13 +312,22 @@ def hash_images(
         path, size and modification time and all hashing options match. Each
         finished chunk is saved at once, so an interrupted scan resumes where
         it stopped. If the cache cannot be written, the scan goes on without it
-        (with a warning).
+        (with a warning). Not for tables.
     storage_options
-        For a URL: passed to its fsspec filesystem (credentials,
+        For a URL (a table's too): passed to its fsspec filesystem (credentials,
         ``{"endpoint_url": ...}`` in ``client_kwargs`` for S3, ``anon=True``);
         by default the filesystem reads its environment variables. Remembered
         in this process for later reads of the same bucket (thumbnails,
         verification) and sent to the workers with the keys.
+    column
+        A table's column of image bytes; default ``"image"``. Giving it makes
+        ``source`` a table.
+    key
+        A table's column that names each row (e.g. ``"id"``), kept in ``path``;
+        default: the row number (0, 1, ...).
+    batch_size
+        A table's rows read at once (default 256): memory grows with it, not
+        with the table.
 
     Returns
     -------
@@ -325,6 +342,9 @@ def hash_images(
         tables or indexes made otherwise refuse to be compared with it.
         ``attrs`` holds ``skipped``, ``hashed`` (files hashed by this call)
         and ``cached`` (rows taken from the cache).
+        For a table: one row per table row, in the table's order, its key in
+        ``path``; ``attrs["images"]`` says where the bytes are
+        (:func:`dedupkit.bytes_table.hash_table`).
 
     Raises
     ------
@@ -341,12 +361,23 @@ def hash_images(
     >>> hashes[hashes.error.notna()]  # the files that could not be read  # doctest: +SKIP
     >>> hashes = hash_images("s3://bucket/train/", storage_options={"anon": True})  # doctest: +SKIP
     >>> hashes = hash_images("shards/{00000..00099}.tar")  # doctest: +SKIP
+    >>> hashes = hash_images("train.parquet", column="image", key="id")  # doctest: +SKIP
     """
     check_method(method, hash_size)
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    from .bytes_table import hash_table, is_table_source  # noqa: PLC0415 - tables of image bytes
+
+    if column is not None or key is not None or is_table_source(source):
+        if cache not in (None, False):
+            raise ValueError("cache= keeps the hashes of files by path, size and time; a table's rows have no "
+                             "such stamp: drop cache= for a table source")
+        return hash_table(source, column=column or "image", key=key, method=method, hash_size=hash_size,
+                          workers=workers, executor=executor, max_pixels=max_pixels, exact=exact, trim=trim,
+                          dihedral=dihedral, progress=progress, chunk_size=chunk_size, batch_size=batch_size,
+                          storage_options=storage_options)
     source, files, skipped, states, task = _plan(source, extensions, storage_options, cache)
     if skipped:
         logger.info("skipped %d files that are not images by their extension", len(skipped))

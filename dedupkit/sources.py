@@ -1,4 +1,4 @@
-"""Images behind a URL: list a bucket or folder, read an object's bytes with retries, open any key.
+"""Images behind a URL: list a bucket or folder, read an object's bytes with retries.
 
 Any `fsspec <https://filesystem-spec.readthedocs.io>`_ URL is accepted where a
 folder is (``s3://``, ``gs://``, ``az://``, ``http(s)://`` index pages,
@@ -7,7 +7,7 @@ must be installed, and ``storage_options`` (credentials, ``endpoint_url``,
 ``anon=True``) are handed to it unchanged; without them it reads the usual
 environment variables and config files (``AWS_ACCESS_KEY_ID``, ...).
 
-An object is read whole into memory, once (:func:`read_bytes`): the decoder
+An object is read whole into memory, once (:func:`read_object`): the decoder
 then works on those bytes (a JPEG at reduced scale, as a local file), and no
 step downloads it again. A read that fails for a passing reason (a timeout, a
 dropped connection, a 5xx or "slow down" answer) is tried again after a
@@ -15,10 +15,10 @@ growing pause; a missing object, a refused permission or a read that keeps
 failing becomes an :class:`dedupkit.ImageLoadError` naming the URL, which a
 scan turns into an error row.
 
-A **key** is what a hash table's ``path`` column holds: a local path, a URL,
-or a member of a tar shard (``shards/00001.tar/cat/0001.jpg``, see
-:mod:`dedupkit.shards`). :func:`read_bytes` reads any of them, so thumbnails,
-the report and pair verification load images from wherever they were hashed.
+A URL is one kind of **key** (what a hash table's ``path`` column holds);
+:mod:`dedupkit.opener` opens any key (a file, a URL, a tar shard member, a
+table row), so thumbnails, the report and pair verification load images from
+wherever they were hashed.
 
 Storage options given to :func:`dedupkit.hash_images` are remembered for that
 bucket (or host) in this process, so reading the same URLs back later
@@ -35,10 +35,10 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
-from ._keys import is_url, split_member
+from ._keys import is_url
 from .loading import ImageLoadError
 
-__all__ = ["is_url", "list_objects", "read_bytes", "read_objects", "remember_storage_options"]
+__all__ = ["is_url", "list_objects", "read_object", "read_objects", "remember_storage_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -163,8 +163,8 @@ def object_version(info: Mapping) -> str:
     return ""
 
 
-def read_bytes(key: str, *, storage_options: Mapping | None = None) -> bytes:
-    """The whole content of an image by its key: a URL, a tar shard member or a local path.
+def read_object(url: str, *, storage_options: Mapping | None = None) -> bytes:
+    """The whole content of an object behind a URL, or of a local file (a path or a ``file://`` URL).
 
     A URL is read with up to :data:`ATTEMPTS` attempts, pausing
     ``BACKOFF * 2**n`` seconds after the n-th failure, for timeouts, dropped
@@ -177,23 +177,18 @@ def read_bytes(key: str, *, storage_options: Mapping | None = None) -> bytes:
         The object is missing, may not be read, or kept failing; the message
         says which and why.
     """
-    from .shards import read_member  # noqa: PLC0415 - shards reads through this module
-
-    shard, member = split_member(key)
-    if shard is not None:
-        return read_member(shard, member, storage_options=storage_options)
-    if not is_url(key) or local_path(key) is not None:
-        path = local_path(key) or key
+    if not is_url(url) or local_path(url) is not None:
+        path = local_path(url) or url
         try:
             with open(path, "rb") as handle:
                 return handle.read()
         except FileNotFoundError:
-            raise ImageLoadError(key, "file not found") from None
+            raise ImageLoadError(url, "file not found") from None
         except PermissionError:
-            raise ImageLoadError(key, "permission denied: the file cannot be read") from None
+            raise ImageLoadError(url, "permission denied: the file cannot be read") from None
         except OSError as exc:
-            raise ImageLoadError(key, f"cannot read the file ({exc.strerror or exc})") from None
-    return _with_retries(key, _cat_whole, storage_options)
+            raise ImageLoadError(url, f"cannot read the file ({exc.strerror or exc})") from None
+    return _with_retries(url, _cat_whole, storage_options)
 
 
 def _cat_whole(fs, path: str) -> bytes:
@@ -259,7 +254,7 @@ def read_objects(
 
     def read(url: str) -> bytes | ImageLoadError:
         try:
-            return read_bytes(url, storage_options=storage_options)
+            return read_object(url, storage_options=storage_options)
         except ImageLoadError as exc:
             return exc
 

@@ -370,7 +370,9 @@ def relative_paths(
         A table (the paths in its ``columns`` are rewritten, in a copy) or
         an iterable of paths.
     root
-        The folder they are made relative to (usually the image folder).
+        The folder they are made relative to (usually the image folder). The
+        keys of a table of image bytes (``root`` a Parquet file, or a hash
+        table with ``attrs["images"]``) are left as they are.
     columns
         The path columns of a table: ``("path",)`` for hash and group tables,
         ``("path_a", "path_b")`` for pairs.
@@ -385,6 +387,8 @@ def relative_paths(
     >>> relative_paths(["data/sample/coffee.jpg", "data/sample/bad/empty.jpg"], "data/sample")
     ['coffee.jpg', 'bad/empty.jpg']
     """
+    if os.path.isfile(root) or (isinstance(paths, pd.DataFrame) and paths.attrs.get("images")):
+        return paths.copy() if isinstance(paths, pd.DataFrame) else [str(p) for p in paths]  # a table's keys
     if not isinstance(paths, pd.DataFrame):
         return [relative_path(p, root) for p in paths]
     missing = [c for c in columns if c not in paths.columns]
