@@ -159,9 +159,9 @@ def worker(task: dict) -> dict:
         result["kernel_load_s"] = time.perf_counter() - start
     result["rss_before_mb"] = rss_mb()
     if kind == "dedupkit":
-        values, _, _ = search._unique_rows(codes)
+        values, _, _ = search.unique_rows(codes)
         result["distinct"] = len(values)
-        result["method"] = search._choose_method(len(values), n_bits, r)
+        result["method"] = search.choose_method(len(values), n_bits, r)
         if result["method"] == "mih":
             result["plan"] = plan_blocks(len(values), n_bits, r).describe()
         times, (i, j, d) = timed(lambda: search.pairs_from_codes(codes, max_distance=r), task["repeat"])
@@ -184,7 +184,7 @@ def worker(task: dict) -> dict:
         times, (i, j, d) = timed(lambda: numpy_brute_force(codes, r), task["repeat"])
         result["peak_mb"] = peak_mb()
     elif kind == "blocks":
-        values, _, _ = search._unique_rows(codes)
+        values, _, _ = search.unique_rows(codes)
         words = pack_words(values)
         rows = []
         for n_blocks in task["blocks"]:

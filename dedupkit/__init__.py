@@ -33,7 +33,7 @@ _OWNERS = {
     "DecisionLog": "decisions",
     "apply_decisions": "decisions",
     "read_decisions": "decisions",
-    "ORIENTATIONS": "dihedral",
+    "ORIENTATIONS": "orientations",
     "find_pairs_dihedral": "dihedral",
     "search_dihedral": "dihedral",
     "find_duplicates": "duplicates",
@@ -114,7 +114,8 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
     from .actions import apply, restore, resume
     from .candidates import crop_candidates, extract_all
-    from .dihedral import ORIENTATIONS, find_pairs_dihedral, search_dihedral
+    from .dihedral import find_pairs_dihedral, search_dihedral
+    from .orientations import ORIENTATIONS
     from .duplicates import find_duplicates
     from .edits import make_benchmark
     from .evaluate import pair_truth, pairs_near_threshold, precision_recall, random_distances, read_truth, recall_by_edit, recommend_threshold, threshold_summary, true_pairs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -10,7 +11,6 @@ from pathlib import Path
 import pandas as pd
 
 from .cache import resolve_cache_path
-from .cli import CommandError, _is_loopback
 from .defaults import CANDIDATE_DISTANCE, HASH_ONLY_DISTANCE
 from .decisions import drop_apart, read_decisions
 from .dihedral import search_dihedral
@@ -22,6 +22,19 @@ from .index import HashIndex
 from .plan import with_file_facts
 from .scan import hash_images
 from .tables import check_output_path, relative_paths, write_table
+
+
+class CommandError(Exception):
+    """A mistake in how the command was called: printed as one line, exit status 2 (by :func:`dedupkit.cli.main`)."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _hash(directory: Path, args: argparse.Namespace, *, dihedral: bool = False) -> pd.DataFrame:

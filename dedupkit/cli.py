@@ -9,7 +9,6 @@ have been read.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,10 +17,6 @@ from . import __version__
 from .defaults import CANDIDATE_DISTANCE, HASH_ONLY_DISTANCE, METHODS
 
 __all__ = ["main"]
-
-
-class CommandError(Exception):
-    """A mistake in how the command was called: printed as one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -235,24 +230,15 @@ def _add_apply_commands(commands) -> None:
     restore_cmd.add_argument("manifest", type=Path, metavar="MANIFEST")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 success, 2 usage or input error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        from . import _commands  # noqa: PLC0415 - the library is loaded only once the arguments parse
+    from . import _commands  # noqa: PLC0415 - the library is loaded only once the arguments parse
 
+    try:
         _commands.COMMANDS[args.command](args, sys.stdout)
-    except CommandError as exc:
+    except _commands.CommandError as exc:
         print(f"dedupkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

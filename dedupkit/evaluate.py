@@ -24,8 +24,7 @@ import pandas as pd
 
 from .groups import find_groups
 from .hashing import hamming
-from .search import _hash_column
-from .tables import relative_path
+from .tables import hash_codes, relative_path
 
 __all__ = [
     "CURVE_COLUMNS",
@@ -182,7 +181,7 @@ def true_pairs(hashes: pd.DataFrame, truth: pd.DataFrame, *, root: str | os.Path
       path_a path_b  distance  duplicate
     0  a.jpg  c.jpg         8       True
     """
-    paths, codes = _hash_column(hashes)
+    paths, codes = hash_codes(hashes)
     group = _group_of(pd.Series(paths), read_truth(truth), root).to_numpy()
     rows = []
     for members in pd.Series(np.arange(len(paths))).groupby(group, dropna=True).indices.values():
@@ -258,7 +257,7 @@ def precision_recall(
         raise ValueError("the pair table needs a 'distance' column")
     truth = read_truth(truth)
     if hashes is not None:
-        hashed, _ = _hash_column(hashes)
+        hashed, _ = hash_codes(hashes)
         present = {_key(p, root) for p in hashed}
         truth = truth[truth["file"].isin(present)]
         if truth.empty:
@@ -442,7 +441,7 @@ def random_distances(hashes: pd.DataFrame, *, n: int = 2000, seed: int = 0) -> n
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"n must be a whole number >= 0, got {n!r}")
-    _, codes = _hash_column(hashes)
+    _, codes = hash_codes(hashes)
     m = len(codes)
     if m < 2:
         return np.zeros(0, np.int64)

@@ -15,11 +15,13 @@ import numpy as np
 from PIL import Image
 
 from .defaults import METHODS
+from .orientations import TRANSPOSES
 
 __all__ = [
     "METHODS",
     "check_method",
     "codes_to_hex",
+    "dihedral_hex",
     "hamming",
     "hash_bits",
     "hash_hex",
@@ -97,6 +99,33 @@ def hash_bits(image: Image.Image, *, method: str = "dhash", hash_size: int = 8) 
 def hash_hex(image: Image.Image, *, method: str = "dhash", hash_size: int = 8) -> str:
     """Like :func:`hash_bits`, as imagehash's hex string (``str(imagehash.dhash(image))``)."""
     return np.packbits(hash_bits(image, method=method, hash_size=hash_size)).tobytes().hex()
+
+
+def dihedral_hex(image: Image.Image, *, method: str = "dhash", hash_size: int = 8) -> str:
+    """The hashes of the 8 orientations of an image, as one hex string.
+
+    Parameters
+    ----------
+    image
+        A decoded image.
+    method, hash_size
+        As for :func:`hash_bits`.
+
+    Returns
+    -------
+    str
+        The 8 hex hashes of :data:`dedupkit.orientations.ORIENTATIONS`, in
+        that order, joined: the first is the image's own hash.
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> len(dihedral_hex(Image.effect_noise((40, 30), 50)))
+    128
+    """
+    bits = [hash_bits(image if how is None else image.transpose(how), method=method, hash_size=hash_size)
+            for how in TRANSPOSES.values()]
+    return np.packbits(np.concatenate(bits)).tobytes().hex()
 
 
 def hex_to_codes(hashes: Iterable[str]) -> np.ndarray:

@@ -17,9 +17,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .cache import HashCache, resolve_cache_path
-from .dihedral import dihedral_hex
 from .fastpath import fast_draft_size, fast_hash_hex, prepare, reduce_like_jpeg
-from .hashing import check_method, hash_hex
+from .hashing import check_method, dihedral_hex, hash_hex
 from .loading import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageLoadError, decode_image
 from .tables import HASH_COLUMNS, resolve_trim, typed, with_hash_settings
 from .trim import trim_borders, trim_box

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .hashing import codes_to_hex, hex_to_codes
-from .tables import hash_settings
+from .tables import hash_codes
 
 __all__ = [
     "SEARCH_METHODS",
@@ -110,52 +110,51 @@ def faiss_radius(max_distance: int) -> int:
     return int(max_distance) + 1
 
 
-def _hash_column(hashes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Return the paths and packed codes of the rows that have a hash.
+def range_search(
+    index: faiss.IndexBinary, queries: np.ndarray, max_distance: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every stored code of a faiss binary ``index`` within ``max_distance`` (inclusive) of each query.
 
-    A table that says how it was made must say one thing: rows hashed
-    differently (two tables concatenated) are refused, not compared.
+    Queries go to faiss in batches, so the results of one call stay small.
+
+    Returns
+    -------
+    query, label, distance
+        ``int64`` arrays: the row of ``queries``, the stored code's label and
+        their distance; in faiss's order.
     """
-    if not isinstance(hashes, pd.DataFrame):
-        raise TypeError(f"expected a DataFrame with 'path' and 'hash' columns, got {type(hashes).__name__}")
-    missing = {"path", "hash"} - set(hashes.columns)
-    if missing:
-        raise ValueError(
-            f"the hash table needs 'path' and 'hash' columns; missing {sorted(missing)} "
-            f"(columns are {list(hashes.columns)})"
-        )
-    hash_settings(hashes, required=False)  # raises on mixed settings
-    valid = hashes["hash"].notna().to_numpy().copy()
-    if "error" in hashes.columns:
-        valid &= hashes["error"].isna().to_numpy()
-    paths = hashes["path"].astype(str).to_numpy()[valid]
-    codes = hex_to_codes(hashes["hash"].astype(str).to_numpy()[valid]) if valid.any() else np.zeros((0, 8), np.uint8)
-    return paths, codes
+    radius = faiss_radius(max_distance)
+    found = []
+    for start in range(0, len(queries), _QUERY_BATCH):
+        lims, distances, labels = index.range_search(queries[start : start + _QUERY_BATCH], radius)
+        query = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims).astype(np.int64))
+        found.append((query, labels.astype(np.int64), distances.astype(np.int64)))
+    if not found:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    return tuple(np.concatenate(part) for part in zip(*found, strict=True))
+
+
+def flat_index(codes: np.ndarray) -> faiss.IndexBinaryFlat:
+    """A faiss flat binary index holding ``(n, n_bytes)`` ``uint8`` codes, labelled ``0..n-1``."""
+    index = faiss.IndexBinaryFlat(codes.shape[1] * 8)
+    if len(codes):
+        index.add(np.ascontiguousarray(codes, dtype=np.uint8))
+    return index
 
 
 def _self_range_search(codes: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All pairs ``i < j`` of distinct rows within ``max_distance``, by faiss flat search."""
-    n, n_bytes = codes.shape
-    index = faiss.IndexBinaryFlat(n_bytes * 8)
-    index.add(codes)
-    radius = faiss_radius(max_distance)
-    firsts, seconds, dists = [], [], []
-    for start in range(0, n, _QUERY_BATCH):
-        lims, distances, labels = index.range_search(codes[start : start + _QUERY_BATCH], radius)
-        query = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims).astype(np.int64))
-        keep = labels > query
-        firsts.append(query[keep])
-        seconds.append(labels[keep])
-        dists.append(distances[keep])
-    if not firsts:
-        empty = np.zeros(0, np.int64)
-        return empty, empty, empty
-    return (np.concatenate(firsts).astype(np.int64), np.concatenate(seconds).astype(np.int64),
-            np.concatenate(dists).astype(np.int64))
+    query, label, distance = range_search(flat_index(codes), codes, max_distance)
+    keep = label > query
+    return query[keep], label[keep], distance[keep]
 
 
-def _expand_pairs(found: ValuePairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Turn pairs of distinct hash values into pairs of rows (all members of each)."""
+def _expand_pairs(found: ValuePairs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Turn pairs of distinct hash values into pairs of rows (all members of each).
+
+    The fourth array says which value pair each row pair comes from (``-1``: two rows of one value).
+    """
     u, v, d, counts = found.first, found.second, found.distance, found.counts
     order = np.argsort(found.inverse, kind="stable")
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -167,6 +166,7 @@ def _expand_pairs(found: ValuePairs) -> tuple[np.ndarray, np.ndarray, np.ndarray
     a = [order[starts[u][which] + offset // cv[which]]]
     b = [order[starts[v][which] + offset % cv[which]]]
     dist = [d[which]]
+    source = [which]
     # pairs within one hash value (distance 0), grouped by how many share it
     for count in np.unique(counts[counts > 1]):
         values = np.flatnonzero(counts == count)
@@ -175,16 +175,17 @@ def _expand_pairs(found: ValuePairs) -> tuple[np.ndarray, np.ndarray, np.ndarray
         a.append(members[:, i].ravel())
         b.append(members[:, j].ravel())
         dist.append(np.zeros(len(values) * len(i), np.int64))
-    return np.concatenate(a), np.concatenate(b), np.concatenate(dist)
+        source.append(np.full(len(values) * len(i), -1, np.int64))
+    return np.concatenate(a), np.concatenate(b), np.concatenate(dist), np.concatenate(source)
 
 
-def _check_method(method: str) -> str:
+def check_search_method(method: str) -> str:
     if method not in SEARCH_METHODS:
         raise ValueError(f"method must be one of {list(SEARCH_METHODS)}, got {method!r}")
     return method
 
 
-def _unique_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def unique_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct rows of ``codes``, the value index of each row, and each value's count."""
     n, n_bytes = codes.shape
     if n_bytes == 8:  # one machine word: a plain integer sort
@@ -197,14 +198,19 @@ def _unique_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return np.ascontiguousarray(values), inverse.ravel().astype(np.int64), counts.astype(np.int64)
 
 
-def _choose_method(n_values: int, n_bits: int, max_distance: int) -> str:
-    """``"faiss"`` for small sets, else whichever of faiss and the multi-index plan is estimated faster."""
+def choose_method(n_values: int, n_bits: int, max_distance: int, *, n_compared: float | None = None) -> str:
+    """``"faiss"`` for small sets, else whichever of faiss and the multi-index plan is estimated faster.
+
+    ``n_values`` codes go into the multi-index join; faiss compares
+    ``n_compared`` pairs of codes (``n_values ** 2`` for a self-join).
+    """
     if n_values < _MIH_FROM:
         return "faiss"
     from .multiindex import plan_blocks
 
     words = -(-n_bits // 64)
-    faiss_ns = (_FAISS_NS[0] + _FAISS_NS[1] * (words - 1)) * float(n_values) ** 2
+    compared = float(n_values) ** 2 if n_compared is None else float(n_compared)
+    faiss_ns = (_FAISS_NS[0] + _FAISS_NS[1] * (words - 1)) * compared
     return "mih" if plan_blocks(n_values, n_bits, max_distance).cost < faiss_ns else "faiss"
 
 
@@ -236,10 +242,10 @@ def value_pairs_from_codes(codes: np.ndarray, *, max_distance: int = 10, method:
         raise ValueError(f"codes must be a 2-D uint8 array, got shape {codes.shape}")
     n_bits = codes.shape[1] * 8
     max_distance = check_max_distance(max_distance, n_bits)
-    method = _check_method(method)
-    values, inverse, counts = _unique_rows(codes)
+    method = check_search_method(method)
+    values, inverse, counts = unique_rows(codes)
     if method == "auto":
-        method = _choose_method(len(values), n_bits, max_distance)
+        method = choose_method(len(values), n_bits, max_distance)
     if len(values) < 2 or max_distance == 0:
         u = v = d = np.zeros(0, np.int64)
     elif method == "faiss":
@@ -273,12 +279,17 @@ def pairs_from_codes(
     i, j, distance
         ``int64`` arrays with ``i < j``, unordered.
     """
-    i, j, dist = _expand_pairs(value_pairs_from_codes(codes, max_distance=max_distance, method=method))
+    i, j, dist, _ = _expand_pairs(value_pairs_from_codes(codes, max_distance=max_distance, method=method))
     return np.minimum(i, j), np.maximum(i, j), dist
 
 
-def _condensed_pairs(found: ValuePairs, ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each value pair once, between the values' first rows (by ``ranks``), and every other row to its first."""
+def _condensed_pairs(
+    found: ValuePairs, ranks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each value pair once, between the values' first rows (by ``ranks``), and every other row to its first.
+
+    The fourth array says which value pair each row pair stands for (``-1``: a row and its value's first row).
+    """
     by_value = np.lexsort((ranks, found.inverse))  # rows by value, then rank
     starts = np.concatenate([[0], np.cumsum(found.counts)[:-1]])
     first_row = by_value[starts]
@@ -286,7 +297,52 @@ def _condensed_pairs(found: ValuePairs, ranks: np.ndarray) -> tuple[np.ndarray, 
     i = np.concatenate([first_row[found.first], first_row[found.inverse[others]]])
     j = np.concatenate([first_row[found.second], others])
     d = np.concatenate([found.distance, np.zeros(len(others), np.int64)])
-    return i, j, d
+    source = np.concatenate([np.arange(len(found.first)), np.full(len(others), -1)]).astype(np.int64)
+    return i, j, d, source
+
+
+def row_pairs(
+    found: ValuePairs, ranks: np.ndarray, *, max_distance: int, max_pairs: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The row pairs that value pairs stand for: all of them, or the condensed table past ``max_pairs``.
+
+    Parameters
+    ----------
+    found
+        Pairs of distinct values, and the rows holding each.
+    ranks
+        Each row's rank in path order (the condensed table pairs each value's first row).
+    max_distance
+        The distance the pairs were searched at (for the warning).
+    max_pairs
+        As for :func:`find_pairs`.
+
+    Returns
+    -------
+    i, j, distance, source
+        ``int64`` arrays: two rows, their distance, and the value pair (index
+        into ``found.first``) each row pair comes from, ``-1`` for two rows of
+        one value.
+
+    Warns
+    -----
+    TooManyPairsWarning
+        There are more than ``max_pairs`` row pairs: the condensed table is returned.
+    """
+    total = found.n_row_pairs
+    if max_pairs is None or total <= max_pairs:
+        return _expand_pairs(found)
+    condensed = _condensed_pairs(found, ranks)
+    warnings.warn(
+        f"{total:,} pairs within distance {max_distance} is more than max_pairs={max_pairs:,}: "
+        f"returning the condensed table of {len(condensed[0]):,} rows (each pair of distinct hash values once, "
+        f"between the first path of each, and every other file with an identical hash paired with "
+        f"that first path at distance 0). find_groups gives the same groups from it; "
+        f"find_value_pairs gives the counts.",
+        TooManyPairsWarning,
+        stacklevel=3,
+    )
+    return condensed
 
 
 def find_pairs(
@@ -358,28 +414,15 @@ def find_pairs(
       path_a path_b  distance
     0  a.jpg  b.jpg         1
     """
-    paths, codes = _hash_column(hashes)
+    paths, codes = hash_codes(hashes)
     if max_pairs is not None and (
         isinstance(max_pairs, bool) or not isinstance(max_pairs, (int, np.integer)) or max_pairs < 0
     ):
         raise ValueError(f"max_pairs must be a non-negative integer or None, got {max_pairs!r}")
     found = value_pairs_from_codes(codes, max_distance=max_distance, method=method)
-    ranks = _path_ranks(paths)
-    total = found.n_row_pairs
-    if max_pairs is None or total <= max_pairs:
-        i, j, dist = _expand_pairs(found)
-    else:
-        i, j, dist = _condensed_pairs(found, ranks)
-        warnings.warn(
-            f"{total:,} pairs within distance {max_distance} is more than max_pairs={max_pairs:,}: "
-            f"returning the condensed table of {len(i):,} rows (each pair of distinct hash values once, "
-            f"between the first path of each, and every other file with an identical hash paired with "
-            f"that first path at distance 0). find_groups gives the same groups from it; "
-            f"find_value_pairs gives the counts.",
-            TooManyPairsWarning,
-            stacklevel=2,
-        )
-    return _pair_frame(paths, ranks, i, j, dist)
+    ranks = path_ranks(paths)
+    i, j, dist, _ = row_pairs(found, ranks, max_distance=max_distance, max_pairs=max_pairs)
+    return pair_frame(paths, ranks, i, j, dist)
 
 
 def find_value_pairs(hashes: pd.DataFrame, *, max_distance: int = 10, method: str = "auto") -> pd.DataFrame:
@@ -417,7 +460,7 @@ def find_value_pairs(hashes: pd.DataFrame, *, max_distance: int = 10, method: st
     0  00000000000000ff  00000000000000ff         0        2        2
     1  00000000000000fe  00000000000000ff         1        1        2
     """
-    _, codes = _hash_column(hashes)
+    _, codes = hash_codes(hashes)
     check_max_distance(max_distance, codes.shape[1] * 8)
     found = value_pairs_from_codes(codes, max_distance=max_distance, method=method)
     repeated = np.flatnonzero(found.counts > 1)
@@ -437,7 +480,7 @@ def find_value_pairs(hashes: pd.DataFrame, *, max_distance: int = 10, method: st
     return table.sort_values(["distance", "hash_a", "hash_b"], ignore_index=True)
 
 
-def _path_ranks(paths: np.ndarray) -> np.ndarray:
+def path_ranks(paths: np.ndarray) -> np.ndarray:
     """The rank of each path in alphabetical (code point) order, as ``int64``."""
     try:  # Arrow sorts UTF-8 bytes, which is code point order, much faster than numpy on objects
         order = pc.sort_indices(pa.array(paths, pa.string())).to_numpy().astype(np.int64)
@@ -448,14 +491,30 @@ def _path_ranks(paths: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _pair_frame(
-    paths: np.ndarray, ranks: np.ndarray, i: np.ndarray, j: np.ndarray, distance: np.ndarray
+_path_ranks = path_ranks  # the old name, still imported by groups.py
+
+
+def pair_frame(
+    paths: np.ndarray,
+    ranks: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    distance: np.ndarray,
+    *,
+    swapped: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> pd.DataFrame:
-    """Build a pair table of rows ``i``, ``j`` with ``path_a < path_b``, sorted by distance then paths."""
+    """Build a pair table of rows ``i``, ``j`` with ``path_a < path_b``, sorted by distance then paths.
+
+    ``swapped`` adds columns whose value depends on the pair's direction:
+    ``{name: (values, values_if_swapped)}``, one of each per pair.
+    """
     i, j, distance = (np.asarray(x, dtype=np.int64) for x in (i, j, distance))
     swap = ranks[i] > ranks[j]
     first, second = np.where(swap, j, i), np.where(swap, i, j)
     order = np.lexsort((ranks[second], ranks[first], distance))
     first, second = first[order], second[order]
     names = pd.array(paths, dtype="string")
-    return pd.DataFrame({"path_a": names.take(first), "path_b": names.take(second), "distance": distance[order]})
+    table = pd.DataFrame({"path_a": names.take(first), "path_b": names.take(second), "distance": distance[order]})
+    for name, (values, if_swapped) in (swapped or {}).items():
+        table[name] = pd.array(np.where(swap, if_swapped, values)[order], dtype="string")
+    return table

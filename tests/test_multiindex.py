@@ -154,12 +154,12 @@ def test_each_search_path_gives_the_same_pairs(n_bytes, monkeypatch):
                for method in search.SEARCH_METHODS}
     assert all(found == expected for found in results.values())
     # the automatic choice, on both sides of its threshold
-    assert search._choose_method(400, n_bytes * 8, 10) == "faiss"
+    assert search.choose_method(400, n_bytes * 8, 10) == "faiss"
     monkeypatch.setattr(search, "_MIH_FROM", 100)
-    assert search._choose_method(400, n_bytes * 8, 10) == "mih"
+    assert search.choose_method(400, n_bytes * 8, 10) == "mih"
     assert as_set(*pairs_from_codes(codes, max_distance=10)) == expected
-    assert search._choose_method(1_000_000, 64, 10) == "mih"
-    assert search._choose_method(1_000_000, 256, 40) == "mih"
+    assert search.choose_method(1_000_000, 64, 10) == "mih"
+    assert search.choose_method(1_000_000, 256, 40) == "mih"
 
 
 def test_unknown_method_is_a_clear_error():

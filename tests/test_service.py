@@ -19,7 +19,8 @@ from PIL import Image
 from pydantic import ValidationError
 
 from dedupkit import hamming, hash_file, hex_to_codes
-from dedupkit.cli import _is_loopback, main
+from dedupkit._commands import _is_loopback
+from dedupkit.cli import main
 from dedupkit.duplicates import CANDIDATE_DISTANCE
 from dedupkit.features import extract_features
 from dedupkit.service.app import create_app, get_store
