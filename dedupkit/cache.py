@@ -53,6 +53,8 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
+from .loading import TRANSIENT_KINDS
+
 try:  # advisory locks keep a running scan's journal from being merged away
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no locks, same behaviour otherwise
@@ -71,8 +73,6 @@ _FORMAT = "dedupkit-hash-cache/1"  # stored in the Parquet metadata
 _INT_COLUMNS = frozenset({"size", "mtime_ns", "width", "height", "bytes"})
 _BROKEN_LINK = -1  # the size recorded for a broken symbolic link
 _UNKNOWN = -2  # size and mtime of a file that cannot be read: never matches a cached row
-# Errors that depend on the machine, not on the file's bytes: never cached.
-_TRANSIENT_ERRORS = ("file not found", "permission denied", "cannot read the file")
 
 
 def settings_key(settings: Mapping[str, object]) -> str:
@@ -243,10 +243,9 @@ class HashCache:
         records = []
         for row in rows:
             stat = self._stats.get(row["path"])
-            error = row.get("error")
-            if stat is None or (error and str(error).startswith(_TRANSIENT_ERRORS)):
+            if stat is None or row.get("error_kind") in TRANSIENT_KINDS:  # the machine's state, not the file's
                 continue
-            record = dict(row)
+            record = {key: value for key, value in row.items() if key != "error_kind"}
             record["path"] = self.key_path(row["path"])
             record["size"], record["mtime_ns"] = stat
             record["settings"] = self.settings

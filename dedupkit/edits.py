@@ -29,6 +29,7 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 from .loading import ImageLoadError, load_image
+from .orientations import EXIF_ORIENTATION, EXIF_STORED, TRANSPOSES
 from .scan import list_images
 
 __all__ = [
@@ -42,9 +43,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_ORIENTATION = 0x0112  # the EXIF orientation tag
-
 
 class Edited(NamedTuple):
     """An edited picture and how to write it."""
@@ -119,38 +117,15 @@ def _rotate(im: Image.Image, rng: np.random.Generator, *, degrees: float) -> Ima
     return turned.crop((left, top, left + w, top + h))
 
 
-_TRANSPOSES = {
-    "mirror": Image.Transpose.FLIP_LEFT_RIGHT,
-    "flip": Image.Transpose.FLIP_TOP_BOTTOM,
-    "rotate_90": Image.Transpose.ROTATE_90,  # counter-clockwise, as PIL's
-    "rotate_180": Image.Transpose.ROTATE_180,
-    "rotate_270": Image.Transpose.ROTATE_270,
-    "transpose": Image.Transpose.TRANSPOSE,
-    "transverse": Image.Transpose.TRANSVERSE,
-}
-
-
 def _transpose(im: Image.Image, rng: np.random.Generator, *, how: str) -> Image.Image:
-    return im.transpose(_TRANSPOSES[how])
-
-
-# The stored pixels for each EXIF orientation: the inverse of what a viewer applies.
-_EXIF_STORE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_90,  # a viewer turns it 90° clockwise back
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_270,
-}
+    return im.transpose(TRANSPOSES[how])
 
 
 def _exif_orientation(im: Image.Image, rng: np.random.Generator, *, tag: int) -> Edited:
     """Pixels stored turned, with the EXIF orientation tag that makes a viewer show them upright."""
     exif = Image.Exif()
-    exif[_ORIENTATION] = tag
-    return Edited(im.transpose(_EXIF_STORE[tag]), "jpg", {"quality": 92, "exif": exif})
+    exif[EXIF_ORIENTATION] = tag
+    return Edited(im.transpose(EXIF_STORED[tag]), "jpg", {"quality": 92, "exif": exif})
 
 
 def _crop(im: Image.Image, rng: np.random.Generator, *, fraction: float) -> Image.Image:

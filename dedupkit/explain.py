@@ -56,6 +56,7 @@ def _verify(path_a: str, path_b: str) -> tuple[Match, tuple[int, int] | None, tu
 def _upright_size(path: str) -> tuple[int, int] | None:
     """The full picture's (width, height) as displayed, without decoding it; ``None`` if it cannot be opened."""
     from .loading import ImageLoadError, open_image  # noqa: PLC0415
+    from .orientations import turned_a_quarter  # noqa: PLC0415
 
     try:
         image = open_image(path)
@@ -63,7 +64,7 @@ def _upright_size(path: str) -> tuple[int, int] | None:
         return None
     try:
         width, height = image.size
-        if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF orientation: turned a quarter
+        if turned_a_quarter(image):
             width, height = height, width
         return width, height
     except Exception:  # noqa: BLE001 - a figure must draw whatever one file does

@@ -137,7 +137,8 @@ def hash_file(
     Returns
     -------
     dict
-        One row with the keys of :data:`HASH_COLUMNS`.
+        One row with the keys of :data:`HASH_COLUMNS`; a file that cannot be
+        read also has ``error_kind`` (the :class:`ImageLoadError` ``kind``).
     """
     path = os.fspath(path)
     row = dict.fromkeys(HASH_COLUMNS)
@@ -167,7 +168,7 @@ def hash_file(
             row["hash_dihedral"] = dihedral_hex(image, method=method, hash_size=hash_size)
         row["width"], row["height"], row["format"] = decoded.width, decoded.height, decoded.format
     except ImageLoadError as exc:
-        row["error"] = exc.reason
+        row["error"], row["error_kind"] = exc.reason, exc.kind
     except Exception as exc:  # noqa: BLE001 - one odd file must not end a scan
         logger.warning("unexpected error hashing %s", path, exc_info=True)
         row["error"] = f"unexpected error ({type(exc).__name__}: {exc})"

@@ -233,6 +233,21 @@ def test_missing_files_are_not_cached(folder, tmp_path):
     table = hash_images(files, cache=cache)
     assert table["error"].notna().all()
     assert hash_images(files, cache=cache).attrs["hashed"] == 1  # only the missing file again
+    assert "error_kind" not in table.columns and "error_kind" not in pd.read_parquet(cache).columns
+
+
+def test_the_cache_decides_by_the_error_kind_not_its_words(folder, tmp_path):
+    from dedupkit.cache import HashCache
+
+    cache = HashCache(tmp_path / "c.parquet", {"method": "dhash"})
+    paths = [str(folder / "bad.jpg"), str(next(folder.glob("*.jpg")))]
+    assert cache.lookup(paths)[1] == paths  # both there, neither cached yet
+    # worded like a passing failure but a lasting kind, and the other way round
+    cache.record([{"path": paths[0], "hash": None, "error": "file not found, as it were", "error_kind": "corrupt"},
+                  {"path": paths[1], "hash": None, "error": "a lasting-sounding reason", "error_kind": "permission"}])
+    cache.close()
+    kept = pd.read_parquet(tmp_path / "c.parquet")
+    assert kept["error"].tolist() == ["file not found, as it were"]
 
 
 def test_a_broken_link_is_cached_until_it_changes(folder, originals):
