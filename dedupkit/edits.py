@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
+from ._checks import check_int
 from .loading import ImageLoadError, load_image
 from .orientations import EXIF_ORIENTATION, EXIF_STORED, TRANSPOSES
 from .scan import list_images
@@ -422,8 +423,7 @@ def make_benchmark(
         raise ValueError(f"edit names must be unique, got {names}")
     files, _ = list_images(source)
     if max_photos is not None:
-        if isinstance(max_photos, bool) or not isinstance(max_photos, int) or max_photos < 1:
-            raise ValueError(f"max_photos must be a positive whole number or None, got {max_photos!r}")
+        max_photos = check_int(max_photos, "max_photos", low=1, none=True)
         if len(files) > max_photos:
             picked = np.random.default_rng(seed).choice(len(files), size=max_photos, replace=False)
             files = [files[i] for i in sorted(picked)]

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
+from ._checks import check_int, check_real
 from .groups import find_groups
 from .hashing import hamming
 from .tables import hash_codes, relative_path
@@ -271,8 +272,7 @@ def precision_recall(
     duplicate = labelled["duplicate"].to_numpy(bool, na_value=False)[known]
     if max_threshold is None:
         max_threshold = int(labelled["distance"].max()) if len(labelled) else 0
-    if isinstance(max_threshold, bool) or not isinstance(max_threshold, (int, np.integer)) or max_threshold < 0:
-        raise ValueError(f"max_threshold must be a whole number >= 0, got {max_threshold!r}")
+    max_threshold = check_int(max_threshold, "max_threshold", low=0, unit="bits")
 
     bins = np.arange(int(max_threshold) + 2)  # bin t holds distance t; beyond max is dropped
     tp = np.cumsum(np.histogram(distance[duplicate], bins)[0]).astype(np.int64)
@@ -338,9 +338,7 @@ def recommend_threshold(curve: pd.DataFrame, *, min_precision: float | None = No
         if np.isnan(score).all():
             raise ValueError("the curve has no F1 value (no positives and no pairs?)")
     else:
-        if isinstance(min_precision, bool) or not isinstance(min_precision, (int, float)) \
-                or not 0 < min_precision <= 1:
-            raise ValueError(f"min_precision must be a number in (0, 1], got {min_precision!r}")
+        min_precision = check_real(min_precision, "min_precision", low=0, high=1, low_open=True)
         precision = curve["precision"].to_numpy(float)
         meets = precision >= min_precision - 1e-12
         if not meets.any():
@@ -403,8 +401,7 @@ def recall_by_edit(
     >>> recall_by_edit(pairs, truth, 10)["recall"].to_dict()
     {'grey': 1.0, 'crop': 0.0}
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 0:
-        raise ValueError(f"threshold must be a whole number of bits >= 0, got {threshold!r}")
+    threshold = check_int(threshold, "threshold", low=0, unit="bits")
     truth = read_truth(truth)
     if "edit" not in truth.columns:
         raise ValueError(f"the truth needs an 'edit' column (columns are {list(truth.columns)}); "
@@ -439,8 +436,7 @@ def random_distances(hashes: pd.DataFrame, *, n: int = 2000, seed: int = 0) -> n
     numpy.ndarray
         ``int64`` distances, one per pair.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n must be a whole number >= 0, got {n!r}")
+    n = check_int(n, "n", low=0)
     _, codes = hash_codes(hashes)
     m = len(codes)
     if m < 2:
@@ -477,8 +473,7 @@ def threshold_summary(pairs: pd.DataFrame, threshold: int) -> dict[str, int]:
     >>> threshold_summary(pairs, 2)  # a keeps b; c is b's copy, not a's (groups never chain)
     {'threshold': 2, 'pairs': 2, 'groups': 1, 'files': 2, 'to_remove': 1}
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 0:
-        raise ValueError(f"threshold must be a whole number of bits >= 0, got {threshold!r}")
+    threshold = check_int(threshold, "threshold", low=0, unit="bits")
     within = pairs[pairs["distance"] <= threshold]
     groups = find_groups(within)
     n_groups = int(groups["group"].nunique())
@@ -505,8 +500,8 @@ def pairs_near_threshold(pairs: pd.DataFrame, threshold: int, *, n: int = 4) -> 
         to ``n`` with the smallest distances ``> threshold``, sorted by
         distance, with a boolean ``inside`` column.
     """
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+    threshold = check_int(threshold, "threshold", low=0, unit="bits")
+    n = check_int(n, "n", low=0)
     ordered = pairs.sort_values(["distance", "path_a", "path_b"], kind="stable")
     inside = ordered[ordered["distance"] <= threshold].tail(n)
     outside = ordered[ordered["distance"] > threshold].head(n)

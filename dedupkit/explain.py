@@ -24,6 +24,7 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.patches import ConnectionPatch, Polygon, Rectangle
 from matplotlib.patheffects import Normal, Stroke
 
+from ._checks import check_int
 from .plotting import DIFFERENT, THRESHOLD, _figure, _names
 from .thumbnails import placeholder, thumbnail
 from .verify import MIN_INLIERS, Match, relation, verify_features
@@ -186,8 +187,7 @@ def plot_match(
     path_a, path_b = os.fspath(path_a), os.fspath(path_b)
     if match is not None and not isinstance(match, Match):
         raise TypeError(f"match must be a dedupkit.verify.Match (from verify_features), got {type(match).__name__}")
-    if max_lines is not None and (isinstance(max_lines, bool) or not isinstance(max_lines, int) or max_lines < 0):
-        raise ValueError(f"max_lines must be a whole number >= 0 or None, got {max_lines!r}")
+    max_lines = check_int(max_lines, "max_lines", low=0, none=True)
     if match is None:
         match, size_a, size_b = _verify(path_a, path_b)
     else:
@@ -293,8 +293,7 @@ def plot_match_gallery(
     missing = {"path_a", "path_b"} - set(pairs.columns)
     if missing:
         raise ValueError(f"the pair table needs 'path_a' and 'path_b' columns; missing {sorted(missing)}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n must be a whole number >= 0, got {n!r}")
+    n = check_int(n, "n", low=0)
     shown = pairs.head(int(n))
     fig = _figure(fig, (11.0, 3.9 * max(len(shown), 1) + (0.5 if title else 0.0)))
     if title:

@@ -14,6 +14,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 
+from ._checks import check_int
 from .defaults import METHODS
 from .orientations import TRANSPOSES
 
@@ -56,9 +57,8 @@ def check_method(method: str, hash_size: int) -> None:
         raise TypeError(f"method must be a string, got {type(method).__name__}")
     if method not in _FUNCTIONS:
         raise ValueError(f"Hash method {method!r} is not supported. Must be one of: {', '.join(METHODS)}")
-    if isinstance(hash_size, bool) or not isinstance(hash_size, (int, np.integer)):
-        raise TypeError(f"hash_size must be an integer, got {type(hash_size).__name__}")
-    if hash_size < 4 or (hash_size * hash_size) % 8:
+    check_int(hash_size, "hash_size", low=4)
+    if (hash_size * hash_size) % 8:
         raise ValueError(
             f"hash_size must be at least 4 and give a whole number of bytes "
             f"(8 -> 64 bits, 16 -> 256 bits), got {hash_size}"

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ._checks import check_int
 from .hashing import hex_to_codes
 from .search import check_max_distance, range_search
 from .tables import (
@@ -240,8 +241,7 @@ class HashIndex:
             raise ValueError("give max_distance, k, or both")
         if max_distance is not None:
             max_distance = check_max_distance(max_distance, self.n_bits)
-        if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+        k = check_int(k, "k", low=1, none=True)
         empty = np.zeros(0, np.int64)
         if not (len(self) and len(codes)):
             return empty, self._keys[empty], empty

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from ._checks import check_int
 from .thumbnails import prefetch, thumbnail
 
 __all__ = ["write_report"]
@@ -100,8 +101,7 @@ def write_report(
     _check_table(pairs, "pairs", ("path_a", "path_b", "distance"))
     _check_table(hashes, "hashes", ("path", "error"))
     for name, value, least in (("thumb_size", thumb_size, 8), ("max_groups", max_groups, 0), ("weakest", weakest, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-            raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
+        check_int(value, name, low=least)
     base = Path(root) if root is not None else Path()
     facts = _facts(groups, hashes, base)
     verified = None

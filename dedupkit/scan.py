@@ -16,6 +16,7 @@ import imagehash
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ._checks import check_int
 from .cache import HashCache, resolve_cache_path
 from .fastpath import fast_draft_size, fast_hash_hex, prepare, reduce_like_jpeg
 from .hashing import check_method, dihedral_hex, hash_hex
@@ -284,10 +285,8 @@ def hash_images(
     >>> hashes[hashes.error.notna()]  # the files that could not be read  # doctest: +SKIP
     """
     check_method(method, hash_size)
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
-    if chunk_size is not None and chunk_size < 1:
-        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    workers = check_int(workers, "workers", low=1, none=True)
+    chunk_size = check_int(chunk_size, "chunk_size", low=1, none=True)
     files, skipped = list_images(source, extensions=extensions)
     if skipped:
         logger.info("skipped %d files that are not images by their extension", len(skipped))

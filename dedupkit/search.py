@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ._checks import check_int
 from .hashing import codes_to_hex, hex_to_codes
 from .tables import hash_codes
 
@@ -94,11 +95,7 @@ def check_max_distance(max_distance: int, n_bits: int) -> int:
     ValueError
         ``max_distance`` is negative or above the number of bits.
     """
-    if isinstance(max_distance, bool) or not isinstance(max_distance, (int, np.integer)):
-        raise TypeError(f"max_distance must be an integer number of bits, got {max_distance!r}")
-    if not 0 <= max_distance <= n_bits:
-        raise ValueError(f"max_distance must be between 0 and {n_bits} (the hash length), got {max_distance}")
-    return int(max_distance)
+    return check_int(max_distance, "max_distance", low=0, high=n_bits, unit="bits (the hash length)")
 
 
 def faiss_radius(max_distance: int) -> int:
@@ -415,10 +412,7 @@ def find_pairs(
     0  a.jpg  b.jpg         1
     """
     paths, codes = hash_codes(hashes)
-    if max_pairs is not None and (
-        isinstance(max_pairs, bool) or not isinstance(max_pairs, (int, np.integer)) or max_pairs < 0
-    ):
-        raise ValueError(f"max_pairs must be a non-negative integer or None, got {max_pairs!r}")
+    max_pairs = check_int(max_pairs, "max_pairs", low=0, none=True)
     found = value_pairs_from_codes(codes, max_distance=max_distance, method=method)
     ranks = path_ranks(paths)
     i, j, dist, _ = row_pairs(found, ranks, max_distance=max_distance, max_pairs=max_pairs)

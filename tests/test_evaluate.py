@@ -170,9 +170,10 @@ def test_recommend_threshold_on_the_sample_plateau():
     assert evaluate.recommend_threshold(curve, min_precision=1.0) == 10
 
 
-@pytest.mark.parametrize("bad", [0, 1.5, -0.1, True], ids=["zero", "above-one", "negative", "bool"])
-def test_recommend_threshold_rejects_bad_precision(bad):
-    with pytest.raises(ValueError, match="min_precision"):
+@pytest.mark.parametrize(("bad", "error"), [(0, ValueError), (1.5, ValueError), (-0.1, ValueError), (True, TypeError)],
+                         ids=["zero", "above-one", "negative", "bool"])
+def test_recommend_threshold_rejects_bad_precision(bad, error):
+    with pytest.raises(error, match="min_precision"):
         evaluate.recommend_threshold(_curve([1, 1], [.5, 1], [.6, 1]), min_precision=bad)
 
 

@@ -698,7 +698,7 @@ def test_store_ids_and_offsets_beyond_sqlite_integers(tmp_path):
             assert store.get(image_id) is None and store.delete(image_id) is False
         assert store.list(offset=MAX_INTEGER) == ([], 1) and store.list(offset=2**80) == ([], 1)
         assert store.list(limit=2**80) == ([stored], 1)
-        with pytest.raises(ValueError, match="offset must be at least 0, got -1"):
+        with pytest.raises(ValueError, match="offset must be a whole number >= 0, got -1"):
             store.list(offset=-1)
         with pytest.raises(TypeError, match="an image id must be an integer, got '1'"):
             store.get("1")
@@ -730,7 +730,7 @@ def test_a_database_refuses_another_method_or_hash_size(tmp_path, make_client, c
 
 def test_serve_refuses_bad_settings_before_starting(tmp_path, capsys):
     assert main(["serve", "--db", str(tmp_path / "s.db"), "--max-distance", "65", "--port", "1"]) == 2
-    assert "invalid settings: max_distance must be between 0 and 64" in capsys.readouterr().err
+    assert "invalid settings: max_distance must be a whole number between 0 and 64" in capsys.readouterr().err
     assert not (tmp_path / "s.db").exists()
 
 

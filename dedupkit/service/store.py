@@ -35,6 +35,7 @@ from typing import NamedTuple
 import faiss
 import numpy as np
 
+from .._checks import check_int
 from ..features import Features
 from ..hashing import check_method, hex_to_codes
 from ..index import HashIndex
@@ -350,15 +351,11 @@ class ImageStore:
         Raises
         ------
         TypeError
-            ``offset`` or ``limit`` is not an integer.
+            ``offset`` or ``limit`` is not a whole number.
         ValueError
             A negative ``offset``, or a ``limit`` below 1.
         """
-        for name, value, least in (("offset", offset, 0), ("limit", limit, 1)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an integer, got {value!r}")
-            if value < least:
-                raise ValueError(f"{name} must be at least {least}, got {value}")
+        offset, limit = check_int(offset, "offset", low=0), check_int(limit, "limit", low=1)
         with self._lock:
             # no table has more rows than SQLite's largest integer, so a page beyond it is empty
             rows = [] if offset > MAX_INTEGER else self._db.execute(
