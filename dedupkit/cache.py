@@ -136,7 +136,6 @@ class HashCache:
         self._journals_written: list[str] = []
         self._new: list[pa.Table] = []  # rows recorded by this scan
         self._seen: set[str] | None = None  # key paths of the files of this scan
-        self.recorded = 0
         self._broken = False
 
     # -- reading -------------------------------------------------------------
@@ -259,7 +258,6 @@ class HashCache:
             self._journal = _Journal(f"{self.path}.journal-{uuid.uuid4().hex}.arrows")
             self._journals_written.append(self._journal.path)
         self._new.append(self._journal.append(records))  # columnar: small next to the rows
-        self.recorded += len(records)
 
     def close(self, *, compact: bool = True) -> None:
         """Finish this scan's journal and, if ``compact``, merge everything into the Parquet file.

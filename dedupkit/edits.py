@@ -34,7 +34,6 @@ from .orientations import EXIF_ORIENTATION, EXIF_STORED, TRANSPOSES
 from .scan import list_images
 
 __all__ = [
-    "CATEGORIES",
     "DEFAULT_EDITS",
     "Edit",
     "Edited",
@@ -312,10 +311,6 @@ DEFAULT_EDITS: tuple[Edit, ...] = (
     Edit("crop_15pct", "crop", "hard", {"fraction": 0.15}),
     Edit("crop_30pct", "crop", "hard", {"fraction": 0.30}),
 )
-
-#: The reporting categories of :class:`Edit`, easiest first.
-CATEGORIES: tuple[str, ...] = ("mild", "frame", "dihedral", "hard")
-
 
 def edit_table(edits: Iterable[Edit] = DEFAULT_EDITS) -> pd.DataFrame:
     """The edits as a table: ``edit``, ``family``, ``category``, ``params``; one row each.

@@ -28,7 +28,6 @@ from .hashing import hamming
 from .tables import hash_codes, relative_path
 
 __all__ = [
-    "CURVE_COLUMNS",
     "pair_truth",
     "pairs_near_threshold",
     "precision_recall",
@@ -38,10 +37,6 @@ __all__ = [
     "recommend_threshold",
     "threshold_summary",
 ]
-
-#: The columns of a precision/recall curve, in order.
-CURVE_COLUMNS = ("threshold", "tp", "fp", "fn", "precision", "recall", "f1")
-
 
 def read_truth(source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
     """Read a ground-truth table: which files are copies of the same picture.

@@ -171,7 +171,6 @@ class ImageStore:
         *,
         features: Sequence[Features | None] | None = None,
         max_distance: int | None = None,
-        k: int | None = None,
         limit: int = 100,
     ) -> list[tuple[ImageRecord, Found]]:
         """Store images, all or none, each after looking for what is stored near it.
@@ -186,8 +185,8 @@ class ImageStore:
             Each image's local features (:func:`dedupkit.features.extract_features`,
             default parameters), or ``None`` for an image without; stored
             with the image's row, in the same transaction.
-        max_distance, k
-            As in :meth:`search`. Both ``None`` skips the search (a bulk import).
+        max_distance
+            As in :meth:`search`; ``None`` skips the search (a bulk import).
         limit
             Most matches listed per image.
 
@@ -200,7 +199,7 @@ class ImageStore:
         Raises
         ------
         ValueError
-            A hash of the wrong length, a bad ``max_distance`` or ``k``, or
+            A hash of the wrong length, a bad ``max_distance``, or
             ``features`` not one per image.
         """
         if features is None:
@@ -208,7 +207,7 @@ class ImageStore:
         if len(features) != len(images):
             raise ValueError(f"features must be one per image (or None): got {len(features)} for {len(images)} images")
         packed = [None if f is None else encode_features(f) for f in features]
-        searching = max_distance is not None or k is not None
+        searching = max_distance is not None
         codes = [self._code(image.hash) for image in images]
         created = _now()
         results = []
@@ -221,7 +220,7 @@ class ImageStore:
                     for image, code, row in zip(images, codes, packed):
                         if searching:
                             self._add_to_index(pending_keys, pending_codes, added)
-                            found = self._search(code, image.sha256, max_distance, k, limit)
+                            found = self._search(code, image.sha256, max_distance, None, limit)
                         else:
                             found = Found([], False, False)
                         cursor = self._db.execute(
