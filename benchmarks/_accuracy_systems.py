@@ -24,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _accuracy_hashes import HASHERS, source_digest
 
 import dedupkit
 from dedupkit.evaluate import precision_recall, recommend_threshold
-
-from _accuracy_hashes import HASHERS, source_digest
 
 MIN_PRECISION = 0.995
 
@@ -111,7 +110,9 @@ def hash_pairs(hashes: pd.DataFrame, max_distance: int, *, dihedral: bool = Fals
     return pairs, time.perf_counter() - start
 
 
-def tuned_threshold(pairs: pd.DataFrame, truth: pd.DataFrame, hashes: pd.DataFrame, bits: int) -> tuple[int, float, bool]:
+def tuned_threshold(
+    pairs: pd.DataFrame, truth: pd.DataFrame, hashes: pd.DataFrame, bits: int
+) -> tuple[int, float, bool]:
     """The threshold with the most pairwise recall at precision >= MIN_PRECISION on ``truth`` (one half).
 
     When no threshold reaches it, the threshold with the most recall at the

@@ -39,9 +39,9 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import sqlite3
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -372,7 +372,7 @@ def main() -> None:
                                 blocks[design].append(measure(port, queries_near(codes, count // ROUNDS, rng),
                                                               concurrency))
                     results = {}
-                    for design, (port, server, startup) in servers.items():
+                    for design, (_port, server, startup) in servers.items():
                         result = results[design] = summarise(blocks[design]) | {"crashed": server.poll() is not None}
                         rows.append((n, design, concurrency, result, startup))
                         print(f"  {design:8s} c={concurrency}: {result['rps']:8.0f} req/s  p50 {result['p50']:7.2f} ms"

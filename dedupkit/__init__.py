@@ -112,27 +112,45 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
+    from . import explain, plotting
     from .actions import apply, restore, resume
     from .candidates import crop_candidates, extract_all
     from .dihedral import find_pairs_dihedral, search_dihedral
-    from .orientations import ORIENTATIONS
     from .duplicates import find_duplicates
     from .edits import make_benchmark
-    from .evaluate import pair_truth, pairs_near_threshold, precision_recall, random_distances, read_truth, recall_by_edit, recommend_threshold, threshold_summary, true_pairs
-    from .export import export_duplicates, hashes_for, load_threshold, save_hashes, save_threshold, write_groups, write_pairs
-    from .tables import hash_settings, read_hashes, relative_paths, with_hash_settings, write_table
+    from .evaluate import (
+        pair_truth,
+        pairs_near_threshold,
+        precision_recall,
+        random_distances,
+        read_truth,
+        recall_by_edit,
+        recommend_threshold,
+        threshold_summary,
+        true_pairs,
+    )
+    from .export import (
+        export_duplicates,
+        hashes_for,
+        load_threshold,
+        save_hashes,
+        save_threshold,
+        write_groups,
+        write_pairs,
+    )
     from .groups import find_groups
     from .hashing import METHODS, codes_to_hex, hamming, hash_bits, hash_hex, hex_to_codes
     from .index import HashIndex
     from .keep import KEEP_RULES, file_facts, keep_order
     from .loading import ImageLoadError, load_image
     from .manifest import read_manifest
-    from .reviewing import Review, review
+    from .orientations import ORIENTATIONS
     from .plan import ACTIONS, plan_actions, plan_summary
+    from .report import write_report
+    from .reviewing import Review, review
     from .scan import hash_file, hash_images, list_images
     from .search import TooManyPairsWarning, find_pairs, find_value_pairs
+    from .tables import hash_settings, read_hashes, relative_paths, with_hash_settings, write_table
     from .thumbnails import thumbnail
     from .trim import trim_borders
     from .verify import Match, verify_features, verify_pairs
-    from .report import write_report
-    from . import explain, plotting

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from .cache import resolve_cache_path
-from .defaults import CANDIDATE_DISTANCE, HASH_ONLY_DISTANCE
 from .decisions import drop_apart, read_decisions
+from .defaults import CANDIDATE_DISTANCE, HASH_ONLY_DISTANCE
 from .dihedral import search_dihedral
 from .duplicates import find_duplicates
 from .export import write_groups, write_pairs

@@ -52,7 +52,8 @@ def _positive_int(value: str) -> int:
 
 def _add_hash_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="dhash", choices=METHODS, help="hash method (default: dhash)")
-    parser.add_argument("--hash-size", type=_positive_int, default=8, help="8 for 64-bit hashes (default), 16 for 256-bit")
+    parser.add_argument("--hash-size", type=_positive_int, default=8,
+                        help="8 for 64-bit hashes (default), 16 for 256-bit")
     parser.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
     parser.add_argument("--exact", action="store_true", help="decode JPEGs at full size (bit-identical to imagehash)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

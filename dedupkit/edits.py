@@ -475,7 +475,8 @@ def _unique(name: str, used: set[str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m dedupkit.edits PHOTOS OUT``: write a benchmark folder."""
-    parser = argparse.ArgumentParser(prog="python -m dedupkit.edits", description=make_benchmark.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m dedupkit.edits",
+                                     description=make_benchmark.__doc__.splitlines()[0])
     parser.add_argument("photos", help="folder of photos")
     parser.add_argument("out", help="folder to write the benchmark into")
     parser.add_argument("--seed", type=int, default=0)

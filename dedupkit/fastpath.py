@@ -220,7 +220,9 @@ def fast_hash_hex(image: Image.Image, method: str, hash_size: int, *, scale: flo
     return hash_hex(prepare(image, method, hash_size, scale=scale), method=method, hash_size=hash_size)
 
 
-def _shrinkable(image: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float] | None = None) -> bool:
+def _shrinkable(
+    image: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float] | None = None
+) -> bool:
     width, height = (image.width, image.height) if box is None else (box[2] - box[0], box[3] - box[1])
     return image.width * image.height <= _MATRIX_MAX_PIXELS and width >= size[0] and height >= size[1]
 

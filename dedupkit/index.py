@@ -272,7 +272,7 @@ class HashIndex:
         that cannot be hashed are left out of the result; hash them with
         :func:`dedupkit.hash_images` first to see why.
         """
-        from .scan import hash_images
+        from .scan import hash_images  # noqa: PLC0415 - the decoders only for an index that hashes images
 
         fixed = sorted(set(hash_options) & set(SETTINGS_COLUMNS))
         if fixed:

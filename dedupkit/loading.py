@@ -21,7 +21,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .orientations import EXIF_ORIENTATION as _ORIENTATION  # noqa: F401 - keep.py still imports it from here
 from .orientations import turned_a_quarter
 
-
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",

@@ -36,7 +36,7 @@ def write_manifest(plan: pd.DataFrame, manifest: str | os.PathLike) -> Path:
         ``manifest`` exists already.
     """
     manifest = Path(manifest)
-    lines = [{"dedupkit_manifest": _FORMAT, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+    lines = [{"dedupkit_manifest": _FORMAT, "created": datetime.datetime.now(datetime.UTC).isoformat(),
               "action": plan.attrs.get("action") or ",".join(sorted(set(plan["action"]))),
               "root": plan.attrs.get("root")}]
     for i, row in enumerate(plan.to_dict("records")):

@@ -43,7 +43,7 @@ def _bits(n: int) -> str:
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     if ax is not None:
         return ax
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - pyplot (a backend) only when a figure is made here
 
     return plt.figure(figsize=figsize, layout="constrained").add_subplot()
 
@@ -51,7 +51,7 @@ def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
 def _figure(fig: Figure | SubFigure | None, figsize: tuple[float, float]) -> Figure | SubFigure:
     if fig is not None:
         return fig
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - pyplot (a backend) only when a figure is made here
 
     return plt.figure(figsize=figsize, layout="constrained")
 
@@ -130,7 +130,8 @@ def plot_distances(
     if random is not None and len(random):
         counts = np.histogram(random, bins)[0]
         highest = max(highest, counts.max())
-        ax.stairs(counts, bins, color=RANDOM, linewidth=1.4, label=f"{len(random):,} pairs of any two images (for contrast)")
+        ax.stairs(counts, bins, color=RANDOM, linewidth=1.4,
+                  label=f"{len(random):,} pairs of any two images (for contrast)")
     if threshold is not None:
         ax.axvline(threshold + 0.5, color=THRESHOLD, linewidth=2, linestyle="--",
                    label=f"threshold: duplicate if distance \u2264 {threshold}")

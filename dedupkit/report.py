@@ -122,7 +122,7 @@ def write_report(
             _summary(groups, verified, hashes, facts, {**_attrs_settings(hashes), **(settings or {})}),
             '<nav><a href="#groups">Groups</a> <a href="#weakest">Weakest links</a> '
             '<a href="#unreadable">Could not be read</a></nav>',
-            f'<h2 id="groups">Groups <small>largest first; the kept file is marked</small></h2>']
+            '<h2 id="groups">Groups <small>largest first; the kept file is marked</small></h2>']
     if len(shown) < len(order):
         body.append(f'<p class="capped">Showing the {len(shown)} largest of {len(order)} groups.</p>')
     if not order:

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._checks import check_int
-from .hashing import codes_to_hex, hex_to_codes
+from .hashing import codes_to_hex
 from .tables import hash_codes
 
 __all__ = [
@@ -203,7 +203,7 @@ def choose_method(n_values: int, n_bits: int, max_distance: int, *, n_compared: 
     """
     if n_values < _MIH_FROM:
         return "faiss"
-    from .multiindex import plan_blocks
+    from .multiindex import plan_blocks  # noqa: PLC0415 - numba only for large sets
 
     words = -(-n_bits // 64)
     compared = float(n_values) ** 2 if n_compared is None else float(n_compared)
@@ -248,7 +248,7 @@ def value_pairs_from_codes(codes: np.ndarray, *, max_distance: int = 10, method:
     elif method == "faiss":
         u, v, d = _self_range_search(values, max_distance)
     else:
-        from .multiindex import pack_words, self_join
+        from .multiindex import pack_words, self_join  # noqa: PLC0415 - numba only for large sets
 
         u, v, d = self_join(pack_words(values), max_distance, n_bits=n_bits)
     return ValuePairs(values, inverse, counts, u, v, d)

@@ -9,8 +9,7 @@ import pytest
 from PIL import Image
 
 from dedupkit import ImageLoadError, hash_file, load_image
-from dedupkit.loading import LOAD_ERROR_KINDS, TRANSIENT_KINDS
-from dedupkit.loading import decode_image
+from dedupkit.loading import LOAD_ERROR_KINDS, TRANSIENT_KINDS, decode_image
 
 
 def test_exif_orientation_is_applied(tmp_path, photo):

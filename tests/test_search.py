@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dedupkit import HashIndex, codes_to_hex, find_pairs, hash_images, hamming, with_hash_settings
+from dedupkit import HashIndex, codes_to_hex, find_pairs, hamming, hash_images, with_hash_settings
 from dedupkit.search import faiss_radius, pairs_from_codes
 
 
