@@ -27,9 +27,8 @@ import pandas as pd
 from _accuracy_hashes import HASHERS, source_digest
 
 import dedupkit
-from dedupkit.evaluate import precision_recall, recommend_threshold
-
-MIN_PRECISION = 0.995
+from dedupkit.calibration import MIN_PRECISION, threshold_at_precision
+from dedupkit.evaluate import precision_recall
 
 
 @dataclass(frozen=True)
@@ -121,11 +120,8 @@ def tuned_threshold(
     """
     curve = precision_recall(pairs, truth[["file", "group"]], hashes=usable(hashes),
                              max_threshold=max_curve_threshold(bits))
-    try:
-        threshold, reached = recommend_threshold(curve, min_precision=MIN_PRECISION), True
-    except ValueError:
-        best = float(np.nanmax(curve["precision"].to_numpy(float)))
-        threshold, reached = recommend_threshold(curve, min_precision=best), False
+    reached = threshold_at_precision(curve, MIN_PRECISION) is not None
+    threshold = threshold_at_precision(curve, MIN_PRECISION, fallback=True)
     return threshold, float(curve.set_index("threshold").loc[threshold, "precision"]), reached
 
 

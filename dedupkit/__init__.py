@@ -28,6 +28,8 @@ _OWNERS = {
     "apply": "actions",
     "restore": "actions",
     "resume": "actions",
+    "calibrate": "calibration",
+    "calibration_photos": "calibration",
     "crop_candidates": "candidates",
     "extract_all": "candidates",
     "DecisionLog": "decisions",
@@ -114,6 +116,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
     from . import explain, plotting
     from .actions import apply, restore, resume
+    from .calibration import calibrate, calibration_photos
     from .candidates import crop_candidates, extract_all
     from .dihedral import find_pairs_dihedral, search_dihedral
     from .duplicates import find_duplicates

@@ -29,7 +29,7 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 from ._checks import check_int
-from .loading import ImageLoadError, load_image
+from .loading import ImageLoadError, load_image, open_image
 from .orientations import EXIF_ORIENTATION, EXIF_STORED, TRANSPOSES
 from .scan import list_images
 
@@ -422,16 +422,7 @@ def make_benchmark(
         if len(files) > max_photos:
             picked = np.random.default_rng(seed).choice(len(files), size=max_photos, replace=False)
             files = [files[i] for i in sorted(picked)]
-    photos: list[tuple[str, Image.Image, str]] = []
-    used: set[str] = set()
-    for path in files:
-        try:
-            image = load_image(path)
-        except ImageLoadError as exc:
-            logger.warning("skipping %s: %s", path, exc.reason)
-            continue
-        group = _unique(Path(path).stem.replace("__", "_"), used)
-        photos.append((group, image, path))
+    photos = [path for path in files if _opens(path)]  # headers only: one photo is decoded at a time below
     if not photos:
         raise ValueError(f"no readable photos in {source!r}")
     n_distractors = round(distractors * len(photos)) if isinstance(distractors, float) else distractors
@@ -442,7 +433,15 @@ def make_benchmark(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str, str]] = []
-    for number, (group, image, path) in enumerate(photos):
+    used: set[str] = set()
+    for number, path in enumerate(photos):
+        try:
+            image = load_image(path)
+        except ImageLoadError as exc:  # the header read, the pixels do not
+            logger.warning("skipping %s: %s", path, exc.reason)
+            continue
+        group = _unique(Path(path).stem.replace("__", "_"), used)
+        logger.debug("benchmark photo %d of %d: %s", number + 1, len(photos), path)
         if max_side is not None and max(image.size) > max_side:
             image = image.copy()
             image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
@@ -459,9 +458,21 @@ def make_benchmark(
             name = f"{group}__{edit.name}.{edited.ext}"
             _write(edited, out / name)
             rows.append((name, group, edit.name))
+    if not rows:
+        raise ValueError(f"no readable photos in {source!r}")
     truth = pd.DataFrame(rows, columns=["file", "group", "edit"])
     truth.to_csv(out / "truth.csv", index=False)
     return truth
+
+
+def _opens(path: str) -> bool:
+    """Whether an image file opens (its header; not decoded), with a warning naming it if not."""
+    try:
+        open_image(path).close()
+    except ImageLoadError as exc:
+        logger.warning("skipping %s: %s", path, exc.reason)
+        return False
+    return True
 
 
 def _unique(name: str, used: set[str]) -> str:
