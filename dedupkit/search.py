@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._checks import check_int
+from ._mih_plan import plan_blocks
 from .hashing import codes_to_hex
 from .tables import hash_codes
 
@@ -203,7 +204,6 @@ def choose_method(n_values: int, n_bits: int, max_distance: int, *, n_compared: 
     """
     if n_values < _MIH_FROM:
         return "faiss"
-    from .multiindex import plan_blocks  # noqa: PLC0415 - numba only for large sets
 
     words = -(-n_bits // 64)
     compared = float(n_values) ** 2 if n_compared is None else float(n_compared)

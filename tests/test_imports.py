@@ -124,3 +124,12 @@ def test_the_modules_import_one_another_without_a_circle():
 def test_the_circle_check_sees_a_circle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"], ["b", "c", "a"],
                                                                        ["c", "a", "b"]]
+
+
+def test_choosing_the_search_method_does_not_load_the_compiler():
+    seen = _probe(
+        "import json, sys; from dedupkit.search import choose_method;"
+        "method = choose_method(1_000_000, 64, 10);"
+        "print(json.dumps({'method': method, 'numba': 'numba' in sys.modules}))"
+    )
+    assert seen == {"method": "mih", "numba": False}

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from dedupkit import codes_to_hex, find_groups, find_pairs, search
-from dedupkit.multiindex import _ball, pack_words, plan_blocks, self_join
+from dedupkit._mih_plan import ball_size, plan_blocks
+from dedupkit.multiindex import pack_words, self_join
 from dedupkit.search import (
     TooManyPairsWarning,
     find_value_pairs,
@@ -72,7 +73,7 @@ def test_every_block_count_equals_brute_force(n_bytes, max_distance):
             plan = plan_blocks(len(codes), n_bytes * 8, max_distance, n_blocks=n_blocks)
         except ValueError:  # more blocks than bits, or blocks too wide for a bucket table
             continue
-        if max(_ball(w, t) for w, t in zip(plan.width, plan.budget)) > 20_000:
+        if max(ball_size(w, t) for w, t in zip(plan.width, plan.budget)) > 20_000:
             continue  # correct too, but millions of neighbour buckets to probe: slow for a test
         # a tiny capacity also exercises the re-run of overflowing work units
         for capacity in (4096, 2) if n_blocks in (None, 4) else (4096,):
