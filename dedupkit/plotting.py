@@ -18,7 +18,7 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter
 
-from .evaluate import pairs_near_threshold, threshold_summary
+from .thresholds import pairs_near_threshold, threshold_summary
 from .thumbnails import mosaic, prefetch
 
 __all__ = [
