@@ -25,7 +25,8 @@ from matplotlib.patches import ConnectionPatch, Polygon, Rectangle
 from matplotlib.patheffects import Normal, Stroke
 
 from ._checks import check_int
-from .plotting import DIFFERENT, THRESHOLD, _figure, _names
+from ._figures import DIFFERENT, THRESHOLD, figure_or_new
+from ._galleries import short_names
 from .thumbnails import placeholder, thumbnail
 from .verify import MIN_INLIERS, Match, relation, verify_features
 
@@ -195,9 +196,9 @@ def plot_match(
     shape_a, shape_b = size_a or (size, size), size_b or (size, size)
     ratios = [shape_a[0] / shape_a[1], shape_b[0] / shape_b[1]]  # both drawn at the same height
     high = min(5.0, 10.4 / max(sum(ratios), 0.5))  # the pictures' height, inches: 10.4 wide at most
-    fig = _figure(fig, (max(7.0, high * sum(ratios) + 0.6), high + 1.5))
+    fig = figure_or_new(fig, (max(7.0, high * sum(ratios) + 0.6), high + 1.5))
     ax_a, ax_b = fig.subplots(1, 2, width_ratios=ratios)
-    names = _names([path_a, path_b])
+    names = short_names([path_a, path_b])
     for ax, path, known, letter in ((ax_a, path_a, size_a, "A"), (ax_b, path_b, size_b, "B")):
         shown = _show(ax, path, known, size)
         dims = f" ({shown[0]}\u00d7{shown[1]})" if known else " (cannot be read)"
@@ -295,7 +296,7 @@ def plot_match_gallery(
         raise ValueError(f"the pair table needs 'path_a' and 'path_b' columns; missing {sorted(missing)}")
     n = check_int(n, "n", low=0)
     shown = pairs.head(int(n))
-    fig = _figure(fig, (11.0, 3.9 * max(len(shown), 1) + (0.5 if title else 0.0)))
+    fig = figure_or_new(fig, (11.0, 3.9 * max(len(shown), 1) + (0.5 if title else 0.0)))
     if title:
         fig.suptitle(title, fontsize="x-large", fontweight="bold")
     if shown.empty:
