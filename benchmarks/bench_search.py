@@ -143,7 +143,7 @@ def worker(task: dict) -> dict:
     """Run one measurement (called in a child process) and return what it measured."""
     import numba
 
-    from dedupkit import search
+    from dedupkit import codejoin as search
     from dedupkit.multiindex import pack_words, plan_blocks, self_join
 
     kind = task["kind"]
@@ -230,8 +230,9 @@ def clustered_worker(task: dict, result: dict) -> dict:
     from scipy.sparse.csgraph import connected_components
 
     from dedupkit import codes_to_hex, find_groups, find_pairs
+    from dedupkit.codejoin import value_pairs_from_codes
     from dedupkit.multiindex import pack_words, self_join
-    from dedupkit.search import TooManyPairsWarning, find_value_pairs, value_pairs_from_codes
+    from dedupkit.search import TooManyPairsWarning, find_value_pairs
 
     codes = np.load(task["data"])
     start = time.perf_counter()

@@ -52,8 +52,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from dedupkit.codejoin import faiss_radius
 from dedupkit.duplicates import CANDIDATE_DISTANCE
-from dedupkit.search import faiss_radius
 from dedupkit.service.store import ImageFacts, ImageStore
 
 MAX_DISTANCE = 10

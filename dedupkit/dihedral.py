@@ -9,7 +9,7 @@ the upright hashes of the others, and the best orientation is reported:
 ``orientation`` is what turns ``path_a`` into ``path_b``.
 
 The search goes through :func:`dedupkit.find_pairs`' own machinery: identical
-rows are collapsed first, faiss is queried in batches, the compiled
+rows are collapsed first (:mod:`dedupkit.codejoin`), faiss is queried in batches, the compiled
 multi-index join takes large sets, and ``max_pairs`` bounds the table.
 """
 
@@ -18,22 +18,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .hashing import hex_to_codes
-from .index import HashIndex
-from .orientations import INVERSE, ORIENTATIONS
-from .search import (
-    DEFAULT_MAX_PAIRS,
+from .codejoin import (
     ValuePairs,
     check_max_distance,
     check_search_method,
     choose_method,
     flat_index,
-    pair_frame,
-    path_ranks,
     range_search,
-    row_pairs,
     unique_rows,
 )
+from .hashing import hex_to_codes
+from .index import HashIndex
+from .orientations import INVERSE, ORIENTATIONS
+from .search import DEFAULT_MAX_PAIRS, pair_frame, path_ranks, row_pairs
 from .tables import check_same_settings, hash_codes
 
 __all__ = ["ORIENTATIONS", "find_pairs_dihedral", "search_dihedral"]

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ._checks import check_int
+from .codejoin import check_max_distance, range_search
 from .hashing import hex_to_codes
-from .search import check_max_distance, range_search
 from .tables import (
     SETTINGS_COLUMNS,
     check_same_settings,

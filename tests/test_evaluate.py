@@ -184,10 +184,11 @@ def test_recommend_threshold_unreachable_precision():
 
 def test_threshold_summary_counts_groups_and_files_to_remove():
     pairs = _pairs([("a", "b", 1), ("b", "c", 3), ("d", "e", 3), ("f", "g", 8)])
-    assert thresholds.threshold_summary(pairs, 0) == {"threshold": 0, "pairs": 0, "groups": 0, "files": 0, "to_remove": 0}
+    summary = thresholds.threshold_summary
+    assert summary(pairs, 0) == {"threshold": 0, "pairs": 0, "groups": 0, "files": 0, "to_remove": 0}
     # a keeps b; c is b's copy, not a's, so it is in no group (groups never chain)
-    assert thresholds.threshold_summary(pairs, 3) == {"threshold": 3, "pairs": 3, "groups": 2, "files": 4, "to_remove": 2}
-    assert thresholds.threshold_summary(pairs, 8)["to_remove"] == 3
+    assert summary(pairs, 3) == {"threshold": 3, "pairs": 3, "groups": 2, "files": 4, "to_remove": 2}
+    assert summary(pairs, 8)["to_remove"] == 3
 
 
 def test_pairs_near_threshold_takes_both_sides():

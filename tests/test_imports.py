@@ -128,7 +128,7 @@ def test_the_circle_check_sees_a_circle():
 
 def test_choosing_the_search_method_does_not_load_the_compiler():
     seen = _probe(
-        "import json, sys; from dedupkit.search import choose_method;"
+        "import json, sys; from dedupkit.codejoin import choose_method;"
         "method = choose_method(1_000_000, 64, 10);"
         "print(json.dumps({'method': method, 'numba': 'numba' in sys.modules}))"
     )

@@ -13,15 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dedupkit import codes_to_hex, find_groups, find_pairs, search
+from dedupkit import codejoin, codes_to_hex, find_groups, find_pairs
 from dedupkit._mih_plan import ball_size, plan_blocks
+from dedupkit.codejoin import pairs_from_codes, value_pairs_from_codes
 from dedupkit.multiindex import pack_words, self_join
-from dedupkit.search import (
-    TooManyPairsWarning,
-    find_value_pairs,
-    pairs_from_codes,
-    value_pairs_from_codes,
-)
+from dedupkit.search import TooManyPairsWarning, find_value_pairs
 
 
 def brute_force(codes: np.ndarray, max_distance: int) -> set[tuple[int, int, int]]:
@@ -98,7 +94,7 @@ def test_tiny_inputs(n):
     codes = np.zeros((n, 8), np.uint8)
     i, j, d = self_join(pack_words(codes), 10)
     assert as_set(i, j, d) == {(0, 1, 0)} if n == 2 else len(i) == 0
-    for method in search.SEARCH_METHODS:
+    for method in codejoin.SEARCH_METHODS:
         assert as_set(*pairs_from_codes(codes, max_distance=10, method=method)) == brute_force(codes, 10)
 
 
@@ -152,15 +148,15 @@ def test_each_search_path_gives_the_same_pairs(n_bytes, monkeypatch):
     codes = planted(400, n_bytes, 10, seed=7)
     expected = brute_force(codes, 10)
     results = {method: as_set(*pairs_from_codes(codes, max_distance=10, method=method))
-               for method in search.SEARCH_METHODS}
+               for method in codejoin.SEARCH_METHODS}
     assert all(found == expected for found in results.values())
     # the automatic choice, on both sides of its threshold
-    assert search.choose_method(400, n_bytes * 8, 10) == "faiss"
-    monkeypatch.setattr(search, "_MIH_FROM", 100)
-    assert search.choose_method(400, n_bytes * 8, 10) == "mih"
+    assert codejoin.choose_method(400, n_bytes * 8, 10) == "faiss"
+    monkeypatch.setattr(codejoin, "_MIH_FROM", 100)
+    assert codejoin.choose_method(400, n_bytes * 8, 10) == "mih"
     assert as_set(*pairs_from_codes(codes, max_distance=10)) == expected
-    assert search.choose_method(1_000_000, 64, 10) == "mih"
-    assert search.choose_method(1_000_000, 256, 40) == "mih"
+    assert codejoin.choose_method(1_000_000, 64, 10) == "mih"
+    assert codejoin.choose_method(1_000_000, 256, 40) == "mih"
 
 
 def test_unknown_method_is_a_clear_error():

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from dedupkit import HashIndex, codes_to_hex, find_pairs, hamming, hash_images, with_hash_settings
-from dedupkit.search import faiss_radius, pairs_from_codes
+from dedupkit.codejoin import faiss_radius, pairs_from_codes
 
 
 def brute_force_pairs(codes: np.ndarray, max_distance: int) -> set[tuple[int, int, int]]:
