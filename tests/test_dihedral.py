@@ -141,6 +141,9 @@ def test_find_pairs_dihedral_matches_a_brute_force_search(method, n_bytes):
     assert len(expected) > 30
     assert dict(zip(zip(pairs["path_a"], pairs["path_b"]), pairs["distance"])) == expected
     assert len(pairs) == len(expected)  # each pair once
+    at_zero = find_pairs_dihedral(table, max_distance=0, method=method)
+    assert dict(zip(zip(at_zero["path_a"], at_zero["path_b"]), at_zero["distance"])) == {
+        pair: d for pair, d in expected.items() if d == 0}
     # the reported orientation is one that gives the distance: path_a turned by it is near path_b
     row = {p: i for i, p in enumerate(table["path"])}
     for a, b, d, how in pairs.itertuples(index=False):
