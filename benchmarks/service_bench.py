@@ -54,7 +54,8 @@ import numpy as np
 
 from dedupkit.codejoin import faiss_radius
 from dedupkit.duplicates import CANDIDATE_DISTANCE
-from dedupkit.service.store import ImageFacts, ImageStore
+from dedupkit.service.records import ImageFacts
+from dedupkit.service.store import ImageStore
 
 MAX_DISTANCE = 10
 CONCURRENCY = 8

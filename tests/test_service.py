@@ -24,8 +24,9 @@ from dedupkit.cli import main
 from dedupkit.duplicates import CANDIDATE_DISTANCE
 from dedupkit.features import extract_features
 from dedupkit.service.app import create_app, get_store
+from dedupkit.service.records import ImageFacts, ImageRecord, MatchRecord
 from dedupkit.service.settings import Settings
-from dedupkit.service.store import MAX_INTEGER, ImageFacts, ImageRecord, ImageStore, MatchRecord, StoreError
+from dedupkit.service.store import MAX_INTEGER, ImageStore, StoreError
 from dedupkit.service.stored_features import decode_features, encode_features
 
 with warnings.catch_warnings():  # starlette suggests another HTTP client for its TestClient; httpx works

@@ -13,9 +13,9 @@ An image's local features (for verified search) are written in the same
 transaction as its row, and deleted with it (:mod:`.database`,
 :mod:`.stored_features`).
 
-The store takes and returns its own records (:class:`ImageFacts`,
-:class:`ImageRecord`, :class:`MatchRecord`, :class:`Found`); the API's
-schemas are the routers' business (:mod:`.schemas`).
+The store takes and returns its own records (:mod:`.records`: ``ImageFacts``,
+``ImageRecord``, ``MatchRecord``, ``Found``); the API's schemas are the
+routers' business (:mod:`.schemas`).
 """
 
 from __future__ import annotations
@@ -25,12 +25,10 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
 
 import faiss
 import numpy as np
@@ -40,55 +38,15 @@ from ..features import Features
 from ..hashing import check_method, hex_to_codes
 from ..index import HashIndex
 from .database import MAX_INTEGER, StoreError, connect, lock_file, open_schema, transaction, unlock_file
+from .records import Found, ImageFacts, ImageRecord, MatchRecord
 from .stored_features import COLUMNS as FEATURE_COLUMNS
 from .stored_features import decode_features, encode_features
 
-__all__ = ["MAX_INTEGER", "Found", "ImageFacts", "ImageRecord", "ImageStore", "MatchRecord", "StoreError"]
+__all__ = ["MAX_INTEGER", "ImageStore", "StoreError"]
 
 logger = logging.getLogger(__name__)
 
 _COLUMNS = "id, name, sha256, hash, method, hash_size, width, height, bytes, created"
-
-
-@dataclass(frozen=True, slots=True)
-class ImageFacts:
-    """What is known about an image once it is hashed: what :meth:`ImageStore.add` stores."""
-
-    name: str  # the file name it came with
-    sha256: str  # of its bytes, hex
-    hash: str  # perceptual hash, hex, made with the store's method and hash size
-    width: int  # as displayed (EXIF orientation applied)
-    height: int
-    bytes: int  # size of the file
-
-
-@dataclass(frozen=True, slots=True)
-class ImageRecord(ImageFacts):
-    """A stored image: its facts, its id (never reused) and how and when it was stored."""
-
-    id: int
-    method: str
-    hash_size: int
-    created: datetime  # UTC
-
-
-@dataclass(frozen=True, slots=True)
-class MatchRecord:
-    """A stored image near a query."""
-
-    id: int
-    name: str
-    distance: int  # Hamming distance in bits
-    exact: bool  # the same bytes as the query (same sha256)
-
-
-class Found(NamedTuple):
-    """What a search found."""
-
-    matches: list[MatchRecord]  # nearest first, then by id
-    truncated: bool  # more matches than the limit
-    exact_duplicate: bool  # a stored image has exactly the query's bytes
-    features: Mapping[int, Features] | None = None  # of the matches that have them, when asked for
 
 
 class ImageStore:
