@@ -297,7 +297,7 @@ def _cmd_calibrate(args: argparse.Namespace, out) -> None:
 
     if args.workers is not None and args.workers < 1:
         raise CommandError(f"--workers must be at least 1, got {args.workers}")
-    if not args.output_dir.parent.is_dir() or args.output_dir.exists() and not args.output_dir.is_dir():
+    if not args.output_dir.parent.is_dir() or (args.output_dir.exists() and not args.output_dir.is_dir()):
         raise CommandError(f"-o: {args.output_dir} must be a folder in a folder that exists")
     hashes = hash_images(args.dir, workers=args.workers, progress=False, cache=args.cache)
     photos = calibration_photos(hashes)
