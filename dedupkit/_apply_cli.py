@@ -133,5 +133,5 @@ def _is_manifest(path: Path) -> bool:
 
 
 def _default_manifest(input_path: Path) -> Path:
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S")
     return input_path.with_name(f"{input_path.stem}.apply-{stamp}.jsonl")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -12,9 +13,8 @@ import pandas as pd
 
 from .bytes_table import is_table_source, rows_of, table_images
 from .cache import resolve_cache_path
-from .cli import CommandError, _is_loopback
-from .defaults import CANDIDATE_DISTANCE, HASH_ONLY_DISTANCE
 from .decisions import drop_apart, read_decisions
+from .defaults import CANDIDATE_DISTANCE, HASH_ONLY_DISTANCE
 from .dihedral import search_dihedral
 from .duplicates import find_duplicates
 from .export import write_groups, write_pairs
@@ -24,6 +24,19 @@ from .index import HashIndex
 from .plan import with_file_facts
 from .scan import hash_images
 from .tables import check_output_path, relative_paths, write_table
+
+
+class CommandError(Exception):
+    """A mistake in how the command was called: printed as one line, exit status 2 (by :func:`dedupkit.cli.main`)."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _hash(directory: Path, args: argparse.Namespace, *, dihedral: bool = False) -> pd.DataFrame:
@@ -325,5 +338,34 @@ def _cmd_restore(args: argparse.Namespace, out) -> None:
 
 
 #: Each command's handler, by name.
-COMMANDS = {"hash": _cmd_hash, "find": _cmd_find, "report": _cmd_report, "serve": _cmd_serve, "apply": _cmd_apply,
-            "restore": _cmd_restore}
+def _cmd_calibrate(args: argparse.Namespace, out) -> None:
+    from .calibration import CALIBRATION_FILE, calibrate, calibration_photos
+
+    if args.workers is not None and args.workers < 1:
+        raise CommandError(f"--workers must be at least 1, got {args.workers}")
+    if not args.output_dir.parent.is_dir() or (args.output_dir.exists() and not args.output_dir.is_dir()):
+        raise CommandError(f"-o: {args.output_dir} must be a folder in a folder that exists")
+    hashes = hash_images(args.dir, workers=args.workers, progress=False, cache=args.cache)
+    photos = calibration_photos(hashes)
+    if not photos:
+        raise CommandError(f"{args.dir}: no readable photos to calibrate on")
+    print(f"{len(hashes)} files in {args.dir}, {len(photos)} distinct readable photos", file=out)
+    args.output_dir.mkdir(exist_ok=True)
+    result = calibrate(photos, args.output_dir, methods=args.methods, max_photos=args.max_photos or None,
+                       min_precision=args.min_precision, seed=args.seed, workers=args.workers, image_dir=args.dir)
+    truth = result.truth
+    print(f"benchmark: {result.bench_dir} ({truth['group'].nunique()} photos, {len(truth)} files, "
+          f"{result.results[next(iter(result.results))]['curve'].attrs['positives']} duplicate pairs)", file=out)
+    print(result.table.round(3).to_string(), file=out)
+    best = result.recommendation
+    if best["mode"] == "hash":
+        print(f"recommended: {best['method']}{' +trim' if best['trim'] else ''} at threshold {best['threshold']} "
+              f"(precision {best['precision']:.3f}, pair recall {best['recall']:.3f} on this calibration)", file=out)
+    else:
+        print(f"recommended: verify the pairs (dedupkit find); no hash threshold reaches precision "
+              f"{args.min_precision} on this calibration", file=out)
+    print(f"calibration: {args.output_dir / CALIBRATION_FILE}", file=out)
+
+
+COMMANDS = {"calibrate": _cmd_calibrate, "hash": _cmd_hash, "find": _cmd_find, "report": _cmd_report,
+            "serve": _cmd_serve, "apply": _cmd_apply, "restore": _cmd_restore}

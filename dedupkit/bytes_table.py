@@ -36,8 +36,9 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .loading import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from ._keys import is_url
+from .imagerow import hash_file
+from .loading import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from .opener import _SOURCES, reading_images
 from .sources import filesystem as url_filesystem
 from .sources import local_path, remember_storage_options
@@ -78,7 +79,7 @@ def is_table_source(source: object) -> bool:
     if not os.path.isdir(path):
         return False
     found_parquet = False
-    for dirpath, dirnames, filenames in os.walk(path):
+    for _, dirnames, filenames in os.walk(path):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
             if name.startswith("."):
@@ -245,8 +246,6 @@ def _record_batches(dataset, columns: list[str], batch_size: int):
 
 def hash_rows(keys: Sequence[str], blobs: Sequence[bytes | Path | None], options: dict) -> list[dict]:
     """Hash rows of image bytes into rows of the hash table (as :func:`dedupkit.hash_file`); never raises."""
-    from .scan import hash_file  # noqa: PLC0415 - scan dispatches tables to this module
-
     rows = []
     for key, blob in zip(keys, blobs):
         if isinstance(blob, Path):  # the row names a file: hashed as a file, keyed as the row

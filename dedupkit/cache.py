@@ -51,13 +51,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
-try:  # advisory locks keep a running scan's journal from being merged away
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no locks, same behaviour otherwise
-    fcntl = None
+from ._journal import INT_COLUMNS, PANDAS_TYPES, Journal, read_journal, to_arrow, try_lock_and_remove
+from .loading import TRANSIENT_KINDS
 
 __all__ = ["DEFAULT_CACHE_NAME", "HashCache", "resolve_cache_path", "settings_key"]
 
@@ -69,12 +66,8 @@ DEFAULT_CACHE_NAME = ".dedupkit-cache.parquet"
 #: Columns that identify a cached row; every other column is the row itself.
 KEY_COLUMNS = ("path", "size", "mtime_ns", "version", "settings")
 _FORMAT = "dedupkit-hash-cache/1"  # stored in the Parquet metadata
-_INT_COLUMNS = frozenset({"size", "mtime_ns", "width", "height", "bytes"})
 _BROKEN_LINK = -1  # the size recorded for a broken symbolic link
 _UNKNOWN = -2  # size and mtime of a file that cannot be read: never matches a cached row
-# Errors that depend on the machine, not on the file's bytes: never cached.
-_TRANSIENT_ERRORS = ("file not found", "permission denied", "cannot read the file", "object not found",
-                     "timed out", "cannot read the object")
 
 
 def settings_key(settings: Mapping[str, object]) -> str:
@@ -139,11 +132,10 @@ class HashCache:
         self.settings = settings_key(settings)
         self._table, self._merged_journals, self._signature = self._load()  # every cached row, all settings
         self._stats: dict[str, tuple[int, int]] = {}  # path -> (size, mtime_ns) of the files to hash
-        self._journal: _Journal | None = None
+        self._journal: Journal | None = None
         self._journals_written: list[str] = []
         self._new: list[pa.Table] = []  # rows recorded by this scan
         self._seen: set[str] | None = None  # key paths of the files of this scan
-        self.recorded = 0
         self._broken = False
 
     # -- reading -------------------------------------------------------------
@@ -167,10 +159,10 @@ class HashCache:
                     f"{self.path}: not a dedupkit hash cache (made by another program or another "
                     "dedupkit version); delete it or pass another cache path"
                 )
-            parts.append(_with_version(pq.read_table(self.path).to_pandas(types_mapper=_PANDAS_TYPES.get)))
+            parts.append(_with_version(pq.read_table(self.path).to_pandas(types_mapper=PANDAS_TYPES.get)))
         journals = []
         for journal in self._journal_paths():
-            frame = _read_journal(journal)
+            frame = read_journal(journal)
             if frame is not None:
                 parts.append(_with_version(frame))
             journals.append(journal)
@@ -270,10 +262,9 @@ class HashCache:
         records = []
         for row in rows:
             stat = self._stats.get(row["path"])
-            error = row.get("error")
-            if stat is None or (error and str(error).startswith(_TRANSIENT_ERRORS)):
+            if stat is None or row.get("error_kind") in TRANSIENT_KINDS:  # the machine's state, not the file's
                 continue
-            record = dict(row)
+            record = {key: value for key, value in row.items() if key != "error_kind"}
             record["path"] = self.key_path(row["path"])
             record["size"], record["mtime_ns"], record["version"] = stat
             record["settings"] = self.settings
@@ -284,10 +275,9 @@ class HashCache:
             self._journal.close()  # another set of columns: start another journal
             self._journal = None
         if self._journal is None:
-            self._journal = _Journal(f"{self.path}.journal-{uuid.uuid4().hex}.arrows")
+            self._journal = Journal(f"{self.path}.journal-{uuid.uuid4().hex}.arrows")
             self._journals_written.append(self._journal.path)
         self._new.append(self._journal.append(records))  # columnar: small next to the rows
-        self.recorded += len(records)
 
     def close(self, *, compact: bool = True) -> None:
         """Finish this scan's journal and, if ``compact``, merge everything into the Parquet file.
@@ -311,7 +301,7 @@ class HashCache:
             return
         if _signature(self.path) == self._signature:
             # the usual case: nobody rewrote the file since this scan read it
-            new = (pa.concat_tables(self._new, promote_options="permissive").to_pandas(types_mapper=_PANDAS_TYPES.get)
+            new = (pa.concat_tables(self._new, promote_options="permissive").to_pandas(types_mapper=PANDAS_TYPES.get)
                    if self._new else None)
             table = _merge([self._table, new])
             journals = self._merged_journals + self._journals_written
@@ -323,7 +313,7 @@ class HashCache:
             return  # nothing new, nothing removed: leave the file alone
         self._write(table)
         for done in journals:
-            if not _try_lock_and_remove(done):
+            if not try_lock_and_remove(done):
                 logger.debug("journal %s is still being written; left for a later scan", done)
         self._table, self._merged_journals, self._signature = table, [], _signature(self.path)
         self._new, self._journals_written = [], []
@@ -345,7 +335,7 @@ class HashCache:
 
     def _write(self, table: pd.DataFrame) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        arrow = _to_arrow(table)
+        arrow = to_arrow(table)
         arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), b"dedupkit": _FORMAT.encode()})
         tmp = f"{self.path}.tmp-{uuid.uuid4().hex}"
         try:
@@ -357,83 +347,6 @@ class HashCache:
 
     def __len__(self) -> int:
         return int((self._table["settings"] == self.settings).sum())
-
-
-class _Journal:
-    """An Arrow IPC stream of row batches, locked while open."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
-        if fcntl is not None:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self._writer: ipc.RecordBatchStreamWriter | None = None
-        self._schema: pa.Schema | None = None
-
-    def fits(self, records: list[dict]) -> bool:
-        """Whether the records can go into this journal (same columns, compatible types)."""
-        if self._schema is None:
-            return True
-        try:
-            _to_arrow(pd.DataFrame.from_records(records), schema=self._schema)
-        except (pa.ArrowException, ValueError, TypeError):
-            return False
-        return set(self._schema.names) == set().union(*records)
-
-    def append(self, records: list[dict]) -> pa.Table:
-        """Write the records as one batch, flushed to the file at once; return them as a table."""
-        frame = pd.DataFrame.from_records(records)
-        batch = _to_arrow(frame, schema=self._schema)
-        if self._writer is None:
-            self._schema = batch.schema
-            self._writer = ipc.new_stream(self._file, self._schema)
-        self._writer.write_table(batch)
-        self._file.flush()
-        return batch
-
-    def close(self) -> None:
-        try:
-            if self._writer is not None:
-                self._writer.close()
-        finally:
-            self._file.close()  # releases the lock
-
-
-def _read_journal(path: str) -> pd.DataFrame | None:
-    """The complete batches of a journal; a torn last batch (killed writer) is ignored."""
-    batches = []
-    try:
-        with open(path, "rb") as handle:
-            reader = ipc.open_stream(handle)
-            while True:
-                try:
-                    batches.append(reader.read_next_batch())
-                except StopIteration:
-                    break
-                except (OSError, pa.ArrowException):
-                    break
-            schema = reader.schema
-    except (OSError, pa.ArrowException):
-        return None  # empty or torn before the first batch
-    if not batches:
-        return None
-    return pa.Table.from_batches(batches, schema=schema).to_pandas(types_mapper=_PANDAS_TYPES.get)
-
-
-def _try_lock_and_remove(path: str) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.remove(path)
-        return True
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
-
-
-_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype()}  # keep integers with gaps as integers
 
 
 def _merge(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -488,32 +401,4 @@ def _mtime(path: str) -> float:
 
 
 def _empty() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c in _INT_COLUMNS else object) for c in KEY_COLUMNS})
-
-
-def _arrow_type(name: str, values: pd.Series) -> pa.DataType:
-    if name in _INT_COLUMNS:
-        return pa.int64()
-    present = values.dropna()
-    if not len(present):
-        return pa.string()
-    first = present.iloc[0]
-    if isinstance(first, (bool, np.bool_)):
-        return pa.bool_()
-    if isinstance(first, (int, np.integer)):
-        return pa.int64()
-    if isinstance(first, (float, np.floating)):
-        return pa.float64()
-    return pa.string()
-
-
-def _to_arrow(frame: pd.DataFrame, schema: pa.Schema | None = None) -> pa.Table:
-    """A frame as an Arrow table with plain types (nullable ints, strings); ``schema`` if given."""
-    if schema is not None and set(schema.names) == set(frame.columns):
-        fields = list(schema)
-    else:
-        fields = [pa.field(c, _arrow_type(c, frame[c])) for c in frame.columns]
-    arrays = []
-    for field in fields:
-        arrays.append(pa.array(frame[field.name], type=field.type, from_pandas=True))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c in INT_COLUMNS else object) for c in KEY_COLUMNS})

@@ -9,7 +9,6 @@ have been read.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,10 +18,6 @@ from ._keys import is_shard_pattern, is_url
 from .defaults import CANDIDATE_DISTANCE, HASH_ONLY_DISTANCE, METHODS
 
 __all__ = ["main"]
-
-
-class CommandError(Exception):
-    """A mistake in how the command was called: printed as one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,7 +68,8 @@ _SOURCE_HELP = ("a folder of images, a URL (s3://bucket/train, gs://, az://, htt
 
 def _add_hash_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="dhash", choices=METHODS, help="hash method (default: dhash)")
-    parser.add_argument("--hash-size", type=_positive_int, default=8, help="8 for 64-bit hashes (default), 16 for 256-bit")
+    parser.add_argument("--hash-size", type=_positive_int, default=8,
+                        help="8 for 64-bit hashes (default), 16 for 256-bit")
     parser.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
     parser.add_argument("--exact", action="store_true", help="decode JPEGs at full size (bit-identical to imagehash)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -138,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_hash_options(find_cmd)
 
     _add_report_parser(commands)
+    _add_calibrate_parser(commands)
 
     serve_cmd = commands.add_parser(
         "serve", help="run the duplicate-detection web service",
@@ -179,6 +176,41 @@ def _add_keep_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--decisions", type=_existing_file, default=None, metavar="DECISIONS.csv",
                          help="review decisions (dedupkit.review's decisions.csv): pairs marked 'not a duplicate' "
                               "are never proposed again, and each file's keep/remove decision stands")
+
+
+def _precision(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(f"expected a precision above 0 and at most 1, got {value}")
+    return number
+
+
+def _add_calibrate_parser(commands) -> None:
+    calibrate_cmd = commands.add_parser(
+        "calibrate", help="measure each hash method on edited copies of your own photos",
+        description="Pick distinct photos from DIR, write a benchmark of edited copies of them to "
+                    "OUTPUT_DIR/calibration/ (DIR is only read), hash it with each method with and without "
+                    "trimming, and recommend the one with the most recall at --min-precision, or verification "
+                    "when none reaches it. The result goes to OUTPUT_DIR/calibration.json (notebook 4 does the "
+                    "same, with figures).",
+    )
+    calibrate_cmd.add_argument("dir", type=_existing_dir, metavar="DIR")
+    calibrate_cmd.add_argument("-o", "--output-dir", type=Path, default=Path("out"),
+                               help="folder for the benchmark and calibration.json (default: out; created, in a "
+                                    "folder that exists)")
+    calibrate_cmd.add_argument("--methods", nargs="+", choices=METHODS, default=["dhash", "phash"],
+                               help="hash methods to compare, each with and without trimming (default: dhash phash)")
+    calibrate_cmd.add_argument("--max-photos", type=_positive_int, default=8,
+                               help="photos picked at random; each gives 39 edited copies (default: 8; 0: all)")
+    calibrate_cmd.add_argument("--min-precision", type=_precision, default=0.995,
+                               help="pairwise precision a hash threshold must reach (default: 0.995)")
+    calibrate_cmd.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
+    calibrate_cmd.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
+    calibrate_cmd.add_argument("--cache", nargs="?", const=True, default=None, metavar="PATH",
+                               help="keep DIR's hashes in a Parquet cache (default PATH: DIR/.dedupkit-cache.parquet)")
 
 
 def _add_report_parser(commands) -> None:
@@ -256,24 +288,15 @@ def _add_apply_commands(commands) -> None:
     restore_cmd.add_argument("manifest", type=Path, metavar="MANIFEST")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 success, 2 usage or input error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        from . import _commands  # noqa: PLC0415 - the library is loaded only once the arguments parse
+    from . import _commands  # noqa: PLC0415 - the library is loaded only once the arguments parse
 
+    try:
         _commands.COMMANDS[args.command](args, sys.stdout)
-    except CommandError as exc:
+    except _commands.CommandError as exc:
         print(f"dedupkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

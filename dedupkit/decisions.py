@@ -93,7 +93,7 @@ class DecisionLog:
         """Write several decisions (dicts with ``group``, ``path``, ``decision``, ``other``) with one sync."""
         lines = io.StringIO()
         writer = csv.writer(lines)
-        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
         for row in rows:
             decision = row.get("decision")
             if decision not in DECISIONS:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._checks import check_int
 from ._keys import is_url
 from .cache import DEFAULT_CACHE_NAME
 from .groups import GROUP_COLUMNS
@@ -168,8 +169,7 @@ def save_threshold(output_dir: str | os.PathLike, threshold: int, **details) -> 
     pathlib.Path
         The file written.
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
-        raise ValueError(f"threshold must be a whole number of bits >= 0, got {threshold!r}")
+    threshold = check_int(threshold, "threshold", low=0, unit="bits")
     path = _output(output_dir) / THRESHOLD_FILE
     details = {key: None if isinstance(value, float) and math.isnan(value) else value  # JSON has no NaN
                for key, value in details.items()}

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 from ._keys import is_url, split_member
-from .loading import ImageLoadError
+from .load_errors import ImageLoadError
 from .shards import read_member
 from .sources import local_path, read_object
 
@@ -61,7 +61,7 @@ def reading_images(source: ImageSource) -> Iterator[ImageSource]:
     ...     load_image("row-7")
     Traceback (most recent call last):
     ...
-    dedupkit.loading.ImageLoadError: row-7: empty image (0 bytes)
+    dedupkit.load_errors.ImageLoadError: row-7: empty image (0 bytes)
     """
     _SOURCES.append(source)
     try:
@@ -107,12 +107,12 @@ def image_file(
         if data is _ABSENT:
             continue
         if data is None:
-            raise ImageLoadError(key, "no image in this row (the image column is null)")
+            raise ImageLoadError(key, "no image in this row (the image column is null)", kind="empty")
         if isinstance(data, (str, os.PathLike)):  # the row names a file (a Hugging Face struct without bytes)
             key = os.fspath(data)
             break
         if len(data) == 0:
-            raise ImageLoadError(key, "empty image (0 bytes)")
+            raise ImageLoadError(key, "empty image (0 bytes)", kind="empty")
         return data
     shard, member = split_member(key)
     if shard is not None:

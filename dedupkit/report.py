@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from ._checks import check_int
 from ._keys import is_elsewhere, locate
 from .loading import ImageLoadError
 from .opener import image_file
@@ -103,8 +104,7 @@ def write_report(
     _check_table(pairs, "pairs", ("path_a", "path_b", "distance"))
     _check_table(hashes, "hashes", ("path", "error"))
     for name, value, least in (("thumb_size", thumb_size, 8), ("max_groups", max_groups, 0), ("weakest", weakest, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-            raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
+        check_int(value, name, low=least)
     base = os.fspath(root) if root is not None else ""
     facts = _facts(groups, hashes, base)
     verified = None
@@ -125,7 +125,7 @@ def write_report(
             _summary(groups, verified, hashes, facts, {**_attrs_settings(hashes), **(settings or {})}),
             '<nav><a href="#groups">Groups</a> <a href="#weakest">Weakest links</a> '
             '<a href="#unreadable">Could not be read</a></nav>',
-            f'<h2 id="groups">Groups <small>largest first; the kept file is marked</small></h2>']
+            '<h2 id="groups">Groups <small>largest first; the kept file is marked</small></h2>']
     if len(shown) < len(order):
         body.append(f'<p class="capped">Showing the {len(shown)} largest of {len(order)} groups.</p>')
     if not order:

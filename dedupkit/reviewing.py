@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from ._checks import check_int
 from .decisions import DecisionLog, apply_decisions, distinct_pairs, identities, left_in_group
 
 try:
@@ -127,8 +128,7 @@ class Review(widgets.VBox):
         if order not in ORDERS:
             raise ValueError(f"order must be one of {list(ORDERS)}, got {order!r}")
         for name, value, least in (("page_size", page_size, 1), ("thumb_size", thumb_size, 32)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
+            check_int(value, name, low=least)
         super().__init__(layout=widgets.Layout(padding="8px"))
         self.add_class("dk-review")
         self._table = groups.reset_index(drop=True)

@@ -17,16 +17,15 @@ import imagehash
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ._checks import check_int
 from ._keys import is_shard_pattern, split_member
 from .cache import HashCache, resolve_cache_path
-from .dihedral import dihedral_hex
-from .fastpath import fast_draft_size, fast_hash_hex, prepare, reduce_like_jpeg
-from .hashing import check_method, hash_hex
-from .loading import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageLoadError, decode_image
+from .hashing import check_method
+from .imagerow import error_row, hash_file
+from .loading import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageLoadError
 from .tables import HASH_COLUMNS, resolve_trim, typed, with_hash_settings
-from .trim import trim_borders, trim_box
 
-__all__ = ["HASH_COLUMNS", "hash_file", "hash_images", "list_images"]
+__all__ = ["HASH_COLUMNS", "hash_images", "list_images"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,97 +97,8 @@ def _normalize_extensions(extensions: Iterable[str] | None) -> frozenset[str] | 
     return None if "*" in ext else frozenset(ext)
 
 
-def hash_file(
-    path: str | os.PathLike,
-    *,
-    method: str = "dhash",
-    hash_size: int = 8,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    exact: bool = False,
-    trim: bool | None = None,
-    dihedral: bool = False,
-    data: bytes | None = None,
-) -> dict:
-    """Hash one file into a row of the hash table; never raises for a bad file.
-
-    Parameters
-    ----------
-    path
-        The image file, or its key: a URL or a tar shard member
-        (:func:`dedupkit.loading.open_image`).
-    method, hash_size
-        See :func:`dedupkit.hash_images`.
-    max_pixels
-        Decompression-bomb guard: larger images get an error row.
-    exact
-        Decode at full resolution, so the hash is bit-identical to imagehash on
-        the fully decoded image. By default (the fast path) JPEGs are decoded
-        in greyscale at a reduced scale (libjpeg DCT scaling, 1/2 to 1/8),
-        keeping at least 12 pixels per hash cell, and any other image is
-        brought to the same grey working image by box means
-        (:func:`dedupkit.fastpath.reduce_like_jpeg`), so that a JPEG and a PNG
-        of its pixels hash alike (the same bits for 96% of photos, never more
-        than 1 bit apart without a frame, ``tests/test_identical_pixels.py``);
-        then shrunk by the same LANCZOS filter as imagehash's, kept in floating
-        point, and ``whash`` works on a square of at most 16 pixels per cell
-        instead of imagehash's image-size-dependent one
-        (:mod:`dedupkit.fastpath`). That is 4-7x faster per core for photos
-        of 1080p and up, and on average within about half a bit (of 64) of the
-        exact hash, rarely more than 2 (``benchmarks/README.md``; up to 7 on
-        flat textures, where imagehash's own rounding decides).
-    trim, dihedral
-        See :func:`dedupkit.hash_images`.
-    data
-        The image's bytes, already read (``path`` then only names the row).
-
-    Returns
-    -------
-    dict
-        One row with the keys of :data:`HASH_COLUMNS`.
-    """
-    path = os.fspath(path)
-    row = dict.fromkeys(HASH_COLUMNS)
-    row["path"] = path
-    try:
-        row["bytes"] = len(data) if data is not None else os.stat(path).st_size
-    except OSError:
-        pass
-    try:
-        draft = None if exact else fast_draft_size(hash_size)
-        decoded = decode_image(path, max_pixels=max_pixels, draft_size=draft, data=data)
-        image = decoded.image
-        if not exact and image.size == (decoded.width, decoded.height):  # not scaled by libjpeg: scale alike
-            image = reduce_like_jpeg(image, draft)
-        scale = max(decoded.width, decoded.height) / max(image.size)  # full size / working size
-        if exact or dihedral:
-            image = trim_borders(image) if resolve_trim(trim, exact) else image
-        if exact:
-            row["hash"] = hash_hex(image, method=method, hash_size=hash_size)
-        elif dihedral:  # the 8 turns of one image that imagehash shrinks (see dedupkit.fastpath)
-            image = prepare(image, method, hash_size, scale=scale, square_only=True)
-            row["hash"] = hash_hex(image, method=method, hash_size=hash_size)
-        else:  # shrink as imagehash would, cheaper; a frame cut to a fraction of a pixel (see dedupkit.fastpath)
-            box = trim_box(image, subpixel=True) if resolve_trim(trim, exact) else None
-            row["hash"] = fast_hash_hex(image, method, hash_size, scale=scale, box=box)
-        if dihedral:
-            row["hash_dihedral"] = dihedral_hex(image, method=method, hash_size=hash_size)
-        row["width"], row["height"], row["format"] = decoded.width, decoded.height, decoded.format
-    except ImageLoadError as exc:
-        row["error"] = exc.reason
-    except Exception as exc:  # noqa: BLE001 - one odd file must not end a scan
-        logger.warning("unexpected error hashing %s", path, exc_info=True)
-        row["error"] = f"unexpected error ({type(exc).__name__}: {exc})"
-    return row
-
-
 def _hash_chunk(paths: Sequence[str], options: dict) -> list[dict]:
     return [hash_file(p, **options) for p in paths]
-
-
-def _error_row(key: str, error: ImageLoadError) -> dict:
-    row = dict.fromkeys(HASH_COLUMNS)
-    row["path"], row["error"] = key, error.reason
-    return row
 
 
 def _hash_objects(urls: Sequence[str], options: dict, storage_options: dict | None = None) -> list[dict]:
@@ -197,7 +107,7 @@ def _hash_objects(urls: Sequence[str], options: dict, storage_options: dict | No
 
     rows = []
     for url, data in read_objects(urls, storage_options=storage_options):
-        rows.append(_error_row(url, data) if isinstance(data, ImageLoadError) else hash_file(url, data=data, **options))
+        rows.append(error_row(url, data) if isinstance(data, ImageLoadError) else hash_file(url, data=data, **options))
     return rows
 
 
@@ -210,7 +120,7 @@ def _hash_shards(shards: Sequence[str], options: dict, storage_options: dict | N
     for shard in shards:
         for key, data in iter_members(shard, extensions=extensions, storage_options=storage_options):
             if isinstance(data, ImageLoadError):
-                rows.append(_error_row(key, data))
+                rows.append(error_row(key, data))
             elif data is not None:
                 rows.append(hash_file(key, data=data, **options))
     return rows
@@ -364,10 +274,8 @@ def hash_images(
     >>> hashes = hash_images("train.parquet", column="image", key="id")  # doctest: +SKIP
     """
     check_method(method, hash_size)
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
-    if chunk_size is not None and chunk_size < 1:
-        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    workers = check_int(workers, "workers", low=1, none=True)
+    chunk_size = check_int(chunk_size, "chunk_size", low=1, none=True)
     from .bytes_table import hash_table, is_table_source  # noqa: PLC0415 - tables of image bytes
 
     if column is not None or key is not None or is_table_source(source):

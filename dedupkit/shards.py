@@ -16,7 +16,7 @@ import tarfile
 from collections.abc import Iterator, Mapping
 
 from ._keys import SHARD_SUFFIXES, is_shard_pattern, is_url, split_member
-from .loading import ImageLoadError
+from .load_errors import ImageLoadError
 from .sources import filesystem, local_path
 
 __all__ = ["SHARD_SUFFIXES", "expand_shards", "is_shard_pattern", "iter_members", "read_member", "split_member"]
@@ -56,13 +56,15 @@ def iter_members(
     try:
         handle = _open(shard, storage_options)
     except FileNotFoundError:
-        yield shard, ImageLoadError(shard, "tar shard not found")
+        yield shard, ImageLoadError(shard, "tar shard not found", kind="missing")
         return
     except PermissionError as exc:
-        yield shard, ImageLoadError(shard, f"permission denied: the tar shard cannot be read ({exc})")
+        yield shard, ImageLoadError(shard, f"permission denied: the tar shard cannot be read ({exc})",
+                                    kind="permission")
         return
     except Exception as exc:  # noqa: BLE001 - any backend's error becomes the shard's row
-        yield shard, ImageLoadError(shard, f"cannot open the tar shard ({type(exc).__name__}: {exc})")
+        yield shard, ImageLoadError(shard, f"cannot open the tar shard ({type(exc).__name__}: {exc})",
+                                    kind="unreadable")
         return
     read = 0
     try:
@@ -79,10 +81,11 @@ def iter_members(
                 yield key, data
     except (tarfile.TarError, OSError, EOFError) as exc:
         where = f"after {read} images" if read else "at its start"
-        yield shard, ImageLoadError(shard, f"corrupt or truncated tar shard, unreadable {where} ({exc})")
+        yield shard, ImageLoadError(shard, f"corrupt or truncated tar shard, unreadable {where} ({exc})",
+                                    kind="truncated")
     except Exception as exc:  # noqa: BLE001 - a network error part way
         yield shard, ImageLoadError(shard, f"reading the tar shard failed after {read} images "
-                                           f"({type(exc).__name__}: {exc})")
+                                           f"({type(exc).__name__}: {exc})", kind="unreadable")
 
 
 def read_member(shard: str, member: str, *, storage_options: Mapping | None = None) -> bytes:
@@ -96,7 +99,7 @@ def read_member(shard: str, member: str, *, storage_options: Mapping | None = No
     key = f"{shard}/{member}"
     for found, data in iter_members(shard, storage_options=storage_options):
         if isinstance(data, ImageLoadError):
-            raise ImageLoadError(key, data.reason)
+            raise ImageLoadError(key, data.reason, kind=data.kind)
         if found == key:
             return data
-    raise ImageLoadError(key, f"no member {member!r} in the tar shard {shard}")
+    raise ImageLoadError(key, f"no member {member!r} in the tar shard {shard}", kind="missing")

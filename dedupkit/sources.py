@@ -36,7 +36,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from ._keys import is_url
-from .loading import ImageLoadError
+from .load_errors import ImageLoadError
 
 __all__ = ["is_url", "list_objects", "read_object", "read_objects", "remember_storage_options"]
 
@@ -183,11 +183,11 @@ def read_object(url: str, *, storage_options: Mapping | None = None) -> bytes:
             with open(path, "rb") as handle:
                 return handle.read()
         except FileNotFoundError:
-            raise ImageLoadError(url, "file not found") from None
+            raise ImageLoadError(url, "file not found", kind="missing") from None
         except PermissionError:
-            raise ImageLoadError(url, "permission denied: the file cannot be read") from None
+            raise ImageLoadError(url, "permission denied: the file cannot be read", kind="permission") from None
         except OSError as exc:
-            raise ImageLoadError(url, f"cannot read the file ({exc.strerror or exc})") from None
+            raise ImageLoadError(url, f"cannot read the file ({exc.strerror or exc})", kind="unreadable") from None
     return _with_retries(url, _cat_whole, storage_options)
 
 
@@ -214,15 +214,16 @@ def _with_retries(url: str, read, storage_options: Mapping | None):
             fs, path = filesystem(url, storage_options)
             return read(fs, path)
         except FileNotFoundError:
-            raise ImageLoadError(url, "object not found") from None
+            raise ImageLoadError(url, "object not found", kind="missing") from None
         except PermissionError as exc:
             raise ImageLoadError(
                 url, f"permission denied: the object cannot be read ({exc}); check the credentials "
-                "(storage_options, or the environment variables such as AWS_SECRET_ACCESS_KEY)") from None
+                "(storage_options, or the environment variables such as AWS_SECRET_ACCESS_KEY)",
+                kind="permission") from None
         except IsADirectoryError:
-            raise ImageLoadError(url, "is a folder, not an image") from None
+            raise ImageLoadError(url, "is a folder, not an image", kind="folder") from None
         except ImportError as exc:
-            raise ImageLoadError(url, str(exc)) from None
+            raise ImageLoadError(url, str(exc), kind="unreadable") from None
         except Exception as exc:  # noqa: BLE001 - timeouts, connections, 5xx: each backend raises its own
             last = exc
             logger.debug("reading %s failed (attempt %d of %d): %r", url, attempt + 1, ATTEMPTS, exc)
@@ -230,7 +231,7 @@ def _with_retries(url: str, read, storage_options: Mapping | None):
         reason = f"timed out reading the object ({ATTEMPTS} attempts: {_describe(last)})"
     else:
         reason = f"cannot read the object after {ATTEMPTS} attempts ({_describe(last)})"
-    raise ImageLoadError(url, reason)
+    raise ImageLoadError(url, reason, kind="unreadable")  # timeouts, dropped connections: transient
 
 
 def _is_timeout(exc: BaseException | None) -> bool:

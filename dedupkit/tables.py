@@ -28,13 +28,14 @@ import numpy as np
 import pandas as pd
 
 from ._keys import SHARD_SUFFIXES
-from .hashing import check_method
+from .hashing import check_method, hex_to_codes
 
 __all__ = [
     "HASH_COLUMNS",
     "SETTINGS_COLUMNS",
     "TABLE_FORMATS",
     "check_output_path",
+    "hash_codes",
     "hash_settings",
     "read_hashes",
     "relative_paths",
@@ -190,6 +191,43 @@ def check_same_settings(expected: Mapping[str, object], hashes: pd.DataFrame, *,
         raise ValueError(f"{what} holds {describe(expected)} hashes, but the table was made with "
                          f"{describe(stated)}: hashes made differently cannot be compared; "
                          "hash both the same way")
+
+
+def hash_codes(hashes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The paths and packed codes of a hash table's rows that have a hash (and no ``error``).
+
+    A table that says how it was made must say one thing: rows hashed
+    differently (two tables concatenated) are refused, not compared.
+
+    Returns
+    -------
+    paths, codes
+        An object array of paths and the ``(n, n_bytes)`` ``uint8`` codes
+        (:func:`dedupkit.hex_to_codes`) of the same rows.
+
+    Raises
+    ------
+    TypeError
+        ``hashes`` is not a DataFrame.
+    ValueError
+        A ``path`` or ``hash`` column is missing, the rows were hashed
+        differently, or a hash is not a hex string of the table's length.
+    """
+    if not isinstance(hashes, pd.DataFrame):
+        raise TypeError(f"expected a DataFrame with 'path' and 'hash' columns, got {type(hashes).__name__}")
+    missing = {"path", "hash"} - set(hashes.columns)
+    if missing:
+        raise ValueError(
+            f"the hash table needs 'path' and 'hash' columns; missing {sorted(missing)} "
+            f"(columns are {list(hashes.columns)})"
+        )
+    hash_settings(hashes, required=False)  # raises on mixed settings
+    valid = hashes["hash"].notna().to_numpy().copy()
+    if "error" in hashes.columns:
+        valid &= hashes["error"].isna().to_numpy()
+    paths = hashes["path"].astype(str).to_numpy()[valid]
+    codes = hex_to_codes(hashes["hash"].astype(str).to_numpy()[valid]) if valid.any() else np.zeros((0, 8), np.uint8)
+    return paths, codes
 
 
 def typed(table: pd.DataFrame) -> pd.DataFrame:

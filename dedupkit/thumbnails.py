@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image, ImageOps
 
+from ._checks import check_int
 from ._keys import is_elsewhere
 from .loading import DEFAULT_MAX_PIXELS, ImageLoadError, normalize_mode, open_image
 from .opener import image_file
@@ -65,8 +66,7 @@ def thumbnail(path: str | os.PathLike, *, size: int = 160) -> np.ndarray:
     >>> thumbnail("data/sample/coffee.jpg").shape  # doctest: +SKIP
     (107, 160, 3)
     """
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8:
-        raise ValueError(f"size must be a whole number of pixels >= 8, got {size!r}")
+    size = check_int(size, "size", low=8, unit="pixels")
     path = os.fspath(path)
     try:
         target = image_file(path, fetch=False)  # a URL or a shard member is not read here, only on a cache miss

@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from ._checks import check_real
+
 __all__ = ["trim_borders", "trim_box"]
 
 _WORK_SIDE = 512  # larger images are measured on a copy shrunk to this
@@ -81,8 +83,7 @@ def trim_box(
     """
     for name, value, low, high in (("max_outliers", max_outliers, 0, 1), ("max_band", max_band, 0, 1),
                                    ("min_keep", min_keep, 0, 1), ("tolerance", tolerance, 0, 255)):
-        if not low <= value <= high:
-            raise ValueError(f"{name} must be between {low} and {high}, got {value!r}")
+        check_real(value, name, low=low, high=high)
     width, height = image.size
     work = image if image.mode in ("RGB", "L") else image.convert("RGB")
     scale = max(width, height) / _WORK_SIDE

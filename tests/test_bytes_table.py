@@ -7,7 +7,6 @@ batch at a time.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess

@@ -4,9 +4,9 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
-from pathlib import Path
 import pytest
 
 from dedupkit import DecisionLog, apply_decisions, find_groups, read_decisions

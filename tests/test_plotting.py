@@ -195,7 +195,8 @@ def test_gallery_captions_of_deep_paths_fit_under_their_pictures(deep_folder):
                     (deep_folder[4], deep_folder[5], 4)])
     gallery = plotting.plot_pair_gallery(pairs, ncols=3, size=64)
     rows = _label_boxes(gallery)
-    everything = sorted((tuple(box) for row in rows for box in row), key=lambda b: b[0])  # the pairs sit side by side in one row
+    # the pairs sit side by side in one row
+    everything = sorted((tuple(box) for row in rows for box in row), key=lambda b: b[0])
     assert len(everything) == 6
     for (_, right, _, _), (left, _, _, _) in zip(everything, everything[1:]):
         assert right < left

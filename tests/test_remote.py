@@ -160,7 +160,8 @@ def test_tar_shards_in_a_bucket(s3, small_dir, local, tmp_path):
             archive.add(photo, arcname=f"{number}/{photo.name}")
     s3.upload(BUCKET, folder, prefix="shards/")
     table = hash_images(f"s3://{BUCKET}/shards/train-{{0..1}}.tar", storage_options=s3.storage_options(), workers=1)
-    assert table["path"].tolist() == [f"s3://{BUCKET}/shards/train-{n}.tar/{n}/{p.name}" for n, p in enumerate(photos[:2])]
+    assert table["path"].tolist() == [f"s3://{BUCKET}/shards/train-{n}.tar/{n}/{p.name}"
+                                      for n, p in enumerate(photos[:2])]
     expected = local.set_index("path").loc[[str(p) for p in photos[:2]], "hash"].tolist()
     assert table["hash"].tolist() == expected
     # the key opens the image again, streaming its shard from the bucket (options remembered from the scan)

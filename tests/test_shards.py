@@ -100,7 +100,8 @@ def test_cli_finds_copies_across_shards(tmp_path, originals, capsys):
     assert main(["find", str(tmp_path / "{a,b}.tar"), "-o", str(pairs), "--groups", str(groups),
                  "--workers", "1"]) == 0
     found = pd.read_csv(pairs)
-    assert found[["path_a", "path_b"]].values.tolist() == [[f"{tmp_path}/a.tar/photo.jpg", f"{tmp_path}/b.tar/half.jpg"]]
+    expected = [[f"{tmp_path}/a.tar/photo.jpg", f"{tmp_path}/b.tar/half.jpg"]]
+    assert found[["path_a", "path_b"]].values.tolist() == expected
     assert found["verified"].all()
     kept = pd.read_csv(groups).set_index("path")["keep"]
     assert kept.to_dict() == {f"{tmp_path}/a.tar/photo.jpg": True, f"{tmp_path}/b.tar/half.jpg": False}
