@@ -205,15 +205,22 @@ def _cut_axis(block: np.ndarray, frame_colours: list[np.ndarray], first_turn: bo
 
 
 def _share_off(difference: np.ndarray, tolerance: float) -> np.ndarray:
-    """Per line (rows of ``difference``), the share of pixels further than ``tolerance`` from a colour."""
-    return np.count_nonzero(difference > tolerance, axis=-1) / difference.shape[-1]
+    """Per line (rows of ``difference``, from :func:`_distance`), the share of pixels further than ``tolerance``."""
+    n = difference.shape[-1]
+    off = (difference > 2 * tolerance).view(np.uint8)  # doubled distances
+    return np.add.reduce(off, axis=-1, dtype=np.uint16 if n < 65536 else np.intp) / n
 
 
 def _distance(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
-    """The largest difference over the channels (the last axis) between ``pixels`` and ``colour``."""
+    """Twice the largest difference over the channels (the last axis) between ``pixels`` and ``colour``.
+
+    Whole numbers (``int16``), as a median colour is a whole or half level:
+    compare with twice the tolerance.
+    """
+    doubled = np.asarray(2 * colour, dtype=np.int16)
     if pixels.shape[-1] == 1:  # grey: no maximum over one channel to take
-        return np.abs(pixels[..., 0] - colour[..., 0])
-    return np.abs(pixels - colour).max(axis=-1)
+        return np.abs(2 * pixels[..., 0] - doubled[..., 0])
+    return np.abs(2 * pixels - doubled).max(axis=-1)
 
 
 def _median_lines(block: np.ndarray) -> np.ndarray:
@@ -244,7 +251,7 @@ def _edge_run(block: np.ndarray, reference: np.ndarray, plain: np.ndarray, toler
         ahead = _distance(block[run : run + band], colour)
         mostly = 1 - _share_off(ahead, tolerance) >= _BAND_FRACTION
         closing = np.flatnonzero(same[run : run + band])
-        if not len(closing) or not mostly[: closing[0]].all() or ahead[: closing[0]].max() <= 4 * tolerance:
+        if not len(closing) or not mostly[: closing[0]].all() or ahead[: closing[0]].max() <= 8 * tolerance:
             break  # no band, or only shades of the frame's colour (a sky, not text)
         end = run + int(closing[0])
         rest = same[end:]
