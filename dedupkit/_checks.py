@@ -104,16 +104,18 @@ def check_real(
     """
     if value is None and none:
         return None
-    expected = " ".join(part for part in ("a number", _range(low, high, low_open=low_open)) if part)
-    if none:
-        expected += " or None"
+
+    def expected() -> str:  # only for the message: checking must cost little (trim_box checks 4 per image)
+        text = " ".join(part for part in ("a number", _range(low, high, low_open=low_open)) if part)
+        return text + " or None" if none else text
+
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be {expected}, got {_given(value)}")
+        raise TypeError(f"{name} must be {expected()}, got {_given(value)}")
     number = float(value)
     if (
         math.isnan(number)
         or (low is not None and (number <= low if low_open else number < low))
         or (high is not None and number > high)
     ):
-        raise ValueError(f"{name} must be {expected}, got {value}")
+        raise ValueError(f"{name} must be {expected()}, got {value}")
     return number
