@@ -152,7 +152,7 @@ def real_photos(folder: Path, data: Path) -> list[Path] | None:
 
 
 def scan_against_decode(files: list, rounds: int, at_least: int = 400) -> dict:
-    """CPU ms per image of ``hash_images(files, workers=1)`` and of the bare scaled decode: medians of interleaved rounds.
+    """CPU ms per image of ``hash_images(files, workers=1)`` and of the bare scaled decode (interleaved medians).
 
     A small set is repeated to ``at_least`` files per call, so that the table's
     fixed cost (about 3 ms a call) is spread as over a folder of that size.
@@ -391,7 +391,8 @@ def main(argv=None) -> int:
                              "against a bare decode (default: %(default)s; skipped if missing)")
     parser.add_argument("--quick", action="store_true", help="fewer files and shorter timings")
     parser.add_argument("--seconds", type=float, default=None, help="timing per contender and set")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["percore", "allcore", "quality", "sweep", "cache", "photos"])
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["percore", "allcore", "quality", "sweep", "cache", "photos"])
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     seconds = args.seconds or (1.5 if args.quick else 4.0)
@@ -507,8 +508,8 @@ def main(argv=None) -> int:
             print(f"\nCPU ms per image (time.process_time, this process), medians of interleaved rounds; "
                   f"bare_decode = Image.open + draft('L', ({DRAFT}, {DRAFT})) + load(), no hash; hash_images = "
                   "hash_images(files, workers=1, progress=False) (dHash, trim on), the whole call; "
-                  "ratio = bare_decode_ms / hash_images_ms (1.0: the scan costs only its decode); images: files per call "
-                  "(a small set repeated, so that the table's fixed cost is spread as over a folder).")
+                  "ratio = bare_decode_ms / hash_images_ms (1.0: the scan costs only its decode); images: files "
+                  "per call (a small set repeated, so that the table's fixed cost is spread as over a folder).")
             results["real_photos"] = row
 
     print(f"\nuptime at end: {uptime()}")
