@@ -249,12 +249,13 @@ def _edge_run(block: np.ndarray, reference: np.ndarray, plain: np.ndarray, toler
     run = int(np.argmin(same)) if not same.all() else n
     captioned = False
     while 0 < run < n:
-        ahead = _distance(block[run : run + band], colour)
-        mostly = 1 - _share_off(ahead, tolerance) >= _BAND_FRACTION
         closing = np.flatnonzero(same[run : run + band])
-        if not len(closing) or not mostly[: closing[0]].all() or ahead[: closing[0]].max() <= 8 * tolerance:
-            break  # no band, or only shades of the frame's colour (a sky, not text)
-        end = run + int(closing[0])
+        if not len(closing):
+            break  # no band: no line of the frame closes one
+        end = run + int(closing[0])  # > run: the line at ``run`` is not of the frame
+        ahead = _distance(block[run:end], colour)  # the lines of the band
+        if not (1 - _share_off(ahead, tolerance) >= _BAND_FRACTION).all() or ahead.max() <= 8 * tolerance:
+            break  # not mostly of the frame's colour, or only shades of it (a sky, not text)
         rest = same[end:]
         run = end + (int(np.argmin(rest)) if not rest.all() else len(rest))
         captioned = True
