@@ -13,7 +13,7 @@ CHROMIUM := /usr/bin/chromium
 # naming the cell, instead of eating CI's time.
 CELL_TIMEOUT := 600
 
-.PHONY: install demo test test-min lab clean bench-data
+.PHONY: install demo test test-min lint lab clean bench-data
 
 install: $(STAMP) $(KERNEL) $(CHROMIUM)
 
@@ -53,6 +53,10 @@ demo: $(STAMP) $(KERNEL)
 test: $(STAMP) $(KERNEL) $(CHROMIUM)
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) notebooks/
+
+# The lint check tests/test_lint.py also runs (rules: [tool.ruff] in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/python -m ruff check dedupkit tests benchmarks tools
 
 # The lowest versions pyproject.toml declares, in a venv of their own, and the smoke test on them: a floor that
 # does not work fails here (CI runs it after `make test`).

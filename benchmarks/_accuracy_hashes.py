@@ -48,7 +48,7 @@ class Hasher:
 # --- versions -------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)  # once per run: others may edit the files while it runs
+@functools.cache  # once per run: others may edit the files while it runs
 def source_digest(*modules: str) -> str:
     """A short digest of dedupkit's source files: cached results are redone when the code changes."""
     h = hashlib.sha1()

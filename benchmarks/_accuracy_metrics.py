@@ -159,7 +159,9 @@ def evaluate(pairs: pd.DataFrame, truth: pd.DataFrame, hashes: pd.DataFrame | No
                                                       "false_touching"])}
 
 
-def missed_pairs(copies: pd.DataFrame, codes: dict[str, np.ndarray], candidates: pd.DataFrame | None = None) -> pd.DataFrame:
+def missed_pairs(
+    copies: pd.DataFrame, codes: dict[str, np.ndarray], candidates: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The copies not found, with their original, the hash distance between them and (verified systems)
     the verifier's verdict on the pair when it was a candidate."""
     missed = copies[~copies["found"] & (copies["original"] != "")].copy()

@@ -24,13 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-import dedupkit
-from dedupkit.evaluate import precision_recall, recommend_threshold
-
 from _accuracy_hashes import HASHERS, source_digest
 
-MIN_PRECISION = 0.995
+import dedupkit
+from dedupkit.calibration import MIN_PRECISION, threshold_at_precision
+from dedupkit.evaluate import precision_recall
 
 
 @dataclass(frozen=True)
@@ -111,7 +109,9 @@ def hash_pairs(hashes: pd.DataFrame, max_distance: int, *, dihedral: bool = Fals
     return pairs, time.perf_counter() - start
 
 
-def tuned_threshold(pairs: pd.DataFrame, truth: pd.DataFrame, hashes: pd.DataFrame, bits: int) -> tuple[int, float, bool]:
+def tuned_threshold(
+    pairs: pd.DataFrame, truth: pd.DataFrame, hashes: pd.DataFrame, bits: int
+) -> tuple[int, float, bool]:
     """The threshold with the most pairwise recall at precision >= MIN_PRECISION on ``truth`` (one half).
 
     When no threshold reaches it, the threshold with the most recall at the
@@ -120,11 +120,8 @@ def tuned_threshold(pairs: pd.DataFrame, truth: pd.DataFrame, hashes: pd.DataFra
     """
     curve = precision_recall(pairs, truth[["file", "group"]], hashes=usable(hashes),
                              max_threshold=max_curve_threshold(bits))
-    try:
-        threshold, reached = recommend_threshold(curve, min_precision=MIN_PRECISION), True
-    except ValueError:
-        best = float(np.nanmax(curve["precision"].to_numpy(float)))
-        threshold, reached = recommend_threshold(curve, min_precision=best), False
+    reached = threshold_at_precision(curve, MIN_PRECISION) is not None
+    threshold = threshold_at_precision(curve, MIN_PRECISION, fallback=True)
     return threshold, float(curve.set_index("threshold").loc[threshold, "precision"]), reached
 
 

@@ -57,13 +57,19 @@ sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-
 from _accuracy_gallery import false_sheet, missed_sheet  # noqa: E402
 from _accuracy_hashes import hash_table, import_imagededup, time_hashers  # noqa: E402
 from _accuracy_metrics import FAMILIES, evaluate, missed_pairs, read_truth  # noqa: E402
 from _accuracy_systems import (  # noqa: E402
-    MIN_PRECISION, SYSTEMS, SharedFeatures, codes_of, hash_pairs, max_curve_threshold, missing_module,
-    tuned_threshold, verified_candidates,
+    MIN_PRECISION,
+    SYSTEMS,
+    SharedFeatures,
+    codes_of,
+    hash_pairs,
+    max_curve_threshold,
+    missing_module,
+    tuned_threshold,
+    verified_candidates,
 )
 
 
@@ -76,11 +82,12 @@ def markdown(table: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
         if isinstance(v, (float, np.floating)):
             if np.isnan(v):
                 return ""
-            return f"{v:.0f}" if floatfmt != "{:.0f}" and float(v).is_integer() and abs(v) >= 100 else floatfmt.format(v)
+            whole = floatfmt != "{:.0f}" and float(v).is_integer() and abs(v) >= 100
+            return f"{v:.0f}" if whole else floatfmt.format(v)
         return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
     lines = ["| " + " | ".join(map(str, table.columns)) + " |",
-             "|" + "|".join("--:" if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
-                            else "---" for c in table.columns) + "|"]
+             "|" + "|".join("--:" if pd.api.types.is_numeric_dtype(table[c])
+                            and not pd.api.types.is_bool_dtype(table[c]) else "---" for c in table.columns) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines)
 
@@ -164,7 +171,8 @@ def run(args) -> int:
             r["times"]["hash_s"] = per_file[r["system"].hasher] / 1000 * len(half)
         notes.append(f"hash seconds: each hasher timed now on the same {len(sample)} files of the half "
                      f"(1 core, interleaved, median of 3), times {len(half)} files")
-    print(f"[{time.perf_counter() - start:6.0f} s] metrics, CSVs" + (", sheets" if args.gallery else ""), file=sys.stderr)
+    print(f"[{time.perf_counter() - start:6.0f} s] metrics, CSVs" + (", sheets" if args.gallery else ""),
+          file=sys.stderr)
     report(results, half, args, data, out, notes, pd.DataFrame(settings))
     print(f"[{time.perf_counter() - start:6.0f} s] done", file=sys.stderr)
     return 0
@@ -244,8 +252,9 @@ def report(results: list[dict], half: pd.DataFrame, args, data: Path, out: Path,
         rows.append({"system": label, "threshold": r["threshold"], "chosen": r["which"], **metrics["summary"],
                      "seconds": total})
         if r["which"] != "tuned" and r["which"] != "tuned*":  # one row per system
+            hash_column = "hash s (1 core, now)" if args.time_hashers else "hash s (1 core, when cached)"
             times.append({"system": r["system"].name,
-                          ("hash s (1 core, now)" if args.time_hashers else "hash s (1 core, when cached)"): t.get("hash_s"),
+                          hash_column: t.get("hash_s"),
                           "search s": t.get("search_s"), "features s": t.get("features_s"),
                           "crop cand. s": t.get("crop_s"),
                           "verify s": t.get("verify_s"), "candidates": t.get("candidates"), "total s": total})
@@ -279,7 +288,7 @@ def report(results: list[dict], half: pd.DataFrame, args, data: Path, out: Path,
     sets.to_csv(out / f"lookalikes_{split}.csv", index=False)
     pd.DataFrame(times).to_csv(out / f"times_{split}.csv", index=False)
 
-    print(f"\n## Systems and thresholds\n")
+    print("\n## Systems and thresholds\n")
     print(markdown(settings))
     settings.to_csv(out / f"thresholds_{split}.csv", index=False)
     print(f"\n## Pairs and recall ({split} half; tuned thresholds chosen on the tune half, "

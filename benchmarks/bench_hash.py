@@ -5,6 +5,7 @@ Run from the repository root (about 3 minutes on 2 cores)::
     .venv/bin/python benchmarks/bench_hash.py                 # generated photos
     .venv/bin/python benchmarks/bench_hash.py --folder DIR    # your own images
     .venv/bin/python benchmarks/bench_hash.py --quick         # fewer files, shorter timings
+    .venv/bin/python benchmarks/bench_hash.py --skip percore allcore quality sweep cache  # real photos only
 
 Without ``--folder`` it makes seeded photo-like JPEGs (smooth colour fields,
 shapes, texture and sensor noise, saved at quality 90, so their entropy decoding
@@ -12,6 +13,12 @@ costs about what a camera JPEG of the same size costs) at 640x480, 1920x1080
 and 4000x3000, plus a few edited copies (re-encoded at quality 60, half size)
 so that the pair check has pairs to find. They are kept under
 ``--data`` (default: a folder in the system's temp dir) and reused.
+
+Real photos (``--photos DIR``, default ``bench-data/photos``, the JPEGs that
+``benchmarks/bench_data.py`` takes from Debian packages): the JPEGs whose long
+side is 700-1280 px, the size of most scraped and web datasets, and the larger
+ones shrunk to 1280 px (LANCZOS, quality 90, kept under ``--data``). Skipped
+with a note when the folder is not there.
 
 What is measured, each in the same run and interleaved so that other load on
 the machine hits every contender alike (the best of the rounds is reported):
@@ -25,7 +32,11 @@ the machine hits every contender alike (the best of the rounds is reported):
 * quality: bits between the fast and the exact hash for every method, and
   whether ``find_pairs`` at the default threshold finds the same pairs;
 * the draft size: quality and speed of other decoded sizes (pixels per hash cell);
-* the cache: re-scanning an unchanged folder of 10,000 files.
+* the cache: re-scanning an unchanged folder of 10,000 files;
+* real photos: CPU time per image of ``hash_images(files, workers=1)`` (the
+  whole call: open, EXIF, decode, trim, hash, the table) against the bare
+  scaled decode, interleaved, medians of the rounds; the ratio says how close
+  to decoding alone a scan runs (also with ``trim=False``).
 
 ``uptime`` is printed before and after: the all-core numbers mean little when
 other work loads the machine.
@@ -109,6 +120,62 @@ def make_photos(folder: Path, counts: dict[str, int]) -> dict[str, list[Path]]:
         files += sorted(sub.glob("*__*.jpg"))
         sets[label] = sorted(files)
     return sets
+
+
+PHOTO_SIDES = (700, 1280)  # long side of the real-photo set, px
+
+
+def real_photos(folder: Path, data: Path) -> list[Path] | None:
+    """The JPEGs of ``folder`` with a long side of 700-1280 px, and the larger ones shrunk to 1280 px.
+
+    The shrunk copies (LANCZOS, quality 90) are kept under ``data`` and reused.
+    ``None`` when ``folder`` is not there.
+    """
+    if not folder.is_dir():
+        return None
+    low, high = PHOTO_SIDES
+    shrunk = data / f"photos_{high}"
+    files = []
+    for path in sorted(folder.glob("*.jp*g")):
+        with Image.open(path) as image:
+            side = max(image.size)
+            if low <= side <= high:
+                files.append(path)
+            elif side > high:
+                target = shrunk / path.name
+                if not target.exists():
+                    shrunk.mkdir(parents=True, exist_ok=True)
+                    size = (round(image.width * high / side), round(image.height * high / side))
+                    image.convert("RGB").resize(size, Image.Resampling.LANCZOS).save(target, quality=90)
+                files.append(target)
+    return files
+
+
+def scan_against_decode(files: list, rounds: int, at_least: int = 400) -> dict:
+    """CPU ms per image of ``hash_images(files, workers=1)`` and of the bare scaled decode (interleaved medians).
+
+    A small set is repeated to ``at_least`` files per call, so that the table's
+    fixed cost (about 3 ms a call) is spread as over a folder of that size.
+    """
+    photos = len(files)
+    files = [str(p) for p in files] * max(1, -(-at_least // photos))
+    contenders = {
+        "bare_decode": lambda: [bare_decode(p) for p in files],
+        "hash_images": lambda: hash_images(files, workers=1, progress=False),
+        "hash_images_no_trim": lambda: hash_images(files, workers=1, progress=False, trim=False),
+    }
+    for fn in contenders.values():  # warm up: page cache, imports, weight tables
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            start = time.process_time()
+            fn()
+            times[name].append(1000 * (time.process_time() - start) / len(files))
+    ms = {name: float(np.median(t)) for name, t in times.items()}
+    return {"photos": photos, "images": len(files), "rounds": rounds, **{f"{k}_ms": v for k, v in ms.items()},
+            "ratio": ms["bare_decode"] / ms["hash_images"],
+            "ratio_no_trim": ms["bare_decode"] / ms["hash_images_no_trim"]}
 
 
 def folder_sets(folder: Path) -> dict[str, list[Path]]:
@@ -319,9 +386,13 @@ def main(argv=None) -> int:
     parser.add_argument("--folder", type=Path, help="measure these images instead of generated ones")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "dedupkit-bench-photos",
                         help="where generated photos are kept (default: %(default)s)")
+    parser.add_argument("--photos", type=Path, default=ROOT / "bench-data" / "photos",
+                        help="real JPEGs; those of 700-1280 px, and larger ones shrunk to 1280 px, are measured "
+                             "against a bare decode (default: %(default)s; skipped if missing)")
     parser.add_argument("--quick", action="store_true", help="fewer files and shorter timings")
     parser.add_argument("--seconds", type=float, default=None, help="timing per contender and set")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["percore", "allcore", "quality", "sweep", "cache"])
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["percore", "allcore", "quality", "sweep", "cache", "photos"])
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     seconds = args.seconds or (1.5 if args.quick else 4.0)
@@ -421,6 +492,25 @@ def main(argv=None) -> int:
         print("\nrescan_s is the whole hash_images call (listing, stat of every file, cache lookup); "
               "listing_s is list_images alone.")
         results["cache"] = row
+
+    if "photos" not in args.skip:
+        print(f"\n## Real photos: hash_images against a bare decode (long side {PHOTO_SIDES[0]}-{PHOTO_SIDES[1]} px)\n")
+        photos = real_photos(args.photos, args.data)
+        if not photos:
+            print(f"skipped: no JPEGs in {args.photos} (pass --photos DIR; benchmarks/bench_data.py makes "
+                  "bench-data/photos)")
+        else:
+            row = {"set": args.photos.name, **scan_against_decode(photos, 3 if args.quick else 7)}
+            print(table([row], ["set", "photos", "images", "rounds", "bare_decode_ms", "hash_images_ms", "ratio",
+                                "hash_images_no_trim_ms", "ratio_no_trim"],
+                        {c: "{:.3f}" for c in ("bare_decode_ms", "hash_images_ms", "hash_images_no_trim_ms")}
+                        | {"ratio": "{:.2f}", "ratio_no_trim": "{:.2f}"}))
+            print(f"\nCPU ms per image (time.process_time, this process), medians of interleaved rounds; "
+                  f"bare_decode = Image.open + draft('L', ({DRAFT}, {DRAFT})) + load(), no hash; hash_images = "
+                  "hash_images(files, workers=1, progress=False) (dHash, trim on), the whole call; "
+                  "ratio = bare_decode_ms / hash_images_ms (1.0: the scan costs only its decode); images: files "
+                  "per call (a small set repeated, so that the table's fixed cost is spread as over a folder).")
+            results["real_photos"] = row
 
     print(f"\nuptime at end: {uptime()}")
     print(f"total time: {time.perf_counter() - start_all:.0f} s")

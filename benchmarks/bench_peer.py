@@ -39,8 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import dedupkit  # noqa: E402
 from bench_hash import machine, photo_like, uptime  # noqa: E402
+
+import dedupkit  # noqa: E402
 
 PEER_DIR = Path(tempfile.gettempdir()) / "dedupkit-peer-packages"
 
@@ -113,9 +114,8 @@ def import_imagededup(install: bool, target: Path):
                         "imagededup"], check=True)
         sys.path.insert(0, str(target))
     stand_ins = install_stand_ins()
-    from imagededup.methods import DHash  # noqa: PLC0415
-
     import imagededup  # noqa: PLC0415
+    from imagededup.methods import DHash  # noqa: PLC0415
 
     for name in list(logging.root.manager.loggerDict):  # its progress messages, on stderr
         if name.startswith("imagededup"):

@@ -143,7 +143,7 @@ def worker(task: dict) -> dict:
     """Run one measurement (called in a child process) and return what it measured."""
     import numba
 
-    from dedupkit import search
+    from dedupkit import codejoin as search
     from dedupkit.multiindex import pack_words, plan_blocks, self_join
 
     kind = task["kind"]
@@ -159,9 +159,9 @@ def worker(task: dict) -> dict:
         result["kernel_load_s"] = time.perf_counter() - start
     result["rss_before_mb"] = rss_mb()
     if kind == "dedupkit":
-        values, _, _ = search._unique_rows(codes)
+        values, _, _ = search.unique_rows(codes)
         result["distinct"] = len(values)
-        result["method"] = search._choose_method(len(values), n_bits, r)
+        result["method"] = search.choose_method(len(values), n_bits, r)
         if result["method"] == "mih":
             result["plan"] = plan_blocks(len(values), n_bits, r).describe()
         times, (i, j, d) = timed(lambda: search.pairs_from_codes(codes, max_distance=r), task["repeat"])
@@ -184,7 +184,7 @@ def worker(task: dict) -> dict:
         times, (i, j, d) = timed(lambda: numpy_brute_force(codes, r), task["repeat"])
         result["peak_mb"] = peak_mb()
     elif kind == "blocks":
-        values, _, _ = search._unique_rows(codes)
+        values, _, _ = search.unique_rows(codes)
         words = pack_words(values)
         rows = []
         for n_blocks in task["blocks"]:
@@ -230,8 +230,9 @@ def clustered_worker(task: dict, result: dict) -> dict:
     from scipy.sparse.csgraph import connected_components
 
     from dedupkit import codes_to_hex, find_groups, find_pairs
+    from dedupkit.codejoin import value_pairs_from_codes
     from dedupkit.multiindex import pack_words, self_join
-    from dedupkit.search import TooManyPairsWarning, find_value_pairs, value_pairs_from_codes
+    from dedupkit.search import TooManyPairsWarning, find_value_pairs
 
     codes = np.load(task["data"])
     start = time.perf_counter()

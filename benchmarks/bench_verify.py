@@ -50,10 +50,10 @@ sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from bench_hash import machine, photo_like, uptime  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
 import dedupkit  # noqa: E402
-from bench_hash import machine, photo_like, uptime  # noqa: E402
 
 SIZE = (1920, 1080)
 

@@ -39,9 +39,9 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import sqlite3
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -52,9 +52,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from dedupkit.codejoin import faiss_radius
 from dedupkit.duplicates import CANDIDATE_DISTANCE
-from dedupkit.search import faiss_radius
-from dedupkit.service.store import ImageFacts, ImageStore
+from dedupkit.service.records import ImageFacts
+from dedupkit.service.store import ImageStore
 
 MAX_DISTANCE = 10
 CONCURRENCY = 8
@@ -372,7 +373,7 @@ def main() -> None:
                                 blocks[design].append(measure(port, queries_near(codes, count // ROUNDS, rng),
                                                               concurrency))
                     results = {}
-                    for design, (port, server, startup) in servers.items():
+                    for design, (_port, server, startup) in servers.items():
                         result = results[design] = summarise(blocks[design]) | {"crashed": server.poll() is not None}
                         rows.append((n, design, concurrency, result, startup))
                         print(f"  {design:8s} c={concurrency}: {result['rps']:8.0f} req/s  p50 {result['p50']:7.2f} ms"

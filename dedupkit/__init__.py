@@ -28,24 +28,26 @@ _OWNERS = {
     "apply": "actions",
     "restore": "actions",
     "resume": "actions",
+    "calibrate": "calibration",
+    "calibration_photos": "calibration",
     "crop_candidates": "candidates",
     "extract_all": "candidates",
     "DecisionLog": "decisions",
     "apply_decisions": "decisions",
     "read_decisions": "decisions",
-    "ORIENTATIONS": "dihedral",
+    "ORIENTATIONS": "orientations",
     "find_pairs_dihedral": "dihedral",
     "search_dihedral": "dihedral",
     "find_duplicates": "duplicates",
     "make_benchmark": "edits",
     "pair_truth": "evaluate",
-    "pairs_near_threshold": "evaluate",
+    "pairs_near_threshold": "thresholds",
     "precision_recall": "evaluate",
-    "random_distances": "evaluate",
+    "random_distances": "thresholds",
     "read_truth": "evaluate",
     "recall_by_edit": "evaluate",
     "recommend_threshold": "evaluate",
-    "threshold_summary": "evaluate",
+    "threshold_summary": "thresholds",
     "true_pairs": "evaluate",
     "export_duplicates": "export",
     "hashes_for": "export",
@@ -63,7 +65,7 @@ _OWNERS = {
     "KEEP_RULES": "keep",
     "file_facts": "keep",
     "keep_order": "keep",
-    "ImageLoadError": "loading",
+    "ImageLoadError": "load_errors",
     "read_manifest": "manifest",
     "Review": "reviewing",
     "review": "reviewing",
@@ -71,7 +73,8 @@ _OWNERS = {
     "plan_actions": "plan",
     "plan_summary": "plan",
     "load_image": "loading",
-    "hash_file": "scan",
+    "table_images": "bytes_table",
+    "hash_file": "imagerow",
     "hash_images": "scan",
     "list_images": "scan",
     "TooManyPairsWarning": "search",
@@ -112,26 +115,49 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eagerly
+    from . import explain, plotting
     from .actions import apply, restore, resume
+    from .bytes_table import table_images
+    from .calibration import calibrate, calibration_photos
     from .candidates import crop_candidates, extract_all
-    from .dihedral import ORIENTATIONS, find_pairs_dihedral, search_dihedral
+    from .dihedral import find_pairs_dihedral, search_dihedral
     from .duplicates import find_duplicates
     from .edits import make_benchmark
-    from .evaluate import pair_truth, pairs_near_threshold, precision_recall, random_distances, read_truth, recall_by_edit, recommend_threshold, threshold_summary, true_pairs
-    from .export import export_duplicates, hashes_for, load_threshold, save_hashes, save_threshold, write_groups, write_pairs
-    from .tables import hash_settings, read_hashes, relative_paths, with_hash_settings, write_table
+    from .evaluate import (
+        pair_truth,
+        pairs_near_threshold,
+        precision_recall,
+        random_distances,
+        read_truth,
+        recall_by_edit,
+        recommend_threshold,
+        threshold_summary,
+        true_pairs,
+    )
+    from .export import (
+        export_duplicates,
+        hashes_for,
+        load_threshold,
+        save_hashes,
+        save_threshold,
+        write_groups,
+        write_pairs,
+    )
     from .groups import find_groups
     from .hashing import METHODS, codes_to_hex, hamming, hash_bits, hash_hex, hex_to_codes
+    from .imagerow import hash_file
     from .index import HashIndex
     from .keep import KEEP_RULES, file_facts, keep_order
-    from .loading import ImageLoadError, load_image
+    from .load_errors import ImageLoadError
+    from .loading import load_image
     from .manifest import read_manifest
-    from .reviewing import Review, review
+    from .orientations import ORIENTATIONS
     from .plan import ACTIONS, plan_actions, plan_summary
-    from .scan import hash_file, hash_images, list_images
+    from .report import write_report
+    from .reviewing import Review, review
+    from .scan import hash_images, list_images
     from .search import TooManyPairsWarning, find_pairs, find_value_pairs
+    from .tables import hash_settings, read_hashes, relative_paths, with_hash_settings, write_table
     from .thumbnails import thumbnail
     from .trim import trim_borders
     from .verify import Match, verify_features, verify_pairs
-    from .report import write_report
-    from . import explain, plotting

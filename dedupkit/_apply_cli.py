@@ -50,6 +50,9 @@ def cmd_apply(args: argparse.Namespace, out) -> None:
     n_groups = plan["group"].nunique()
     print(f"plan from {source}: {len(plan)} files not kept in {n_groups} groups", file=out)
     print(plan_summary(plan), file=out)
+    if "holder" in plan.attrs and (plan["status"] == "planned").any():
+        where = "destination" if action == "move" else "trash folder"
+        print(f"{where}: {plan.attrs['holder']} (the layout under {plan.attrs['root']} kept)", file=out)
     if args.save_plan:
         args.save_plan.parent.mkdir(parents=True, exist_ok=True)
         plan.to_csv(args.save_plan, index=False)
@@ -90,7 +93,10 @@ def _plan(table: pd.DataFrame, args: argparse.Namespace, action: str) -> pd.Data
     if args.root is not None and not args.root.is_dir():
         raise ValueError(f"--root {args.root}: no such folder")
     root = Path(os.path.abspath(args.root)) if args.root is not None else None
-    sibling = root if root is not None else Path(os.path.commonpath(list(paths)) if len(paths) else ".")
+    if root is None and len(paths):  # absolute paths (a decisions file): the layout under their common folder
+        common = os.path.commonpath(list(paths))
+        root = Path(common if os.path.isdir(common) else os.path.dirname(common))
+    sibling = root if root is not None else Path(os.path.abspath("."))
     move_to = args.move_to or sibling.with_name(sibling.name + "-duplicates")
     trash = args.trash or sibling.with_name(sibling.name + "-trash")
     hashes = None
@@ -127,5 +133,5 @@ def _is_manifest(path: Path) -> bool:
 
 
 def _default_manifest(input_path: Path) -> Path:
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S")
     return input_path.with_name(f"{input_path.stem}.apply-{stamp}.jsonl")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ipaddress
 import os
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from .bytes_table import is_table_source, rows_of, table_images
 from .cache import resolve_cache_path
-from .cli import CommandError, _is_loopback
-from .defaults import CANDIDATE_DISTANCE, HASH_ONLY_DISTANCE
 from .decisions import drop_apart, read_decisions
+from .defaults import CANDIDATE_DISTANCE, HASH_ONLY_DISTANCE
 from .dihedral import search_dihedral
 from .duplicates import find_duplicates
 from .export import write_groups, write_pairs
@@ -24,14 +26,46 @@ from .scan import hash_images
 from .tables import check_output_path, relative_paths, write_table
 
 
+class CommandError(Exception):
+    """A mistake in how the command was called: printed as one line, exit status 2 (by :func:`dedupkit.cli.main`)."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _hash(directory: Path, args: argparse.Namespace, *, dihedral: bool = False) -> pd.DataFrame:
     try:
         hashes = hash_images(directory, method=args.method, hash_size=args.hash_size, workers=args.workers,
                              exact=args.exact, progress=False if args.no_progress else None,
-                             trim=args.trim, dihedral=dihedral, cache=args.cache)
-    except ValueError as exc:
+                             trim=args.trim, dihedral=dihedral, cache=args.cache,
+                             **_table_options(directory, args))
+    # a table of the wrong kind; a URL, shard or table that cannot be read
+    except (ValueError, TypeError, FileNotFoundError, PermissionError, ImportError) as exc:
         raise CommandError(str(exc)) from None
     return hashes
+
+
+def _is_table(source: Path, args: argparse.Namespace) -> bool:
+    """Whether ``source`` is a table of image bytes: a .parquet file, or a folder of them and no images."""
+    known = vars(args).setdefault("_tables", {})  # a folder is looked into once
+    if source not in known:
+        known[source] = is_table_source(source)
+    return known[source]
+
+
+def _table_options(source: Path, args: argparse.Namespace) -> dict:
+    return {"column": args.column or "image", "key": args.key} if _is_table(source, args) else {}
+
+
+def _shown(table: pd.DataFrame, source: Path, args: argparse.Namespace, columns=("path",)) -> pd.DataFrame:
+    """Paths relative to the image folder; a table's keys as they are."""
+    return table if _is_table(source, args) else relative_paths(table, source, columns=columns)
 
 
 def _write(write, table: pd.DataFrame, path: Path, **options) -> None:
@@ -41,15 +75,16 @@ def _write(write, table: pd.DataFrame, path: Path, **options) -> None:
         raise CommandError(f"cannot write {path}: {exc}") from None
 
 
-def _report_scan(hashes: pd.DataFrame, directory: Path, out) -> None:
+def _report_scan(hashes: pd.DataFrame, directory: Path, out, args: argparse.Namespace) -> None:
     """What the scan found: files, unreadable ones (each with its reason), and what the cache gave."""
     n_errors = int(hashes["error"].notna().sum())
     skipped = len(hashes.attrs.get("skipped", []))
     note = f" ({skipped} other file{'s' * (skipped != 1)} left out by extension)" if skipped else ""
-    print(f"scanned {len(hashes)} files in {directory}{note}: {n_errors} could not be read", file=out)
+    what = "rows" if _is_table(directory, args) else "files"
+    print(f"scanned {len(hashes)} {what} in {directory}{note}: {n_errors} could not be read", file=out)
     if hashes.attrs.get("cached"):
         print(f"  {hashes.attrs['cached']} files taken from the cache, {hashes.attrs['hashed']} hashed", file=out)
-    failed = relative_paths(hashes[hashes["error"].notna()], directory)
+    failed = _shown(hashes[hashes["error"].notna()], directory, args)
     for path, error in zip(failed["path"], failed["error"]):
         print(f"  error: {path}: {error}", file=out)
 
@@ -62,8 +97,14 @@ def _check_args(args: argparse.Namespace, outputs: dict[str, Path | None]) -> No
         raise CommandError(f"--method/--hash-size: {exc}") from None
     if args.workers is not None and args.workers < 1:
         raise CommandError(f"--workers must be at least 1, got {args.workers}")
+    if args.cache not in (None, False) and _is_table(args.dir, args):
+        raise CommandError(f"--cache keeps the hashes of files by path, size and time, and {args.dir} is a table "
+                           "whose rows have none: drop --cache")
     if isinstance(args.cache, Path | str):
         outputs = {**outputs, "--cache": resolve_cache_path(args.cache, args.dir)}
+    elif args.cache is True and not Path(args.dir).is_dir():  # a URL or shards: no folder to keep it in
+        raise CommandError(f"--cache without a path keeps the cache in the scanned folder, and {args.dir} is not "
+                           "a local folder: give it a path (--cache hashes-cache.parquet)")
     seen: dict[str, str] = {}
     for flag, path in outputs.items():
         if path is None:
@@ -82,8 +123,8 @@ def _check_args(args: argparse.Namespace, outputs: dict[str, Path | None]) -> No
 def _cmd_hash(args: argparse.Namespace, out) -> None:
     _check_args(args, {"-o": args.output})
     hashes = _hash(args.dir, args)
-    _write(write_table, relative_paths(hashes, args.dir), args.output)
-    _report_scan(hashes, args.dir, out)
+    _write(write_table, _shown(hashes, args.dir, args), args.output)
+    _report_scan(hashes, args.dir, out, args)
     print(f"hashes: {args.output}", file=out)
 
 
@@ -128,11 +169,21 @@ def _cmd_find(args: argparse.Namespace, out) -> None:
     max_distance = _check_find_args(args)
     hashes = _hash(args.dir, args, dihedral=args.dihedral)
     if args.hashes:
-        _write(write_table, relative_paths(hashes, args.dir), args.hashes)
-    _report_scan(hashes, args.dir, out)
+        _write(write_table, _shown(hashes, args.dir, args), args.hashes)
+    _report_scan(hashes, args.dir, out, args)
     checked = "verified pairs" if args.verify else "pairs"
     if args.against is not None:
+        both = _is_table(args.dir, args) and _is_table(args.against, args)
+        if both and args.key is None and args.verify:
+            raise CommandError("--against with two tables keyed by row number: the same numbers name rows of "
+                               "both, so pairs cannot be verified; give --key, a column whose values differ "
+                               "between the tables (or --no-verify)")
         reference = _hash(args.against, args)
+        shared = set(hashes["path"]) & set(reference["path"]) if both and args.verify else set()
+        if shared:
+            raise CommandError(f"--against: {len(shared)} keys of --key {args.key} name rows of both tables "
+                               f"(e.g. {min(shared)}), so pairs cannot be verified: give a key whose values differ "
+                               "between the tables (or --no-verify)")
         index = HashIndex(method=args.method, hash_size=args.hash_size, trim=args.trim, exact=args.exact)
         index.add(reference)
         if args.dihedral:
@@ -143,10 +194,11 @@ def _cmd_find(args: argparse.Namespace, out) -> None:
             from .verify import verify_pairs  # noqa: PLC0415 - OpenCV only when verifying
 
             asked = matches.rename(columns={"query": "path_a", "match": "path_b"})
-            asked = verify_pairs(asked, workers=args.workers, progress=False if args.no_progress else None)
+            with rows_of(hashes, asked["path_a"].astype(str)), rows_of(reference, asked["path_b"].astype(str)):
+                asked = verify_pairs(asked, workers=args.workers, progress=False if args.no_progress else None)
             matches = asked[asked["verified"]].rename(columns={"path_a": "query", "path_b": "match"})
-        matches = relative_paths(matches, args.dir, columns=["query"])
-        matches = relative_paths(matches, args.against, columns=["match"]).rename(columns={"query": "path"})
+        matches = _shown(matches, args.dir, args, columns=["query"])
+        matches = _shown(matches, args.against, args, columns=["match"]).rename(columns={"query": "path"})
         _write(write_table, matches, args.output)
         print(f"indexed {len(index)} reference images in {args.against}", file=out)
         print(f"{matches['path'].nunique()} files in {args.dir} match a reference image "
@@ -157,11 +209,14 @@ def _cmd_find(args: argparse.Namespace, out) -> None:
                             progress=False if args.no_progress else None)
     if _decisions(args) is not None:
         pairs = drop_apart(pairs, _decisions(args))
-    groups = with_file_facts(_group(pairs, hashes, args)) if args.groups else None
-    _write(write_pairs, pairs, args.output, root=args.dir)
+    table = _is_table(args.dir, args)
+    groups = _group(pairs, hashes, args) if args.groups else None
+    if groups is not None and not table:  # what apply checks a file against; a table's rows are not files
+        groups = with_file_facts(groups)
+    _write(write_pairs, pairs, args.output, root=None if table else args.dir)
     print(f"{len(pairs)} {checked} within distance {max_distance}: {args.output}", file=out)
     if groups is not None:
-        groups = relative_paths(groups, args.dir)
+        groups = _shown(groups, args.dir, args)
         _write(write_groups, groups, args.groups)
         n_groups = groups["group"].nunique()
         print(f"{n_groups} groups, {int((~groups['keep']).sum())} files could be removed: {args.groups}", file=out)
@@ -198,9 +253,9 @@ def _cmd_report(args: argparse.Namespace, out) -> None:
         hashes = _hash(args.dir, args)
         pairs = find_duplicates(hashes, max_distance=max_distance, verify=args.verify, crops=args.crops,
                                 workers=args.workers, progress=False if args.no_progress else None)
-        groups = relative_paths(_group(pairs, hashes, args), args.dir)
-        pairs = relative_paths(pairs, args.dir, columns=("path_a", "path_b"))
-        hashes = relative_paths(hashes, args.dir)
+        groups = _shown(_group(pairs, hashes, args), args.dir, args)
+        pairs = _shown(pairs, args.dir, args, columns=("path_a", "path_b"))
+        hashes = _shown(hashes, args.dir, args)
         settings = {"max distance": max_distance, "verified": "yes" if args.verify else "no (hash only)",
                     **({"crops": "yes"} if args.crops else {})}
     else:
@@ -209,9 +264,13 @@ def _cmd_report(args: argparse.Namespace, out) -> None:
         settings = {"read from": ", ".join(str(p) for p in files if p is not None)}
     if args.thumb_size < 8:
         raise CommandError(f"--thumb-size must be at least 8 pixels, got {args.thumb_size}")
+    table = _is_table(args.dir, args)
     try:
-        written = write_report(groups, pairs=pairs, hashes=hashes, root=args.dir, path=args.output,
-                               thumb_size=args.thumb_size, max_groups=args.max_groups, settings=settings)
+        with (table_images(args.dir, keys=groups["path"].astype(str), **_table_options(args.dir, args)) if table
+              else contextlib.nullcontext()):  # the shown rows' bytes, in one pass
+            written = write_report(groups, pairs=pairs, hashes=hashes, root=None if table else args.dir,
+                                   path=args.output, thumb_size=args.thumb_size, max_groups=args.max_groups,
+                                   settings=settings)
     except ValueError as exc:  # a CSV without the columns a report needs
         raise CommandError(f"{exc} ({settings.get('read from', args.dir)})") from None
     except OSError as exc:
@@ -279,5 +338,34 @@ def _cmd_restore(args: argparse.Namespace, out) -> None:
 
 
 #: Each command's handler, by name.
-COMMANDS = {"hash": _cmd_hash, "find": _cmd_find, "report": _cmd_report, "serve": _cmd_serve, "apply": _cmd_apply,
-            "restore": _cmd_restore}
+def _cmd_calibrate(args: argparse.Namespace, out) -> None:
+    from .calibration import CALIBRATION_FILE, calibrate, calibration_photos
+
+    if args.workers is not None and args.workers < 1:
+        raise CommandError(f"--workers must be at least 1, got {args.workers}")
+    if not args.output_dir.parent.is_dir() or (args.output_dir.exists() and not args.output_dir.is_dir()):
+        raise CommandError(f"-o: {args.output_dir} must be a folder in a folder that exists")
+    hashes = hash_images(args.dir, workers=args.workers, progress=False, cache=args.cache)
+    photos = calibration_photos(hashes)
+    if not photos:
+        raise CommandError(f"{args.dir}: no readable photos to calibrate on")
+    print(f"{len(hashes)} files in {args.dir}, {len(photos)} distinct readable photos", file=out)
+    args.output_dir.mkdir(exist_ok=True)
+    result = calibrate(photos, args.output_dir, methods=args.methods, max_photos=args.max_photos or None,
+                       min_precision=args.min_precision, seed=args.seed, workers=args.workers, image_dir=args.dir)
+    truth = result.truth
+    print(f"benchmark: {result.bench_dir} ({truth['group'].nunique()} photos, {len(truth)} files, "
+          f"{result.results[next(iter(result.results))]['curve'].attrs['positives']} duplicate pairs)", file=out)
+    print(result.table.round(3).to_string(), file=out)
+    best = result.recommendation
+    if best["mode"] == "hash":
+        print(f"recommended: {best['method']}{' +trim' if best['trim'] else ''} at threshold {best['threshold']} "
+              f"(precision {best['precision']:.3f}, pair recall {best['recall']:.3f} on this calibration)", file=out)
+    else:
+        print(f"recommended: verify the pairs (dedupkit find); no hash threshold reaches precision "
+              f"{args.min_precision} on this calibration", file=out)
+    print(f"calibration: {args.output_dir / CALIBRATION_FILE}", file=out)
+
+
+COMMANDS = {"calibrate": _cmd_calibrate, "hash": _cmd_hash, "find": _cmd_find, "report": _cmd_report,
+            "serve": _cmd_serve, "apply": _cmd_apply, "restore": _cmd_restore}

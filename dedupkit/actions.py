@@ -163,7 +163,9 @@ def restore(manifest: str | os.PathLike) -> pd.DataFrame:
         The entries with their final states: ``restored`` for each file put
         back; a file already deleted stays ``purged``; one that cannot be
         put back (e.g. a new file now has its name) is ``failed`` with the
-        reason, and can be restored by hand from its ``dest``.
+        reason, and can be restored by hand from its ``dest``. The folders
+        the run made in its ``move_to`` or trash folder are removed when the
+        restore leaves them empty.
     """
     with open_log(manifest) as log:
         entries = read_manifest(manifest)
@@ -179,7 +181,26 @@ def restore(manifest: str | os.PathLike) -> pd.DataFrame:
                 record(log, entry["id"], "failed", reason=f"cannot restore: {reason}")
                 continue
             record(log, entry["id"], "restored")
-    return read_manifest(manifest)
+    entries = read_manifest(manifest)
+    holder = entries.attrs.get("holder")
+    if holder:
+        _remove_empty_folders(entries.loc[entries["state"] == "restored", "dest"], holder)
+    return entries
+
+
+def _remove_empty_folders(dests, holder: str) -> None:
+    """Remove the folders under ``holder`` (and it) that restored files left empty: the run made them."""
+    holder = os.path.abspath(holder)
+    for dest in dests.dropna():
+        folder = os.path.dirname(os.path.abspath(dest))
+        while os.path.commonpath([folder, holder]) == holder:
+            try:
+                os.rmdir(folder)  # only ever an empty folder
+            except OSError:
+                break
+            if folder == holder:
+                break
+            folder = os.path.dirname(folder)
 
 
 def _check(entry: dict) -> str | None:

@@ -8,7 +8,8 @@ file plus, while a scan runs, an append-only journal beside it::
     photos/.dedupkit-cache.parquet.journal-<id>.arrows   # this scan's new rows
 
 A row is reused only if its file has the same path, size and modification time
-(nanoseconds) and was hashed with the same settings: method, hash size, exact
+(nanoseconds) (an object behind a URL: the same URL, size and ETag or version
+id, kept in the ``version`` column) and was hashed with the same settings: method, hash size, exact
 or fast decoding, and every other option that changes the row (``trim``,
 ``dihedral``, ``max_pixels``), plus a version of dedupkit's hashing code. Rows
 made with other settings stay in the file for the scans that use them.
@@ -50,13 +51,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
-try:  # advisory locks keep a running scan's journal from being merged away
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no locks, same behaviour otherwise
-    fcntl = None
+from ._journal import INT_COLUMNS, PANDAS_TYPES, Journal, read_journal, to_arrow, try_lock_and_remove
+from .loading import TRANSIENT_KINDS
 
 __all__ = ["DEFAULT_CACHE_NAME", "HashCache", "resolve_cache_path", "settings_key"]
 
@@ -66,13 +64,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_CACHE_NAME = ".dedupkit-cache.parquet"
 
 #: Columns that identify a cached row; every other column is the row itself.
-KEY_COLUMNS = ("path", "size", "mtime_ns", "settings")
+KEY_COLUMNS = ("path", "size", "mtime_ns", "version", "settings")
 _FORMAT = "dedupkit-hash-cache/1"  # stored in the Parquet metadata
-_INT_COLUMNS = frozenset({"size", "mtime_ns", "width", "height", "bytes"})
 _BROKEN_LINK = -1  # the size recorded for a broken symbolic link
 _UNKNOWN = -2  # size and mtime of a file that cannot be read: never matches a cached row
-# Errors that depend on the machine, not on the file's bytes: never cached.
-_TRANSIENT_ERRORS = ("file not found", "permission denied", "cannot read the file")
 
 
 def settings_key(settings: Mapping[str, object]) -> str:
@@ -89,6 +84,11 @@ def resolve_cache_path(cache: str | os.PathLike | bool | None, source: object) -
     if cache is None or cache is False:
         return None
     if cache is True:
+        if isinstance(source, str) and "://" in source:
+            raise ValueError(
+                f"cache=True keeps the cache in the scanned folder, and {source} is a URL: "
+                "pass a local file, cache='path/to/cache.parquet'"
+            )
         if not isinstance(source, (str, os.PathLike)) or not Path(source).is_dir():
             raise ValueError(
                 "cache=True keeps the cache in the scanned folder, so the source must be a folder; "
@@ -132,11 +132,10 @@ class HashCache:
         self.settings = settings_key(settings)
         self._table, self._merged_journals, self._signature = self._load()  # every cached row, all settings
         self._stats: dict[str, tuple[int, int]] = {}  # path -> (size, mtime_ns) of the files to hash
-        self._journal: _Journal | None = None
+        self._journal: Journal | None = None
         self._journals_written: list[str] = []
         self._new: list[pa.Table] = []  # rows recorded by this scan
         self._seen: set[str] | None = None  # key paths of the files of this scan
-        self.recorded = 0
         self._broken = False
 
     # -- reading -------------------------------------------------------------
@@ -160,24 +159,37 @@ class HashCache:
                     f"{self.path}: not a dedupkit hash cache (made by another program or another "
                     "dedupkit version); delete it or pass another cache path"
                 )
-            parts.append(pq.read_table(self.path).to_pandas(types_mapper=_PANDAS_TYPES.get))
+            parts.append(_with_version(pq.read_table(self.path).to_pandas(types_mapper=PANDAS_TYPES.get)))
         journals = []
         for journal in self._journal_paths():
-            frame = _read_journal(journal)
+            frame = read_journal(journal)
             if frame is not None:
-                parts.append(frame)
+                parts.append(_with_version(frame))
             journals.append(journal)
         return _merge(parts), journals, signature
 
     def key_path(self, path: str) -> str:
-        """The path as stored: relative to the cache's folder when inside it, else absolute."""
+        """The path as stored: relative to the cache's folder when inside it, else absolute; a URL as it is."""
+        if "://" in path:
+            return path
         full = os.path.abspath(path)
         if full.startswith(self._prefix):
             return full[len(self._prefix):]
         return full
 
-    def lookup(self, files: Sequence[str]) -> tuple[list[dict], list[str]]:
+    def lookup(
+        self, files: Sequence[str], *, states: Mapping[str, tuple[int, str]] | None = None
+    ) -> tuple[list[dict], list[str]]:
         """Split a scan's files into cached rows and files to hash.
+
+        Parameters
+        ----------
+        files
+            The keys of the scan.
+        states
+            ``(size, version)`` by key, for objects behind URLs (from their
+            listing); a key missing from it is hashed and not cached.
+            ``None``: local files, looked up on disk.
 
         Returns
         -------
@@ -185,21 +197,28 @@ class HashCache:
             Rows (with the scan's own paths) for the files that are cached and
             unchanged, and the paths that must be hashed, in the given order.
         """
-        keys, sizes, mtimes, known = [], [], [], []
+        keys, sizes, mtimes, versions, known = [], [], [], [], []
         for path in files:
             keys.append(self.key_path(path))
-            state = _file_state(path)
+            if states is None:
+                state = _file_state(path)
+                version = ""
+            else:
+                remote = states.get(path)
+                state, version = (None, "") if remote is None else ((remote[0], 0), remote[1])
             known.append(state is not None)
             size, mtime = state if state is not None else (_UNKNOWN, _UNKNOWN)
             sizes.append(size)
             mtimes.append(mtime)
+            versions.append(version)
         self._seen = set(keys)
         wanted = pd.DataFrame({"path": pd.Series(keys, dtype=object), "size": np.asarray(sizes, dtype=np.int64),
-                               "mtime_ns": np.asarray(mtimes, dtype=np.int64), "_at": np.arange(len(keys))})
+                               "mtime_ns": np.asarray(mtimes, dtype=np.int64),
+                               "version": pd.Series(versions, dtype=object), "_at": np.arange(len(keys))})
         mine = self._table[self._table["settings"] == self.settings]
         if not len(mine) or not len(wanted):
-            mine = mine.iloc[:0].astype({"path": object})
-        hits = wanted.merge(mine, on=["path", "size", "mtime_ns"], how="inner")
+            mine = mine.iloc[:0].astype({"path": object, "version": object})
+        hits = wanted.merge(mine, on=["path", "size", "mtime_ns", "version"], how="inner")
         hit_at = np.zeros(len(keys), dtype=bool)
         hit_at[hits["_at"].to_numpy()] = True
         payload = [c for c in hits.columns if c not in (*KEY_COLUMNS, "_at")]
@@ -213,7 +232,7 @@ class HashCache:
         for at in np.flatnonzero(~hit_at):
             to_hash.append(files[at])
             if known[at]:
-                self._stats[files[at]] = (sizes[at], mtimes[at])
+                self._stats[files[at]] = (sizes[at], mtimes[at], versions[at])
         return rows, to_hash
 
     # -- writing -------------------------------------------------------------
@@ -243,12 +262,11 @@ class HashCache:
         records = []
         for row in rows:
             stat = self._stats.get(row["path"])
-            error = row.get("error")
-            if stat is None or (error and str(error).startswith(_TRANSIENT_ERRORS)):
+            if stat is None or row.get("error_kind") in TRANSIENT_KINDS:  # the machine's state, not the file's
                 continue
-            record = dict(row)
+            record = {key: value for key, value in row.items() if key != "error_kind"}
             record["path"] = self.key_path(row["path"])
-            record["size"], record["mtime_ns"] = stat
+            record["size"], record["mtime_ns"], record["version"] = stat
             record["settings"] = self.settings
             records.append(record)
         if not records:
@@ -257,10 +275,9 @@ class HashCache:
             self._journal.close()  # another set of columns: start another journal
             self._journal = None
         if self._journal is None:
-            self._journal = _Journal(f"{self.path}.journal-{uuid.uuid4().hex}.arrows")
+            self._journal = Journal(f"{self.path}.journal-{uuid.uuid4().hex}.arrows")
             self._journals_written.append(self._journal.path)
         self._new.append(self._journal.append(records))  # columnar: small next to the rows
-        self.recorded += len(records)
 
     def close(self, *, compact: bool = True) -> None:
         """Finish this scan's journal and, if ``compact``, merge everything into the Parquet file.
@@ -284,7 +301,7 @@ class HashCache:
             return
         if _signature(self.path) == self._signature:
             # the usual case: nobody rewrote the file since this scan read it
-            new = (pa.concat_tables(self._new, promote_options="permissive").to_pandas(types_mapper=_PANDAS_TYPES.get)
+            new = (pa.concat_tables(self._new, promote_options="permissive").to_pandas(types_mapper=PANDAS_TYPES.get)
                    if self._new else None)
             table = _merge([self._table, new])
             journals = self._merged_journals + self._journals_written
@@ -296,7 +313,7 @@ class HashCache:
             return  # nothing new, nothing removed: leave the file alone
         self._write(table)
         for done in journals:
-            if not _try_lock_and_remove(done):
+            if not try_lock_and_remove(done):
                 logger.debug("journal %s is still being written; left for a later scan", done)
         self._table, self._merged_journals, self._signature = table, [], _signature(self.path)
         self._new, self._journals_written = [], []
@@ -309,7 +326,8 @@ class HashCache:
         if not unknown.any():
             return table
         candidates = table.loc[unknown, "path"].unique()
-        gone = {p for p in candidates if not os.path.lexists(os.path.join(self.root, p))}
+        # an object behind a URL is not looked for (a request each): its row stays
+        gone = {p for p in candidates if "://" not in p and not os.path.lexists(os.path.join(self.root, p))}
         if gone:
             logger.info("cache: dropping %d rows of files that no longer exist", len(gone))
             table = table[~table["path"].isin(gone)].reset_index(drop=True)
@@ -317,7 +335,7 @@ class HashCache:
 
     def _write(self, table: pd.DataFrame) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        arrow = _to_arrow(table)
+        arrow = to_arrow(table)
         arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), b"dedupkit": _FORMAT.encode()})
         tmp = f"{self.path}.tmp-{uuid.uuid4().hex}"
         try:
@@ -331,83 +349,6 @@ class HashCache:
         return int((self._table["settings"] == self.settings).sum())
 
 
-class _Journal:
-    """An Arrow IPC stream of row batches, locked while open."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
-        if fcntl is not None:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self._writer: ipc.RecordBatchStreamWriter | None = None
-        self._schema: pa.Schema | None = None
-
-    def fits(self, records: list[dict]) -> bool:
-        """Whether the records can go into this journal (same columns, compatible types)."""
-        if self._schema is None:
-            return True
-        try:
-            _to_arrow(pd.DataFrame.from_records(records), schema=self._schema)
-        except (pa.ArrowException, ValueError, TypeError):
-            return False
-        return set(self._schema.names) == set().union(*records)
-
-    def append(self, records: list[dict]) -> pa.Table:
-        """Write the records as one batch, flushed to the file at once; return them as a table."""
-        frame = pd.DataFrame.from_records(records)
-        batch = _to_arrow(frame, schema=self._schema)
-        if self._writer is None:
-            self._schema = batch.schema
-            self._writer = ipc.new_stream(self._file, self._schema)
-        self._writer.write_table(batch)
-        self._file.flush()
-        return batch
-
-    def close(self) -> None:
-        try:
-            if self._writer is not None:
-                self._writer.close()
-        finally:
-            self._file.close()  # releases the lock
-
-
-def _read_journal(path: str) -> pd.DataFrame | None:
-    """The complete batches of a journal; a torn last batch (killed writer) is ignored."""
-    batches = []
-    try:
-        with open(path, "rb") as handle:
-            reader = ipc.open_stream(handle)
-            while True:
-                try:
-                    batches.append(reader.read_next_batch())
-                except StopIteration:
-                    break
-                except (OSError, pa.ArrowException):
-                    break
-            schema = reader.schema
-    except (OSError, pa.ArrowException):
-        return None  # empty or torn before the first batch
-    if not batches:
-        return None
-    return pa.Table.from_batches(batches, schema=schema).to_pandas(types_mapper=_PANDAS_TYPES.get)
-
-
-def _try_lock_and_remove(path: str) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.remove(path)
-        return True
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
-
-
-_PANDAS_TYPES = {pa.int64(): pd.Int64Dtype()}  # keep integers with gaps as integers
-
-
 def _merge(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """Rows of several sources, the last one winning for each (path, settings)."""
     parts = [p for p in parts if p is not None and len(p)]
@@ -415,6 +356,13 @@ def _merge(parts: list[pd.DataFrame]) -> pd.DataFrame:
         return _empty()
     table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     return table.drop_duplicates(["path", "settings"], keep="last", ignore_index=True)
+
+
+def _with_version(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows cached before objects behind URLs were: local files, version ``""``."""
+    if "version" not in frame.columns:
+        frame = frame.assign(version="")
+    return frame
 
 
 def _file_state(path: str) -> tuple[int, int] | None:
@@ -453,32 +401,4 @@ def _mtime(path: str) -> float:
 
 
 def _empty() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c in _INT_COLUMNS else object) for c in KEY_COLUMNS})
-
-
-def _arrow_type(name: str, values: pd.Series) -> pa.DataType:
-    if name in _INT_COLUMNS:
-        return pa.int64()
-    present = values.dropna()
-    if not len(present):
-        return pa.string()
-    first = present.iloc[0]
-    if isinstance(first, (bool, np.bool_)):
-        return pa.bool_()
-    if isinstance(first, (int, np.integer)):
-        return pa.int64()
-    if isinstance(first, (float, np.floating)):
-        return pa.float64()
-    return pa.string()
-
-
-def _to_arrow(frame: pd.DataFrame, schema: pa.Schema | None = None) -> pa.Table:
-    """A frame as an Arrow table with plain types (nullable ints, strings); ``schema`` if given."""
-    if schema is not None and set(schema.names) == set(frame.columns):
-        fields = list(schema)
-    else:
-        fields = [pa.field(c, _arrow_type(c, frame[c])) for c in frame.columns]
-    arrays = []
-    for field in fields:
-        arrays.append(pa.array(frame[field.name], type=field.type, from_pandas=True))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c in INT_COLUMNS else object) for c in KEY_COLUMNS})

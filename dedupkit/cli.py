@@ -9,19 +9,15 @@ have been read.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from ._keys import is_shard_pattern, is_url
 from .defaults import CANDIDATE_DISTANCE, HASH_ONLY_DISTANCE, METHODS
 
 __all__ = ["main"]
-
-
-class CommandError(Exception):
-    """A mistake in how the command was called: printed as one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,6 +25,16 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _source(value: str) -> Path | str:
+    """A folder, a Parquet table of image bytes, or images kept elsewhere: a URL or tar shards (``a/{0..9}.tar``)."""
+    if is_url(value) or is_shard_pattern(value):
+        return value
+    path = Path(value)
+    if not path.is_dir() and not (path.is_file() and path.suffix.lower() == ".parquet"):
+        raise argparse.ArgumentTypeError(f"{value}: no such folder or .parquet file")
+    return path
 
 
 def _existing_dir(value: str) -> Path:
@@ -55,9 +61,15 @@ def _positive_int(value: str) -> int:
     return number
 
 
+_SOURCE_HELP = ("a folder of images, a URL (s3://bucket/train, gs://, az://, https://) or tar shards "
+                "(a/{0..9}.tar); or a table of image bytes: a .parquet file or a folder of Parquet files "
+                "(see --column, --key)")
+
+
 def _add_hash_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="dhash", choices=METHODS, help="hash method (default: dhash)")
-    parser.add_argument("--hash-size", type=_positive_int, default=8, help="8 for 64-bit hashes (default), 16 for 256-bit")
+    parser.add_argument("--hash-size", type=_positive_int, default=8,
+                        help="8 for 64-bit hashes (default), 16 for 256-bit")
     parser.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
     parser.add_argument("--exact", action="store_true", help="decode JPEGs at full size (bit-identical to imagehash)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -67,6 +79,11 @@ def _add_hash_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trim", action=argparse.BooleanOptionalAction, default=None,
                         help="cut plain borders, padding, letterbox bars, canvas and caption bars before hashing "
                              "(default: --trim, or --no-trim with --exact)")
+    parser.add_argument("--column", default=None,
+                        help="a table's column of image bytes or {bytes, path} structs (default: image); "
+                             "DIR is then a .parquet file or a folder of Parquet files")
+    parser.add_argument("--key", default=None,
+                        help="a table's column that names each row, e.g. id (default: the row number)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Hash every image under DIR (recursively) into a table: CSV or Parquet, by the name of the "
                     "output file. Each row also says how it was hashed (method, hash_size, trim, exact).",
     )
-    hash_cmd.add_argument("dir", type=_existing_dir, metavar="DIR")
+    hash_cmd.add_argument("dir", type=_source, metavar="DIR", help=_SOURCE_HELP)
     hash_cmd.add_argument("-o", "--output", required=True, type=Path,
                           help="table to write: a .csv or .parquet file in an existing folder")
     _add_hash_options(hash_cmd)
@@ -91,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         "find", help="find near-duplicate pairs (within DIR, or between DIR and --against REF_DIR)",
         description="Find near-duplicate pairs within DIR, or (with --against) between DIR and REF_DIR.",
     )
-    find_cmd.add_argument("dir", type=_existing_dir, metavar="DIR")
+    find_cmd.add_argument("dir", type=_source, metavar="DIR", help=_SOURCE_HELP)
     find_cmd.add_argument("-o", "--output", required=True, type=Path,
                           help="pairs to write: a .csv or .parquet file in an existing folder")
     find_cmd.add_argument("--max-distance", type=_positive_int, default=None,
@@ -109,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     find_cmd.add_argument("--hashes", type=Path, default=None,
                           help="also write the hash table to this .csv or .parquet file")
     _add_keep_options(find_cmd)
-    find_cmd.add_argument("--against", type=_existing_dir, default=None, metavar="REF_DIR",
+    find_cmd.add_argument("--against", type=_source, default=None, metavar="REF_DIR",
                           help="report only pairs between DIR and this reference folder")
     find_cmd.add_argument("--dihedral", action="store_true",
                           help="also find mirrored and 90/180/270-degree turned copies (about 8x the search); "
@@ -117,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_hash_options(find_cmd)
 
     _add_report_parser(commands)
+    _add_calibrate_parser(commands)
 
     serve_cmd = commands.add_parser(
         "serve", help="run the duplicate-detection web service",
@@ -160,6 +178,41 @@ def _add_keep_options(command: argparse.ArgumentParser) -> None:
                               "are never proposed again, and each file's keep/remove decision stands")
 
 
+def _precision(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(f"expected a precision above 0 and at most 1, got {value}")
+    return number
+
+
+def _add_calibrate_parser(commands) -> None:
+    calibrate_cmd = commands.add_parser(
+        "calibrate", help="measure each hash method on edited copies of your own photos",
+        description="Pick distinct photos from DIR, write a benchmark of edited copies of them to "
+                    "OUTPUT_DIR/calibration/ (DIR is only read), hash it with each method with and without "
+                    "trimming, and recommend the one with the most recall at --min-precision, or verification "
+                    "when none reaches it. The result goes to OUTPUT_DIR/calibration.json (notebook 4 does the "
+                    "same, with figures).",
+    )
+    calibrate_cmd.add_argument("dir", type=_existing_dir, metavar="DIR")
+    calibrate_cmd.add_argument("-o", "--output-dir", type=Path, default=Path("out"),
+                               help="folder for the benchmark and calibration.json (default: out; created, in a "
+                                    "folder that exists)")
+    calibrate_cmd.add_argument("--methods", nargs="+", choices=METHODS, default=["dhash", "phash"],
+                               help="hash methods to compare, each with and without trimming (default: dhash phash)")
+    calibrate_cmd.add_argument("--max-photos", type=_positive_int, default=8,
+                               help="photos picked at random; each gives 39 edited copies (default: 8; 0: all)")
+    calibrate_cmd.add_argument("--min-precision", type=_precision, default=0.995,
+                               help="pairwise precision a hash threshold must reach (default: 0.995)")
+    calibrate_cmd.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
+    calibrate_cmd.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
+    calibrate_cmd.add_argument("--cache", nargs="?", const=True, default=None, metavar="PATH",
+                               help="keep DIR's hashes in a Parquet cache (default PATH: DIR/.dedupkit-cache.parquet)")
+
+
 def _add_report_parser(commands) -> None:
     report_cmd = commands.add_parser(
         "report", help="write one HTML page of the duplicates in DIR, to look at or to share",
@@ -167,7 +220,7 @@ def _add_report_parser(commands) -> None:
                     "duplicates in DIR: found now (like `find`), or read from the CSV files `find` wrote "
                     "(--groups, with --pairs and --hashes; their paths are relative to DIR).",
     )
-    report_cmd.add_argument("dir", type=_existing_dir, metavar="DIR")
+    report_cmd.add_argument("dir", type=_source, metavar="DIR", help=_SOURCE_HELP)
     report_cmd.add_argument("-o", "--output", type=Path, default=Path("report.html"),
                             help="HTML file to write (default: report.html)")
     report_cmd.add_argument("--groups", type=Path, default=None, help="read the groups from this CSV (from `find`)")
@@ -235,24 +288,15 @@ def _add_apply_commands(commands) -> None:
     restore_cmd.add_argument("manifest", type=Path, metavar="MANIFEST")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 success, 2 usage or input error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        from . import _commands  # noqa: PLC0415 - the library is loaded only once the arguments parse
+    from . import _commands  # noqa: PLC0415 - the library is loaded only once the arguments parse
 
+    try:
         _commands.COMMANDS[args.command](args, sys.stdout)
-    except CommandError as exc:
+    except _commands.CommandError as exc:
         print(f"dedupkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

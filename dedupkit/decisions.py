@@ -32,7 +32,7 @@ from .plan import file_sha256
 
 __all__ = ["DECISIONS", "DECISION_COLUMNS", "DecisionLog", "apply_decisions", "decided_groups", "distinct_pairs",
            "drop_apart",
-           "identities", "kept_apart", "read_decisions"]
+           "identities", "kept_apart", "left_in_group", "read_decisions"]
 
 #: What a decision says: ``keep`` or ``remove`` a file of its group; ``distinct``: the file is not a duplicate
 #: of ``other``; ``same``: it is after all (undoes ``distinct``).
@@ -93,7 +93,7 @@ class DecisionLog:
         """Write several decisions (dicts with ``group``, ``path``, ``decision``, ``other``) with one sync."""
         lines = io.StringIO()
         writer = csv.writer(lines)
-        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
         for row in rows:
             decision = row.get("decision")
             if decision not in DECISIONS:
@@ -169,6 +169,40 @@ def distinct_pairs(decisions: pd.DataFrame) -> set[frozenset[str]]:
     return {key for key, distinct in pairs.items() if distinct and len(key) == 2}
 
 
+def left_in_group(members: Sequence[str], apart: set[frozenset[str]]) -> np.ndarray:
+    """Which members of a group stay in it, given the pairs marked "not a duplicate".
+
+    Parameters
+    ----------
+    members
+        The group's files (as :func:`identities` names them) in the group's
+        order: the kept file first, then the keep rules' order.
+    apart
+        The pairs marked "not a duplicate" (:func:`distinct_pairs`).
+
+    Returns
+    -------
+    numpy.ndarray
+        A bool per member. A member marked "not a duplicate" of every other
+        member still in the group is split off (copies before the kept file:
+        splitting a copy off a group of two leaves the kept file); of the
+        files left, the first is the group's centre (re-centred when the
+        kept file was split off: its copies are still copies of each other),
+        and a file marked "not a duplicate" of that centre leaves too.
+    """
+    left = list(range(len(members)))
+    for k in reversed(range(len(members))):  # a copy leaves its group before the file kept
+        others = [o for o in left if o != k]
+        if others and all(frozenset((members[k], members[o])) in apart for o in others):
+            left.remove(k)
+    if left:
+        centre = members[left[0]]
+        left = [left[0]] + [o for o in left[1:] if frozenset((centre, members[o])) not in apart]
+    mask = np.zeros(len(members), dtype=bool)
+    mask[left] = True
+    return mask
+
+
 def apply_decisions(groups: pd.DataFrame, decisions: pd.DataFrame | str | os.PathLike, *,
                     root: str | os.PathLike | None = None) -> pd.DataFrame:
     """Put review decisions on a group table.
@@ -185,13 +219,17 @@ def apply_decisions(groups: pd.DataFrame, decisions: pd.DataFrame | str | os.Pat
     Returns
     -------
     pandas.DataFrame
-        The group table with ``keep`` set by each file's latest ``keep`` or
-        ``remove``; the files marked "not a duplicate" of their group's
-        centre (its first row) left out (and a group left with one file
-        with them); ``size`` recounted; and two more columns: ``decision``
-        (the file's latest keep/remove, or missing) and ``decided`` (every
-        file of the group has one). A file is matched to its decisions by
-        path while its size and mtime are unchanged, else by its bytes.
+        The group table with the files split off their group left out
+        (:func:`left_in_group`; a group left with one file goes too); a
+        group whose kept file was split off centred on the next file in its
+        order (the keep rules' order, as :func:`dedupkit.find_groups` gives
+        it: ``keep=True``, ``link_distance`` 0, and ``keep_reason`` saying
+        so); ``keep`` then set by each file's latest ``keep`` or ``remove``;
+        ``size`` recounted; and two more columns: ``decision`` (the file's
+        latest keep/remove, or missing) and ``decided`` (every file of the
+        group has one). A file is matched to its decisions by path while
+        its size and mtime are unchanged, else by its bytes. The distances
+        are those of the scan.
     """
     if not isinstance(decisions, pd.DataFrame):
         decisions = read_decisions(decisions)
@@ -211,12 +249,25 @@ def apply_decisions(groups: pd.DataFrame, decisions: pd.DataFrame | str | os.Pat
 
     apart = distinct_pairs(decisions)
     if apart:
-        centre = ids.groupby(table["group"]).transform("first")
-        split = np.array([frozenset((i, c)) in apart for i, c in zip(ids, centre)], dtype=bool)
-        table, ids = table[~split], ids[~split]
+        left = np.zeros(len(table), dtype=bool)
+        first = np.zeros(len(table), dtype=bool)  # the file each group now centres on
+        for rows in table.groupby("group", sort=False).indices.values():
+            stay = rows[left_in_group([ids.iloc[r] for r in rows], apart)]
+            if len(stay) > 1:
+                left[stay] = True
+                first[stay[0]] = stay[0] != rows[0]
+        recentred = pd.Series(first, index=table.index) & ~table["keep"].astype(bool)
+        moved = table["group"].isin(table.loc[recentred, "group"])
+        table["keep"] = table["keep"].astype(bool) | recentred
+        if "link_distance" in table.columns:
+            table.loc[recentred, "link_distance"] = 0
+        if "keep_reason" in table.columns:
+            reason = table["keep_reason"].astype("string")
+            reason = reason.mask(moved & ~table["keep"], "ranked after the file now kept (the file kept was "
+                                                         "split off)")
+            table["keep_reason"] = reason.mask(recentred, "the file kept was split off: the next by the keep rules")
+        table, ids = table[left], ids[left]
         table["size"] = table.groupby("group")["path"].transform("size").astype(np.int64)
-        keep = table["size"] > 1
-        table, ids = table[keep], ids[keep]
 
     was = table["keep"].astype(bool)
     decided = table["decision"].notna()

@@ -2,75 +2,41 @@
 
 A perceptual hash changes completely when a picture is mirrored or turned by
 90°. With ``dihedral=True``, :func:`dedupkit.hash_images` also hashes the 8
-orientations of each image (the dihedral group: turns by 0/90/180/270° and
-their mirror images) into a ``hash_dihedral`` column. Each orientation of a
-query is then searched against the upright hashes of the others, and the best
-orientation is reported: ``orientation`` is what turns ``path_a`` into
-``path_b``.
+orientations of each image (:func:`dedupkit.hashing.dihedral_hex`; the
+orientations and their names are :mod:`dedupkit.orientations`) into a
+``hash_dihedral`` column. Each orientation of a query is then searched against
+the upright hashes of the others, and the best orientation is reported:
+``orientation`` is what turns ``path_a`` into ``path_b``.
 
-Orientations are named as PIL's transposes: ``"rotate_90"`` turns
-**counter-clockwise** by 90°, ``"mirror"`` swaps left and right, ``"flip"``
-swaps top and bottom, ``"transpose"`` mirrors along the main diagonal and
-``"transverse"`` along the other one.
+The search goes through :func:`dedupkit.find_pairs`' own machinery: identical
+rows are collapsed first (:mod:`dedupkit.codejoin`), faiss is queried in batches, the compiled
+multi-index join takes large sets, and ``max_pairs`` bounds the table.
 """
 
 from __future__ import annotations
 
-import faiss
 import numpy as np
 import pandas as pd
-from PIL import Image
 
-from .hashing import hash_bits, hex_to_codes
+from .codejoin import (
+    ValuePairs,
+    check_max_distance,
+    check_search_method,
+    choose_method,
+    flat_index,
+    range_search,
+    unique_rows,
+)
+from .hashing import hex_to_codes
 from .index import HashIndex
-from .search import _hash_column, check_max_distance, faiss_radius
-from .tables import check_same_settings
+from .orientations import INVERSE, ORIENTATIONS
+from .search import DEFAULT_MAX_PAIRS, pair_frame, path_ranks, row_pairs
+from .tables import check_same_settings, hash_codes
 
-__all__ = ["ORIENTATIONS", "dihedral_hex", "find_pairs_dihedral", "search_dihedral"]
+__all__ = ["ORIENTATIONS", "find_pairs_dihedral", "search_dihedral"]
 
-_TRANSPOSES: dict[str, Image.Transpose | None] = {
-    "identity": None,
-    "mirror": Image.Transpose.FLIP_LEFT_RIGHT,
-    "flip": Image.Transpose.FLIP_TOP_BOTTOM,
-    "rotate_180": Image.Transpose.ROTATE_180,
-    "rotate_90": Image.Transpose.ROTATE_90,
-    "rotate_270": Image.Transpose.ROTATE_270,
-    "transpose": Image.Transpose.TRANSPOSE,
-    "transverse": Image.Transpose.TRANSVERSE,
-}
-
-#: The 8 orientations, in the order of the hashes in a ``hash_dihedral`` value.
-ORIENTATIONS: tuple[str, ...] = tuple(_TRANSPOSES)
-
-_INVERSE = np.array([ORIENTATIONS.index({"rotate_90": "rotate_270", "rotate_270": "rotate_90"}.get(o, o))
-                     for o in ORIENTATIONS])
-
-
-def dihedral_hex(image: Image.Image, *, method: str = "dhash", hash_size: int = 8) -> str:
-    """The hashes of the 8 orientations of an image, as one hex string.
-
-    Parameters
-    ----------
-    image
-        A decoded image.
-    method, hash_size
-        As for :func:`dedupkit.hash_bits`.
-
-    Returns
-    -------
-    str
-        The 8 hex hashes of :data:`ORIENTATIONS`, in that order, joined: the
-        first is the image's own hash.
-
-    Examples
-    --------
-    >>> from PIL import Image
-    >>> len(dihedral_hex(Image.effect_noise((40, 30), 50)))
-    128
-    """
-    bits = [hash_bits(image if how is None else image.transpose(how), method=method, hash_size=hash_size)
-            for how in _TRANSPOSES.values()]
-    return np.packbits(np.concatenate(bits)).tobytes().hex()
+_INVERSE = np.asarray(INVERSE, dtype=np.int64)
+_NAMES = np.asarray(ORIENTATIONS, dtype=object)
 
 
 def _dihedral_codes(hashes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,7 +45,7 @@ def _dihedral_codes(hashes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
         raise ValueError("the hash table has no 'hash_dihedral' column; "
                          "make it with hash_images(..., dihedral=True)")
     usable = hashes[hashes["hash_dihedral"].notna()]
-    paths, codes = _hash_column(usable)
+    paths, codes = hash_codes(usable)
     if len(paths) != len(usable):
         raise ValueError("every row with a 'hash_dihedral' needs its 'hash' too")
     n_bytes = codes.shape[1] if len(codes) else 8
@@ -100,7 +66,13 @@ def _best_orientation(query: np.ndarray, orientation: np.ndarray, match: np.ndar
     return order[first]
 
 
-def find_pairs_dihedral(hashes: pd.DataFrame, *, max_distance: int = 10) -> pd.DataFrame:
+def find_pairs_dihedral(
+    hashes: pd.DataFrame,
+    *,
+    max_distance: int = 10,
+    method: str = "auto",
+    max_pairs: int | None = DEFAULT_MAX_PAIRS,
+) -> pd.DataFrame:
     """Like :func:`dedupkit.find_pairs`, also finding mirrored and turned copies.
 
     Every orientation of every image is searched against the upright hashes
@@ -116,6 +88,14 @@ def find_pairs_dihedral(hashes: pd.DataFrame, *, max_distance: int = 10) -> pd.D
         ``hash_images(..., dihedral=True)``.
     max_distance
         Largest Hamming distance that counts as a duplicate, inclusive.
+    method
+        ``"auto"`` (default), ``"faiss"`` or ``"mih"``, as for
+        :func:`dedupkit.find_pairs`.
+    max_pairs
+        As for :func:`dedupkit.find_pairs`: past this many rows a
+        :class:`dedupkit.TooManyPairsWarning` is given and the condensed table
+        (the same groups) is returned; files whose 8 hashes are all identical
+        count as one value there.
 
     Returns
     -------
@@ -127,8 +107,8 @@ def find_pairs_dihedral(hashes: pd.DataFrame, *, max_distance: int = 10) -> pd.D
     Raises
     ------
     ValueError
-        The table has no ``hash_dihedral`` column, or ``max_distance`` is out
-        of range.
+        The table has no ``hash_dihedral`` column, ``max_distance`` is out
+        of range, or ``method`` or ``max_pairs`` is not one dedupkit knows.
 
     Examples
     --------
@@ -138,32 +118,61 @@ def find_pairs_dihedral(hashes: pd.DataFrame, *, max_distance: int = 10) -> pd.D
     0  photos/a.jpg  photos/a_mirrored.jpg   2      mirror
     """
     paths, codes, turned = _dihedral_codes(hashes)
-    n, n_bytes = codes.shape[0], turned.shape[2]
-    max_distance = check_max_distance(max_distance, n_bytes * 8)
-    if n == 0:
-        return pd.DataFrame({"path_a": pd.array([], "string"), "path_b": pd.array([], "string"),
-                             "distance": np.zeros(0, np.int64), "orientation": pd.array([], "string")})
-    index = faiss.IndexBinaryFlat(n_bytes * 8)
-    index.add(codes)
-    lims, dist, labels = index.range_search(turned.reshape(n * 8, n_bytes), faiss_radius(max_distance))
-    row = np.repeat(np.arange(n * 8), np.diff(lims).astype(np.int64))
-    query, orientation = row // 8, row % 8
-    match, dist = labels.astype(np.int64), dist.astype(np.int64)
+    max_distance = check_max_distance(max_distance, turned.shape[2] * 8)
+    method = check_search_method(method)
+    found, orientation = _dihedral_value_pairs(turned, paths, max_distance, method)
+    ranks = path_ranks(paths)
+    i, j, dist, source = row_pairs(found, ranks, max_distance=max_distance, max_pairs=max_pairs)
+    k = np.zeros(len(source), np.int64)  # two rows of one value: identity
+    k[source >= 0] = orientation[source[source >= 0]]
+    return pair_frame(paths, ranks, i, j, dist, swapped={"orientation": (_NAMES[k], _NAMES[_INVERSE[k]])})
+
+
+def _dihedral_value_pairs(
+    turned: np.ndarray, paths: np.ndarray, max_distance: int, method: str
+) -> tuple[ValuePairs, np.ndarray]:
+    """Pairs of distinct ``hash_dihedral`` values within ``max_distance`` at their best orientation.
+
+    Returns the pairs (``first`` turned by ``orientation`` is near ``second``)
+    and the orientation of each, as positions in :data:`ORIENTATIONS`.
+    """
+    n, _, n_bytes = turned.shape
+    values, inverse, counts = unique_rows(turned.reshape(n, 8 * n_bytes))
+    m = len(values)
+    turned_values = values.reshape(m, 8, n_bytes)
+    upright = np.ascontiguousarray(turned_values[:, 0])
+    if method == "auto":
+        method = choose_method(8 * m, n_bytes * 8, max_distance, n_compared=8.0 * m * m)
+    if m < 2:
+        query = match = dist = orientation = np.zeros(0, np.int64)
+    elif method == "faiss":
+        row, match, dist = range_search(flat_index(upright), turned_values.reshape(8 * m, n_bytes), max_distance)
+        query, orientation = row // 8, row % 8
+    else:  # one multi-index join over the upright codes and the 7 turned ones; keep upright-to-other pairs
+        from .multiindex import pack_words, self_join  # noqa: PLC0415 - numba only for large sets
+
+        others = turned_values[:, 1:].reshape(7 * m, n_bytes)
+        a, b, dist = self_join(pack_words(np.concatenate([upright, others])), max_distance, n_bits=n_bytes * 8)
+        a, b = np.minimum(a, b), np.maximum(a, b)
+        keep = a < m
+        a, b, dist = a[keep], b[keep], dist[keep]
+        turned_side = b >= m
+        query = np.where(turned_side, (b - m) // 7, b)
+        orientation = np.where(turned_side, (b - m) % 7 + 1, 0)
+        match = a
+    # "match looks like query turned by k": for the pair (query, match) that is k, for (match, query) its
+    # inverse. Each pair of values once, first before second by their first path, at its best orientation.
     other = query != match
-    query, orientation, match, dist = query[other], orientation[other], match[other], dist[other]
-    # "match looks like query turned by k": for the pair (query, match) that is k, for (match, query)
-    # its inverse. Pair tables list each pair once, with path_a < path_b, at its best orientation.
-    swap = paths[query] > paths[match]
-    a, b = np.where(swap, match, query), np.where(swap, query, match)
+    query, match, dist, orientation = query[other], match[other], dist[other], orientation[other]
+    first_rank = np.full(m, len(paths), np.int64)
+    np.minimum.at(first_rank, inverse, path_ranks(paths))
+    swap = first_rank[query] > first_rank[match]
+    first, second = np.where(swap, match, query), np.where(swap, query, match)
     orientation = np.where(swap, _INVERSE[orientation], orientation)
-    keep = _best_orientation(a, orientation, b, dist)
-    pairs = pd.DataFrame({
-        "path_a": pd.array(paths[a[keep]], dtype="string"),
-        "path_b": pd.array(paths[b[keep]], dtype="string"),
-        "distance": dist[keep],
-        "orientation": pd.array(np.asarray(ORIENTATIONS, dtype=object)[orientation[keep]], dtype="string"),
-    })
-    return pairs.sort_values(["distance", "path_a", "path_b"], ignore_index=True)
+    keep = _best_orientation(first, orientation, second, dist)
+    found = ValuePairs(upright, inverse, counts, first[keep].astype(np.int64), second[keep].astype(np.int64),
+                       dist[keep].astype(np.int64))
+    return found, orientation[keep].astype(np.int64)
 
 
 def search_dihedral(

@@ -50,7 +50,10 @@ def find_duplicates(
     hashes
         A hash table from :func:`dedupkit.hash_images` (with ``dihedral=True``
         for ``dihedral``). Its paths must still point at the files when
-        ``verify`` is on.
+        ``verify`` is on. Hashes of a Parquet table fetch the candidates'
+        images from it (:mod:`dedupkit.bytes_table`; with ``crops``, every
+        image's bytes are held at once); hashes of a table in memory need
+        ``with dedupkit.table_images(table, ...)`` around the call.
     max_distance
         Largest hash distance (inclusive) of a candidate pair. Default:
         :data:`CANDIDATE_DISTANCE` with verification, :data:`HASH_ONLY_DISTANCE`
@@ -109,17 +112,21 @@ def find_duplicates(
     if not verify:
         return candidates
     features = None
-    if crops:
-        from .candidates import crop_candidates  # noqa: PLC0415 - needs OpenCV and faiss
+    readable = hashes.loc[hashes["error"].isna(), "path"].astype(str).tolist()
+    opened = readable if crops else pd.unique(candidates[["path_a", "path_b"]].astype(str).to_numpy().ravel())
+    from .bytes_table import rows_of  # noqa: PLC0415 - a table's keys open from its bytes
 
-        readable = hashes.loc[hashes["error"].isna(), "path"].astype(str).tolist()
-        found = crop_candidates(readable, workers=workers, progress=progress)
-        if isinstance(found, tuple):  # (pairs, features)
-            found, features = found
-        candidates = _union(candidates, found[["path_a", "path_b"]])
-    from .verify import verify_pairs  # noqa: PLC0415 - needs OpenCV
+    with rows_of(hashes, opened):  # a no-op for files
+        if crops:
+            from .candidates import crop_candidates  # noqa: PLC0415 - needs OpenCV and faiss
 
-    checked = verify_pairs(candidates, features=features, workers=workers, progress=progress)
+            found = crop_candidates(readable, workers=workers, progress=progress)
+            if isinstance(found, tuple):  # (pairs, features)
+                found, features = found
+            candidates = _union(candidates, found[["path_a", "path_b"]])
+        from .verify import verify_pairs  # noqa: PLC0415 - needs OpenCV
+
+        checked = verify_pairs(candidates, features=features, workers=workers, progress=progress)
     if not keep_rejected:
         checked = checked[checked["verified"]]
     return checked.sort_values(["path_a", "path_b"], ignore_index=True)

@@ -19,20 +19,20 @@ import logging
 import os
 import shutil
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
+from PIL import Image
 
-from .loading import ImageLoadError, load_image
+from ._checks import check_int
+from ._edit_families import FAMILIES, Edited
+from .loading import ImageLoadError, load_image, open_image
 from .scan import list_images
 
 __all__ = [
-    "CATEGORIES",
     "DEFAULT_EDITS",
     "Edit",
     "Edited",
@@ -42,224 +42,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_ORIENTATION = 0x0112  # the EXIF orientation tag
-
-
-class Edited(NamedTuple):
-    """An edited picture and how to write it."""
-
-    image: Image.Image
-    ext: str = "jpg"  # file ending, without the dot
-    save_options: dict = {}  # noqa: RUF012 - never mutated
-
-
-# --- the edit families: (image, rng, **params) -> Image or Edited ----------------------
-
-
-def _resize(im: Image.Image, rng: np.random.Generator, *, scale: float) -> Image.Image:
-    size = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
-    return im.resize(size, Image.Resampling.LANCZOS)
-
-
-def _thumbnail(im: Image.Image, rng: np.random.Generator, *, max_side: int) -> Image.Image:
-    out = im.copy()
-    out.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    return out
-
-
-def _recompress(im: Image.Image, rng: np.random.Generator, *, fmt: str, quality: int | None = None) -> Edited:
-    options = {} if quality is None else {"quality": quality}
-    return Edited(im, fmt, options)
-
-
-def _brightness(im: Image.Image, rng: np.random.Generator, *, factor: float) -> Image.Image:
-    return ImageEnhance.Brightness(im).enhance(factor)
-
-
-def _contrast(im: Image.Image, rng: np.random.Generator, *, factor: float) -> Image.Image:
-    return ImageEnhance.Contrast(im).enhance(factor)
-
-
-def _gamma(im: Image.Image, rng: np.random.Generator, *, gamma: float) -> Image.Image:
-    table = [round(255 * (v / 255) ** gamma) for v in range(256)]
-    return im.point(table * len(im.getbands()))
-
-
-def _grey(im: Image.Image, rng: np.random.Generator) -> Image.Image:
-    return ImageOps.grayscale(im)
-
-
-def _blur(im: Image.Image, rng: np.random.Generator, *, radius: float) -> Image.Image:
-    return im.filter(ImageFilter.GaussianBlur(radius))
-
-
-def _noise(im: Image.Image, rng: np.random.Generator, *, sigma: float) -> Image.Image:
-    pixels = np.asarray(im, dtype=np.float32)
-    noisy = pixels + rng.normal(0.0, sigma, size=pixels.shape)
-    return Image.fromarray(np.clip(noisy.round(), 0, 255).astype(np.uint8), mode=im.mode)
-
-
-def _sharpen(im: Image.Image, rng: np.random.Generator, *, radius: float, percent: int) -> Image.Image:
-    return im.filter(ImageFilter.UnsharpMask(radius=radius, percent=percent, threshold=0))
-
-
-def _stretch(im: Image.Image, rng: np.random.Generator, *, aspect: float) -> Image.Image:
-    return im.resize((max(1, round(im.width * aspect)), im.height), Image.Resampling.LANCZOS)
-
-
-def _rotate(im: Image.Image, rng: np.random.Generator, *, degrees: float) -> Image.Image:
-    """Turn by a few degrees and crop the largest upright rectangle of the same shape (a "straighten")."""
-    turned = im.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=False)
-    theta = np.radians(abs(degrees))
-    ratio = max(im.width / im.height, im.height / im.width)
-    scale = 1.0 / (np.cos(theta) + ratio * np.sin(theta))
-    w, h = int(im.width * scale), int(im.height * scale)
-    left, top = (im.width - w) // 2, (im.height - h) // 2
-    return turned.crop((left, top, left + w, top + h))
-
-
-_TRANSPOSES = {
-    "mirror": Image.Transpose.FLIP_LEFT_RIGHT,
-    "flip": Image.Transpose.FLIP_TOP_BOTTOM,
-    "rotate_90": Image.Transpose.ROTATE_90,  # counter-clockwise, as PIL's
-    "rotate_180": Image.Transpose.ROTATE_180,
-    "rotate_270": Image.Transpose.ROTATE_270,
-    "transpose": Image.Transpose.TRANSPOSE,
-    "transverse": Image.Transpose.TRANSVERSE,
-}
-
-
-def _transpose(im: Image.Image, rng: np.random.Generator, *, how: str) -> Image.Image:
-    return im.transpose(_TRANSPOSES[how])
-
-
-# The stored pixels for each EXIF orientation: the inverse of what a viewer applies.
-_EXIF_STORE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_90,  # a viewer turns it 90° clockwise back
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_270,
-}
-
-
-def _exif_orientation(im: Image.Image, rng: np.random.Generator, *, tag: int) -> Edited:
-    """Pixels stored turned, with the EXIF orientation tag that makes a viewer show them upright."""
-    exif = Image.Exif()
-    exif[_ORIENTATION] = tag
-    return Edited(im.transpose(_EXIF_STORE[tag]), "jpg", {"quality": 92, "exif": exif})
-
-
-def _crop(im: Image.Image, rng: np.random.Generator, *, fraction: float) -> Image.Image:
-    """Cut ``fraction`` of the width and of the height, split at random between the two sides."""
-    w, h = max(1, round(im.width * (1 - fraction))), max(1, round(im.height * (1 - fraction)))
-    left = int(rng.integers(0, im.width - w + 1))
-    top = int(rng.integers(0, im.height - h + 1))
-    return im.crop((left, top, left + w, top + h))
-
-
-def _border(im: Image.Image, rng: np.random.Generator, *, width: float, colour: tuple[int, int, int]) -> Image.Image:
-    """A frame ``width`` times the longer side, all round."""
-    return ImageOps.expand(im, border=max(1, round(width * max(im.size))), fill=_fill(im, colour))
-
-
-def _pad(im: Image.Image, rng: np.random.Generator, *, aspect: float, colour: tuple[int, int, int]) -> Image.Image:
-    """Letterbox or pillarbox onto a canvas of width/height ``aspect``, centred."""
-    if im.width / im.height > aspect:
-        size = (im.width, round(im.width / aspect))
-    else:
-        size = (round(im.height * aspect), im.height)
-    canvas = Image.new(im.mode, size, _fill(im, colour))
-    canvas.paste(im, ((size[0] - im.width) // 2, (size[1] - im.height) // 2))
-    return canvas
-
-
-_CAPTIONS = ("Summer holidays 2019", "Look at this!", "Photo of the day", "Our trip, day 3", "Best view ever")
-
-
-def _caption(im: Image.Image, rng: np.random.Generator, *, height: float, colour: tuple[int, int, int]) -> Image.Image:
-    """A plain bar ``height`` times the picture's height under it, with a line of text."""
-    bar = max(8, round(im.height * height))
-    canvas = Image.new(im.mode, (im.width, im.height + bar), _fill(im, colour))
-    canvas.paste(im, (0, 0))
-    text_colour = tuple(255 - c for c in colour)
-    draw = ImageDraw.Draw(canvas)
-    font = _font(round(bar * 0.45))
-    text = _CAPTIONS[int(rng.integers(len(_CAPTIONS)))]
-    draw.text((round(bar * 0.4), im.height + bar // 2), text, fill=_fill(im, text_colour), font=font, anchor="lm")
-    return canvas
-
-
-def _watermark(im: Image.Image, rng: np.random.Generator, *, size: float, opacity: float) -> Image.Image:
-    """Half-transparent white text, ``size`` times the picture's height, somewhere in its lower half."""
-    base = im.convert("RGBA")
-    layer = Image.new("RGBA", base.size, (255, 255, 255, 0))
-    draw = ImageDraw.Draw(layer)
-    font = _font(max(6, round(im.height * size)))
-    text = "© dedupkit photo"
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    x = int(rng.integers(0, max(1, im.width - (right - left))))
-    y = int(rng.integers(im.height // 2, max(im.height // 2 + 1, im.height - (bottom - top))))
-    draw.text((x, y), text, fill=(255, 255, 255, round(255 * opacity)), font=font)
-    out = Image.alpha_composite(base, layer).convert("RGB")
-    return out.convert(im.mode) if im.mode == "L" else out
-
-
-def _screenshot(
-    im: Image.Image, rng: np.random.Generator, *, scale: float, colour: tuple[int, int, int], bar: bool
-) -> Edited:
-    """The picture shrunk by ``scale``, somewhere on a plain screen the original's size, saved as PNG.
-
-    With ``bar``, a darker title bar (5% of the height) runs across the top.
-    """
-    picture = _resize(im, rng, scale=scale)
-    title = round(im.height * 0.05) if bar else 0
-    canvas = Image.new(im.mode, (im.width, im.height + title), _fill(im, colour))
-    if bar:
-        ImageDraw.Draw(canvas).rectangle((0, 0, im.width, title - 1), fill=_fill(im, tuple(c // 4 for c in colour)))
-    left = int(rng.integers(0, im.width - picture.width + 1))
-    top = title + int(rng.integers(0, im.height - picture.height + 1))
-    canvas.paste(picture, (left, top))
-    return Edited(canvas, "png", {})
-
-
-def _fill(im: Image.Image, colour: tuple[int, int, int]) -> int | tuple[int, int, int]:
-    return round(0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]) if im.mode == "L" else colour
-
-
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError, ImportError):  # Pillow without FreeType: a fixed small font
-        return ImageFont.load_default()
-
-
-_FAMILIES: dict[str, Callable[..., Image.Image | Edited]] = {
-    "resize": _resize,
-    "thumbnail": _thumbnail,
-    "recompress": _recompress,
-    "brightness": _brightness,
-    "contrast": _contrast,
-    "gamma": _gamma,
-    "grey": _grey,
-    "blur": _blur,
-    "noise": _noise,
-    "sharpen": _sharpen,
-    "stretch": _stretch,
-    "small_rotation": _rotate,
-    "dihedral": _transpose,
-    "exif_orientation": _exif_orientation,
-    "crop": _crop,
-    "border": _border,
-    "padding": _pad,
-    "caption": _caption,
-    "watermark": _watermark,
-    "screenshot": _screenshot,
-}
-
 
 @dataclass(frozen=True)
 class Edit:
@@ -286,8 +68,8 @@ class Edit:
     params: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.family not in _FAMILIES:
-            raise ValueError(f"unknown edit family {self.family!r}; must be one of: {', '.join(_FAMILIES)}")
+        if self.family not in FAMILIES:
+            raise ValueError(f"unknown edit family {self.family!r}; must be one of: {', '.join(FAMILIES)}")
         if not self.name or "__" in self.name or os.sep in self.name:
             raise ValueError(f"edit name {self.name!r} must be non-empty, without '__' or a path separator")
 
@@ -337,10 +119,6 @@ DEFAULT_EDITS: tuple[Edit, ...] = (
     Edit("crop_30pct", "crop", "hard", {"fraction": 0.30}),
 )
 
-#: The reporting categories of :class:`Edit`, easiest first.
-CATEGORIES: tuple[str, ...] = ("mild", "frame", "dihedral", "hard")
-
-
 def edit_table(edits: Iterable[Edit] = DEFAULT_EDITS) -> pd.DataFrame:
     """The edits as a table: ``edit``, ``family``, ``category``, ``params``; one row each.
 
@@ -382,7 +160,7 @@ def apply_edit(image: Image.Image, edit: Edit, *, seed: int = 0, key: str = "") 
     """
     if not isinstance(edit, Edit):
         raise TypeError(f"edit must be an Edit, got {type(edit).__name__}")
-    result = _FAMILIES[edit.family](image, _rng(seed, key, edit.name), **edit.params)
+    result = FAMILIES[edit.family](image, _rng(seed, key, edit.name), **edit.params)
     return result if isinstance(result, Edited) else Edited(result, "jpg", {"quality": 92})
 
 
@@ -447,21 +225,11 @@ def make_benchmark(
         raise ValueError(f"edit names must be unique, got {names}")
     files, _ = list_images(source)
     if max_photos is not None:
-        if isinstance(max_photos, bool) or not isinstance(max_photos, int) or max_photos < 1:
-            raise ValueError(f"max_photos must be a positive whole number or None, got {max_photos!r}")
+        max_photos = check_int(max_photos, "max_photos", low=1, none=True)
         if len(files) > max_photos:
             picked = np.random.default_rng(seed).choice(len(files), size=max_photos, replace=False)
             files = [files[i] for i in sorted(picked)]
-    photos: list[tuple[str, Image.Image, str]] = []
-    used: set[str] = set()
-    for path in files:
-        try:
-            image = load_image(path)
-        except ImageLoadError as exc:
-            logger.warning("skipping %s: %s", path, exc.reason)
-            continue
-        group = _unique(Path(path).stem.replace("__", "_"), used)
-        photos.append((group, image, path))
+    photos = [path for path in files if _opens(path)]  # headers only: one photo is decoded at a time below
     if not photos:
         raise ValueError(f"no readable photos in {source!r}")
     n_distractors = round(distractors * len(photos)) if isinstance(distractors, float) else distractors
@@ -472,7 +240,15 @@ def make_benchmark(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str, str]] = []
-    for number, (group, image, path) in enumerate(photos):
+    used: set[str] = set()
+    for number, path in enumerate(photos):
+        try:
+            image = load_image(path)
+        except ImageLoadError as exc:  # the header read, the pixels do not
+            logger.warning("skipping %s: %s", path, exc.reason)
+            continue
+        group = _unique(Path(path).stem.replace("__", "_"), used)
+        logger.debug("benchmark photo %d of %d: %s", number + 1, len(photos), path)
         if max_side is not None and max(image.size) > max_side:
             image = image.copy()
             image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
@@ -489,9 +265,21 @@ def make_benchmark(
             name = f"{group}__{edit.name}.{edited.ext}"
             _write(edited, out / name)
             rows.append((name, group, edit.name))
+    if not rows:
+        raise ValueError(f"no readable photos in {source!r}")
     truth = pd.DataFrame(rows, columns=["file", "group", "edit"])
     truth.to_csv(out / "truth.csv", index=False)
     return truth
+
+
+def _opens(path: str) -> bool:
+    """Whether an image file opens (its header; not decoded), with a warning naming it if not."""
+    try:
+        open_image(path).close()
+    except ImageLoadError as exc:
+        logger.warning("skipping %s: %s", path, exc.reason)
+        return False
+    return True
 
 
 def _unique(name: str, used: set[str]) -> str:
@@ -505,7 +293,8 @@ def _unique(name: str, used: set[str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m dedupkit.edits PHOTOS OUT``: write a benchmark folder."""
-    parser = argparse.ArgumentParser(prog="python -m dedupkit.edits", description=make_benchmark.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m dedupkit.edits",
+                                     description=make_benchmark.__doc__.splitlines()[0])
     parser.add_argument("photos", help="folder of photos")
     parser.add_argument("out", help="folder to write the benchmark into")
     parser.add_argument("--seed", type=int, default=0)

@@ -1,4 +1,6 @@
-"""How good is a threshold: counts at a threshold, and precision/recall against a ground truth.
+"""How good is a threshold against a ground truth: precision, recall, and which edits are found.
+
+(Looking at a threshold without a truth: :mod:`dedupkit.thresholds`.)
 
 Ground truth is a table ``file,group`` (extra columns, e.g. ``edit``, are kept):
 files in the same ``group`` are copies of one picture. ``file`` is relative to
@@ -22,26 +24,18 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
-from .groups import find_groups
+from ._checks import check_int, check_real
 from .hashing import hamming
-from .search import _hash_column
-from .tables import relative_path
+from .tables import hash_codes, relative_path
 
 __all__ = [
-    "CURVE_COLUMNS",
     "pair_truth",
-    "pairs_near_threshold",
     "precision_recall",
-    "random_distances",
     "read_truth",
     "recall_by_edit",
     "recommend_threshold",
-    "threshold_summary",
+    "true_pairs",
 ]
-
-#: The columns of a precision/recall curve, in order.
-CURVE_COLUMNS = ("threshold", "tp", "fp", "fn", "precision", "recall", "f1")
-
 
 def read_truth(source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
     """Read a ground-truth table: which files are copies of the same picture.
@@ -182,7 +176,7 @@ def true_pairs(hashes: pd.DataFrame, truth: pd.DataFrame, *, root: str | os.Path
       path_a path_b  distance  duplicate
     0  a.jpg  c.jpg         8       True
     """
-    paths, codes = _hash_column(hashes)
+    paths, codes = hash_codes(hashes)
     group = _group_of(pd.Series(paths), read_truth(truth), root).to_numpy()
     rows = []
     for members in pd.Series(np.arange(len(paths))).groupby(group, dropna=True).indices.values():
@@ -258,7 +252,7 @@ def precision_recall(
         raise ValueError("the pair table needs a 'distance' column")
     truth = read_truth(truth)
     if hashes is not None:
-        hashed, _ = _hash_column(hashes)
+        hashed, _ = hash_codes(hashes)
         present = {_key(p, root) for p in hashed}
         truth = truth[truth["file"].isin(present)]
         if truth.empty:
@@ -272,8 +266,7 @@ def precision_recall(
     duplicate = labelled["duplicate"].to_numpy(bool, na_value=False)[known]
     if max_threshold is None:
         max_threshold = int(labelled["distance"].max()) if len(labelled) else 0
-    if isinstance(max_threshold, bool) or not isinstance(max_threshold, (int, np.integer)) or max_threshold < 0:
-        raise ValueError(f"max_threshold must be a whole number >= 0, got {max_threshold!r}")
+    max_threshold = check_int(max_threshold, "max_threshold", low=0, unit="bits")
 
     bins = np.arange(int(max_threshold) + 2)  # bin t holds distance t; beyond max is dropped
     tp = np.cumsum(np.histogram(distance[duplicate], bins)[0]).astype(np.int64)
@@ -339,9 +332,7 @@ def recommend_threshold(curve: pd.DataFrame, *, min_precision: float | None = No
         if np.isnan(score).all():
             raise ValueError("the curve has no F1 value (no positives and no pairs?)")
     else:
-        if isinstance(min_precision, bool) or not isinstance(min_precision, (int, float)) \
-                or not 0 < min_precision <= 1:
-            raise ValueError(f"min_precision must be a number in (0, 1], got {min_precision!r}")
+        min_precision = check_real(min_precision, "min_precision", low=0, high=1, low_open=True)
         precision = curve["precision"].to_numpy(float)
         meets = precision >= min_precision - 1e-12
         if not meets.any():
@@ -404,8 +395,7 @@ def recall_by_edit(
     >>> recall_by_edit(pairs, truth, 10)["recall"].to_dict()
     {'grey': 1.0, 'crop': 0.0}
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 0:
-        raise ValueError(f"threshold must be a whole number of bits >= 0, got {threshold!r}")
+    threshold = check_int(threshold, "threshold", low=0, unit="bits")
     truth = read_truth(truth)
     if "edit" not in truth.columns:
         raise ValueError(f"the truth needs an 'edit' column (columns are {list(truth.columns)}); "
@@ -420,96 +410,3 @@ def recall_by_edit(
     table["found"] = table["found"].astype(np.int64)
     table["recall"] = table["found"] / table["copies"]
     return table
-
-
-def random_distances(hashes: pd.DataFrame, *, n: int = 2000, seed: int = 0) -> np.ndarray:
-    """Hamming distances of random pairs of distinct files, for contrast with the found pairs.
-
-    Parameters
-    ----------
-    hashes
-        A hash table; rows without a hash are left out.
-    n
-        Number of pairs. When the table has at most ``n`` pairs in all,
-        every pair is returned (exact).
-    seed
-        Seed of the random draw, so a notebook shows the same picture twice.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``int64`` distances, one per pair.
-    """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n must be a whole number >= 0, got {n!r}")
-    _, codes = _hash_column(hashes)
-    m = len(codes)
-    if m < 2:
-        return np.zeros(0, np.int64)
-    if m * (m - 1) // 2 <= n:
-        i, j = np.triu_indices(m, k=1)
-    else:
-        rng = np.random.default_rng(seed)
-        i = rng.integers(0, m, n)
-        j = (i + rng.integers(1, m, n)) % m  # never i itself
-    return hamming(codes[i], codes[j])
-
-
-def threshold_summary(pairs: pd.DataFrame, threshold: int) -> dict[str, int]:
-    """What a threshold does: how many pairs, groups and files it marks.
-
-    Parameters
-    ----------
-    pairs
-        A pair table with ``distance`` (found with at least this threshold).
-    threshold
-        Largest distance that counts as a duplicate (inclusive).
-
-    Returns
-    -------
-    dict
-        ``threshold``, ``pairs`` (pairs within it), ``groups`` (duplicate
-        groups), ``files`` (files in a group) and ``to_remove`` (files in a
-        group other than the one kept: ``files - groups``).
-
-    Examples
-    --------
-    >>> pairs = pd.DataFrame({"path_a": ["a", "b", "x"], "path_b": ["b", "c", "y"], "distance": [1, 2, 9]})
-    >>> threshold_summary(pairs, 2)  # a keeps b; c is b's copy, not a's (groups never chain)
-    {'threshold': 2, 'pairs': 2, 'groups': 1, 'files': 2, 'to_remove': 1}
-    """
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)) or threshold < 0:
-        raise ValueError(f"threshold must be a whole number of bits >= 0, got {threshold!r}")
-    within = pairs[pairs["distance"] <= threshold]
-    groups = find_groups(within)
-    n_groups = int(groups["group"].nunique())
-    return {"threshold": int(threshold), "pairs": len(within), "groups": n_groups,
-            "files": len(groups), "to_remove": len(groups) - n_groups}
-
-
-def pairs_near_threshold(pairs: pd.DataFrame, threshold: int, *, n: int = 4) -> pd.DataFrame:
-    """The pairs just inside and just outside a threshold: where duplicates stop.
-
-    Parameters
-    ----------
-    pairs
-        A pair table with ``distance``, found up to beyond ``threshold``.
-    threshold
-        The threshold (inclusive).
-    n
-        Pairs on each side.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Up to ``n`` pairs with the largest distances ``<= threshold`` and up
-        to ``n`` with the smallest distances ``> threshold``, sorted by
-        distance, with a boolean ``inside`` column.
-    """
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    ordered = pairs.sort_values(["distance", "path_a", "path_b"], kind="stable")
-    inside = ordered[ordered["distance"] <= threshold].tail(n)
-    outside = ordered[ordered["distance"] > threshold].head(n)
-    near = pd.concat([inside.assign(inside=True), outside.assign(inside=False)])
-    return near.reset_index(drop=True)

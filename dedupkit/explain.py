@@ -24,7 +24,9 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.patches import ConnectionPatch, Polygon, Rectangle
 from matplotlib.patheffects import Normal, Stroke
 
-from .plotting import DIFFERENT, THRESHOLD, _figure, _names
+from ._checks import check_int
+from ._figures import DIFFERENT, THRESHOLD, figure_or_new
+from ._galleries import short_names
 from .thumbnails import placeholder, thumbnail
 from .verify import MIN_INLIERS, Match, relation, verify_features
 
@@ -56,6 +58,7 @@ def _verify(path_a: str, path_b: str) -> tuple[Match, tuple[int, int] | None, tu
 def _upright_size(path: str) -> tuple[int, int] | None:
     """The full picture's (width, height) as displayed, without decoding it; ``None`` if it cannot be opened."""
     from .loading import ImageLoadError, open_image  # noqa: PLC0415
+    from .orientations import turned_a_quarter  # noqa: PLC0415
 
     try:
         image = open_image(path)
@@ -63,7 +66,7 @@ def _upright_size(path: str) -> tuple[int, int] | None:
         return None
     try:
         width, height = image.size
-        if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF orientation: turned a quarter
+        if turned_a_quarter(image):
             width, height = height, width
         return width, height
     except Exception:  # noqa: BLE001 - a figure must draw whatever one file does
@@ -185,8 +188,7 @@ def plot_match(
     path_a, path_b = os.fspath(path_a), os.fspath(path_b)
     if match is not None and not isinstance(match, Match):
         raise TypeError(f"match must be a dedupkit.verify.Match (from verify_features), got {type(match).__name__}")
-    if max_lines is not None and (isinstance(max_lines, bool) or not isinstance(max_lines, int) or max_lines < 0):
-        raise ValueError(f"max_lines must be a whole number >= 0 or None, got {max_lines!r}")
+    max_lines = check_int(max_lines, "max_lines", low=0, none=True)
     if match is None:
         match, size_a, size_b = _verify(path_a, path_b)
     else:
@@ -194,9 +196,9 @@ def plot_match(
     shape_a, shape_b = size_a or (size, size), size_b or (size, size)
     ratios = [shape_a[0] / shape_a[1], shape_b[0] / shape_b[1]]  # both drawn at the same height
     high = min(5.0, 10.4 / max(sum(ratios), 0.5))  # the pictures' height, inches: 10.4 wide at most
-    fig = _figure(fig, (max(7.0, high * sum(ratios) + 0.6), high + 1.5))
+    fig = figure_or_new(fig, (max(7.0, high * sum(ratios) + 0.6), high + 1.5))
     ax_a, ax_b = fig.subplots(1, 2, width_ratios=ratios)
-    names = _names([path_a, path_b])
+    names = short_names([path_a, path_b])
     for ax, path, known, letter in ((ax_a, path_a, size_a, "A"), (ax_b, path_b, size_b, "B")):
         shown = _show(ax, path, known, size)
         dims = f" ({shown[0]}\u00d7{shown[1]})" if known else " (cannot be read)"
@@ -292,10 +294,9 @@ def plot_match_gallery(
     missing = {"path_a", "path_b"} - set(pairs.columns)
     if missing:
         raise ValueError(f"the pair table needs 'path_a' and 'path_b' columns; missing {sorted(missing)}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n must be a whole number >= 0, got {n!r}")
+    n = check_int(n, "n", low=0)
     shown = pairs.head(int(n))
-    fig = _figure(fig, (11.0, 3.9 * max(len(shown), 1) + (0.5 if title else 0.0)))
+    fig = figure_or_new(fig, (11.0, 3.9 * max(len(shown), 1) + (0.5 if title else 0.0)))
     if title:
         fig.suptitle(title, fontsize="x-large", fontweight="bold")
     if shown.empty:

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ._checks import check_int
+from ._keys import is_url
 from .cache import DEFAULT_CACHE_NAME
 from .groups import GROUP_COLUMNS
 from .plan import with_file_facts
@@ -60,7 +62,7 @@ def save_hashes(hashes: pd.DataFrame, output_dir: str | os.PathLike, *, image_di
     output_dir
         The output folder (made if missing).
     image_dir
-        The folder that was hashed; stored (absolute) so :func:`hashes_for`
+        The folder (or URL) that was hashed; stored (absolute) so :func:`hashes_for`
         can tell which folder the table belongs to.
 
     Returns
@@ -70,7 +72,8 @@ def save_hashes(hashes: pd.DataFrame, output_dir: str | os.PathLike, *, image_di
     """
     hash_settings(hashes)  # a table that does not say how it was made is not handed on
     table = hashes.copy()
-    table.attrs = {**hashes.attrs, "image_dir": os.path.abspath(image_dir)}
+    where = os.fspath(image_dir) if is_url(image_dir) else os.path.abspath(image_dir)
+    table.attrs = {**hashes.attrs, "image_dir": where}
     return write_table(table, _output(output_dir) / HASHES_FILE)
 
 
@@ -95,7 +98,11 @@ def hashes_for(
     Parameters
     ----------
     image_dir
-        The image folder.
+        The image folder, or a URL (:func:`dedupkit.hash_images`: objects are
+        then known to the cache by URL, size and ETag); or a local Parquet
+        file or folder of Parquet files of image bytes (column ``image``, rows
+        keyed by number: :mod:`dedupkit.bytes_table`), hashed again only when
+        one of its files has changed (size or modification time).
     output_dir
         The output folder (made if missing).
     method, hash_size, trim, exact
@@ -114,7 +121,7 @@ def hashes_for(
         came from the cache.
     """
     folder = _output(output_dir)
-    image_dir = os.path.abspath(image_dir)
+    image_dir = os.fspath(image_dir) if is_url(image_dir) else os.path.abspath(image_dir)
     settings = {"method": method, "hash_size": hash_size, "trim": trim, "exact": exact}
     saved = folder / HASHES_FILE
     if all(value is None for value in settings.values()) and saved.is_file():
@@ -124,7 +131,22 @@ def hashes_for(
             settings = stated
             logger.info("hashing %s as %s says: %s", image_dir, saved, stated)
     given = {name: value for name, value in settings.items() if value is not None}
-    hashes = hash_images(image_dir, **given, progress=progress, cache=folder / DEFAULT_CACHE_NAME)
+    from .bytes_table import is_table_source, table_stamp  # noqa: PLC0415
+
+    if is_table_source(image_dir):  # a Parquet table: hashed again only when one of its files has changed
+        stamp = None if is_url(image_dir) else table_stamp(image_dir)  # a table behind a URL: hashed each time
+        if stamp is not None and saved.is_file():
+            previous = read_hashes(saved)
+            made = hash_settings(previous, required=False) or {}
+            if (previous.attrs.get("image_dir") == image_dir and previous.attrs.get("table_stamp") == stamp
+                    and all(made.get(name) == value for name, value in given.items())):
+                previous.attrs.update(hashed=0, cached=len(previous))
+                return previous
+        hashes = hash_images(image_dir, **given, progress=progress)
+        if stamp is not None:
+            hashes.attrs["table_stamp"] = stamp
+    else:
+        hashes = hash_images(image_dir, **given, progress=progress, cache=folder / DEFAULT_CACHE_NAME)
     save_hashes(hashes, folder, image_dir=image_dir)
     return hashes
 
@@ -147,8 +169,7 @@ def save_threshold(output_dir: str | os.PathLike, threshold: int, **details) -> 
     pathlib.Path
         The file written.
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
-        raise ValueError(f"threshold must be a whole number of bits >= 0, got {threshold!r}")
+    threshold = check_int(threshold, "threshold", low=0, unit="bits")
     path = _output(output_dir) / THRESHOLD_FILE
     details = {key: None if isinstance(value, float) and math.isnan(value) else value  # JSON has no NaN
                for key, value in details.items()}

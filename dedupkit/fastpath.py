@@ -177,7 +177,7 @@ def prepare(image: Image.Image, method: str, hash_size: int, *, scale: float = 1
 
 
 def fast_hash_hex(image: Image.Image, method: str, hash_size: int, *, scale: float = 1.0,
-                  square_only: bool = False, box: tuple[float, float, float, float] | None = None) -> str:
+                  box: tuple[float, float, float, float] | None = None) -> str:
     """The fast path's hash of a decoded image, as imagehash's hex string.
 
     For ``dhash``, ``dhash_vertical``, ``ahash`` and ``phash`` the bits come
@@ -200,8 +200,6 @@ def fast_hash_hex(image: Image.Image, method: str, hash_size: int, *, scale: flo
         The hash.
     scale
         Full-resolution size / ``image`` size (for whash's working square).
-    square_only
-        See :func:`prepare`.
     box
         ``(left, top, right, bottom)``, possibly fractional: hash only this
         part, a partly covered edge pixel weighted by how much of it is inside
@@ -219,11 +217,12 @@ def fast_hash_hex(image: Image.Image, method: str, hash_size: int, *, scale: flo
         return _hex(_DIRECT[method](_shrink_float(grey, size, box), int(hash_size)))
     if box != full:
         image = image.crop(tuple(int(round(v)) for v in box))
-    return hash_hex(prepare(image, method, hash_size, scale=scale, square_only=square_only),
-                    method=method, hash_size=hash_size)
+    return hash_hex(prepare(image, method, hash_size, scale=scale), method=method, hash_size=hash_size)
 
 
-def _shrinkable(image: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float] | None = None) -> bool:
+def _shrinkable(
+    image: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float] | None = None
+) -> bool:
     width, height = (image.width, image.height) if box is None else (box[2] - box[0], box[3] - box[1])
     return image.width * image.height <= _MATRIX_MAX_PIXELS and width >= size[0] and height >= size[1]
 

@@ -9,6 +9,7 @@ are more than twice the threshold apart).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from functools import cache
@@ -228,7 +229,10 @@ def _facts_for(paths: np.ndarray, hashes: pd.DataFrame | None, facts: pd.DataFra
         table = facts.assign(path=facts["path"].astype(str)).drop_duplicates("path").set_index("path")
         table = table.reindex(list(paths))
     elif read_files:
-        table = file_facts(list(paths), progress=progress).set_index("path")
+        from .bytes_table import rows_of  # noqa: PLC0415 - a table's keys open from its bytes
+
+        with rows_of(hashes, paths, required=False) if hashes is not None else contextlib.nullcontext():
+            table = file_facts(list(paths), progress=progress).set_index("path")
     else:
         table = pd.DataFrame(index=pd.Index(list(paths), name="path"), columns=list(FACT_COLUMNS[1:]))
     table = table.reset_index()

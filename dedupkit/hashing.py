@@ -14,12 +14,15 @@ import imagehash
 import numpy as np
 from PIL import Image
 
+from ._checks import check_int
 from .defaults import METHODS
+from .orientations import TRANSPOSES
 
 __all__ = [
     "METHODS",
     "check_method",
     "codes_to_hex",
+    "dihedral_hex",
     "hamming",
     "hash_bits",
     "hash_hex",
@@ -54,9 +57,8 @@ def check_method(method: str, hash_size: int) -> None:
         raise TypeError(f"method must be a string, got {type(method).__name__}")
     if method not in _FUNCTIONS:
         raise ValueError(f"Hash method {method!r} is not supported. Must be one of: {', '.join(METHODS)}")
-    if isinstance(hash_size, bool) or not isinstance(hash_size, (int, np.integer)):
-        raise TypeError(f"hash_size must be an integer, got {type(hash_size).__name__}")
-    if hash_size < 4 or (hash_size * hash_size) % 8:
+    check_int(hash_size, "hash_size", low=4)
+    if (hash_size * hash_size) % 8:
         raise ValueError(
             f"hash_size must be at least 4 and give a whole number of bytes "
             f"(8 -> 64 bits, 16 -> 256 bits), got {hash_size}"
@@ -97,6 +99,33 @@ def hash_bits(image: Image.Image, *, method: str = "dhash", hash_size: int = 8) 
 def hash_hex(image: Image.Image, *, method: str = "dhash", hash_size: int = 8) -> str:
     """Like :func:`hash_bits`, as imagehash's hex string (``str(imagehash.dhash(image))``)."""
     return np.packbits(hash_bits(image, method=method, hash_size=hash_size)).tobytes().hex()
+
+
+def dihedral_hex(image: Image.Image, *, method: str = "dhash", hash_size: int = 8) -> str:
+    """The hashes of the 8 orientations of an image, as one hex string.
+
+    Parameters
+    ----------
+    image
+        A decoded image.
+    method, hash_size
+        As for :func:`hash_bits`.
+
+    Returns
+    -------
+    str
+        The 8 hex hashes of :data:`dedupkit.orientations.ORIENTATIONS`, in
+        that order, joined: the first is the image's own hash.
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> len(dihedral_hex(Image.effect_noise((40, 30), 50)))
+    128
+    """
+    bits = [hash_bits(image if how is None else image.transpose(how), method=method, hash_size=hash_size)
+            for how in TRANSPOSES.values()]
+    return np.packbits(np.concatenate(bits)).tobytes().hex()
 
 
 def hex_to_codes(hashes: Iterable[str]) -> np.ndarray:

@@ -13,9 +13,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ._checks import check_int
+from .codejoin import check_max_distance, range_search
 from .hashing import hex_to_codes
-from .search import _hash_column, check_max_distance, faiss_radius
-from .tables import SETTINGS_COLUMNS, checked_settings, check_same_settings, describe, hash_settings, resolve_trim
+from .tables import (
+    SETTINGS_COLUMNS,
+    check_same_settings,
+    checked_settings,
+    describe,
+    hash_codes,
+    hash_settings,
+    resolve_trim,
+)
 
 __all__ = ["HashIndex"]
 
@@ -137,7 +146,7 @@ class HashIndex:
             The table says it was made otherwise than this index's hashes.
         """
         check_same_settings(self.settings, hashes, what="this index")
-        paths, codes = _hash_column(hashes)
+        paths, codes = hash_codes(hashes)
         self.add_codes(paths, codes)
 
     def add_codes(self, keys: Sequence[str], codes: np.ndarray) -> None:
@@ -197,7 +206,7 @@ class HashIndex:
         """
         if isinstance(hashes, pd.DataFrame):
             check_same_settings(self.settings, hashes, what="this index")
-            queries, codes = _hash_column(hashes)
+            queries, codes = hash_codes(hashes)
         else:
             queries = np.asarray(list(hashes), dtype=object)
             codes = hex_to_codes(queries) if len(queries) else np.zeros((0, self.n_bits // 8), np.uint8)
@@ -232,8 +241,7 @@ class HashIndex:
             raise ValueError("give max_distance, k, or both")
         if max_distance is not None:
             max_distance = check_max_distance(max_distance, self.n_bits)
-        if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+        k = check_int(k, "k", low=1, none=True)
         empty = np.zeros(0, np.int64)
         if not (len(self) and len(codes)):
             return empty, self._keys[empty], empty
@@ -245,8 +253,7 @@ class HashIndex:
                 keep &= distances.ravel() <= max_distance
             q_idx, match, dist = rows[keep], labels.ravel()[keep], distances.ravel()[keep]
         else:
-            lims, dist, match = self._index.range_search(codes, faiss_radius(max_distance))
-            q_idx = np.repeat(np.arange(len(codes)), np.diff(lims).astype(np.int64))
+            q_idx, match, dist = range_search(self._index, codes, max_distance)
         return q_idx.astype(np.int64), self._keys[match.astype(np.int64)], dist.astype(np.int64)
 
     def search_images(
@@ -265,7 +272,7 @@ class HashIndex:
         that cannot be hashed are left out of the result; hash them with
         :func:`dedupkit.hash_images` first to see why.
         """
-        from .scan import hash_images
+        from .scan import hash_images  # noqa: PLC0415 - the decoders only for an index that hashes images
 
         fixed = sorted(set(hash_options) & set(SETTINGS_COLUMNS))
         if fixed:

@@ -27,7 +27,8 @@ The default order, and why:
 ``quality``
     Between two JPEGs, the clearly higher estimated quality (from the
     quantisation tables, more than 5 points apart); between other lossy
-    files, clearly more bytes per picture pixel (1.5 times). A re-save at a
+    files, clearly more bytes per picture pixel (1.5 times; not for an
+    animation, whose bytes hold every frame). A re-save at a
     slightly higher quality is not better than its source, so small
     differences count as equal.
 ``still``
@@ -62,6 +63,7 @@ import pandas as pd
 from PIL import Image
 
 from .loading import _ORIENTATION, ImageLoadError, normalize_mode, open_image
+from .opener import image_file
 
 __all__ = ["FACT_COLUMNS", "KEEP_RULES", "file_facts", "keep_order"]
 
@@ -133,9 +135,14 @@ def file_facts(paths: Iterable[str | os.PathLike], *, progress: bool | None = No
 def _facts_of(path: str) -> dict:
     row: dict = {"path": path}
     try:
-        stat = os.stat(path)
-        row.update(bytes=stat.st_size, mtime=stat.st_mtime)
-        image = open_image(path)
+        target = image_file(path)  # the file, or the bytes of a URL, a shard member or a table row (no mtime)
+        if isinstance(target, str):
+            stat = os.stat(target)
+            row.update(bytes=stat.st_size, mtime=stat.st_mtime)
+            image = open_image(target)
+        else:
+            row.update(bytes=len(target))
+            image = open_image(path, data=target)
     except (OSError, ImageLoadError) as exc:
         return {**row, "error": str(exc)}
     try:
@@ -143,7 +150,7 @@ def _facts_of(path: str) -> dict:
         row.update(format=fmt, animated=bool(getattr(image, "is_animated", False)), camera=_has_camera(image))
         if fmt in ("JPEG", "MPO"):
             row["quality"] = _jpeg_quality(image)
-        lossless = fmt in _LOSSLESS_FORMATS or (fmt == "WEBP" and _webp_lossless(path))
+        lossless = fmt in _LOSSLESS_FORMATS or (fmt == "WEBP" and _webp_lossless(target))
         full = image.size[::-1] if image.getexif().get(_ORIENTATION, 1) in (5, 6, 7, 8) else image.size  # as shown
         if fmt in ("JPEG", "MPO"):
             image.draft("RGB", (_WORK_SIDE, _WORK_SIDE))
@@ -182,10 +189,13 @@ def _jpeg_quality(image: Image.Image) -> float:
     return float(np.clip(quality, 1, 100))
 
 
-def _webp_lossless(path: str) -> bool:
-    """A WebP file whose first chunk is VP8L (lossless), or VP8X followed by one."""
-    with open(path, "rb") as f:
-        head = f.read(4096)
+def _webp_lossless(target: str | bytes) -> bool:
+    """A WebP file (or its bytes) whose first chunk is VP8L (lossless), or VP8X followed by one."""
+    if not isinstance(target, str):
+        head = bytes(target[:4096])
+    else:
+        with open(target, "rb") as f:
+            head = f.read(4096)
     return b"VP8L" in head[12:] and b"VP8 " not in head[12:]
 
 
@@ -297,6 +307,8 @@ class _Judge:
         self.records = facts.to_dict("records")
         self.relations = relations or {}
         self._same_pixels: dict[tuple[int, int], bool] = {}
+        self._resaves: dict[int, bool] = {}
+        self._component: np.ndarray | None = None
         table = self._rules()
         if isinstance(rules, str) or not all(isinstance(r, str) and r in table for r in rules):
             bad = [rules] if isinstance(rules, str) else [r for r in rules if not (isinstance(r, str) and r in table)]
@@ -313,6 +325,7 @@ class _Judge:
 
     def rank(self, component: np.ndarray) -> np.ndarray:
         rank = np.zeros(len(self.records), np.int64)
+        self._component = np.asarray(component)
         order = np.argsort(component, kind="stable")  # one pass over the components, not one scan per component
         starts = np.flatnonzero(np.r_[True, component[order][1:] != component[order][:-1]])
         for members in np.split(order, starts[1:]):
@@ -367,7 +380,26 @@ class _Judge:
                   for f in (a, b))
         if {la, lb} == {1, 2} and self._identical(i, j):  # the lossless one holds the other's decoded pixels
             return (0, 1) if la == 2 else (1, 0)
-        return la, lb
+        # ... or those of another lossy member: it is that file's copy against every member, so that the order
+        # stays transitive (else: PNG > a tie of the JPEG > the JPEG > PNG, and the input order picks)
+        return tuple(0 if c == 2 and self._resave(k) else c for c, k in ((la, i), (lb, j)))
+
+    def _resave(self, i: int) -> bool:
+        """Whether lossless file ``i`` holds the decoded pixels of a lossy file ranked with it."""
+        if i not in self._resaves:
+            found = False
+            if self._component is not None:
+                me = self.records[i]
+                for k in np.flatnonzero(self._component == self._component[i]).tolist():
+                    other = self.records[k]
+                    if (k != i and other.get("lossless") is not None and not pd.isna(other.get("lossless"))
+                            and not other["lossless"]
+                            and (other.get("width"), other.get("height")) == (me.get("width"), me.get("height"))
+                            and self._identical(i, k)):
+                        found = True
+                        break
+            self._resaves[i] = found
+        return self._resaves[i]
 
     def _identical(self, i: int, j: int) -> bool:
         key = (min(i, j), max(i, j))
@@ -379,6 +411,8 @@ class _Judge:
         if self._lossiness(i, j) != (1, 1):
             return 0
         a, b = self.records[i], self.records[j]
+        if any(not pd.isna(f.get("animated")) and bool(f.get("animated")) for f in (a, b)):
+            return 0  # an animation's bytes hold every frame: per pixel they say nothing (the still rule decides)
         if a["format"] in ("JPEG", "MPO") and b["format"] in ("JPEG", "MPO"):
             qa, qb = a["quality"], b["quality"]
             if pd.isna(qa) or pd.isna(qb) or abs(qa - qb) <= _QUALITY_EQUAL:

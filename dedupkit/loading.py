@@ -9,6 +9,7 @@ scan.
 from __future__ import annotations
 
 import functools
+import io
 import os
 import re
 import warnings
@@ -18,15 +19,26 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .load_errors import LOAD_ERROR_KINDS, TRANSIENT_KINDS, ImageLoadError
+from .orientations import EXIF_ORIENTATION as _ORIENTATION  # noqa: F401 - keep.py still imports it from here
+from .orientations import turned_a_quarter
 
-__all__ = ["DEFAULT_MAX_PIXELS", "Decoded", "decode_image", "IMAGE_EXTENSIONS", "ImageLoadError", "load_image", "open_image"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_EXTENSIONS",
+    "LOAD_ERROR_KINDS",
+    "TRANSIENT_KINDS",
+    "Decoded",
+    "ImageLoadError",
+    "decode_image",
+    "load_image",
+    "open_image",
+]
 
 #: The largest image (in pixels) opened by default. Pillow itself refuses
 #: anything above twice its ``MAX_IMAGE_PIXELS`` (178,956,970), so this is the
 #: highest limit that works without touching Pillow's global setting.
 DEFAULT_MAX_PIXELS = 2 * 89_478_485
-
-_ORIENTATION = 0x0112
 
 #: File name endings scanned by default (lower case, with the dot).
 IMAGE_EXTENSIONS = frozenset(
@@ -45,24 +57,22 @@ def _register_heif() -> None:
     pillow_heif.register_heif_opener()
 
 
-class ImageLoadError(Exception):
-    """An image file that cannot be read; ``str(error)`` is a sentence for a person."""
-
-    def __init__(self, path: str | os.PathLike, reason: str):
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
-
-
-def open_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+def open_image(
+    path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS, data: bytes | None = None
+) -> Image.Image:
     """Open an image lazily (header only) after checking the file and its size.
 
     Parameters
     ----------
     path
-        The image file.
+        The image file, or the key of an image elsewhere: a URL
+        (``s3://bucket/a.jpg``), a tar shard member (``shards/0.tar/a.jpg``)
+        or a table row being read from, read whole into memory
+        (:func:`dedupkit.opener.image_file`).
     max_pixels
         Refuse images with more pixels than this (a decompression-bomb guard).
+    data
+        The image's bytes, already read; ``path`` then only names it.
 
     Returns
     -------
@@ -75,33 +85,51 @@ def open_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
         The file is missing, unreadable, empty, not an image, or too large.
     """
     _register_heif()
+    if data is None:
+        from .opener import image_file  # noqa: PLC0415 - fsspec and tables only when a key is not a local file
+
+        target = image_file(path)  # the file, or the bytes of a URL, a shard member or a table row
+        if isinstance(target, str):
+            path = target
+        else:
+            data = target
+    if data is not None:
+        if not len(data):
+            raise ImageLoadError(path, "empty file (0 bytes)", kind="empty")
+        return _open_checked(path, io.BytesIO(data), max_pixels)
     path = Path(path)
     try:
         size = path.stat().st_size
     except FileNotFoundError:
         if path.is_symlink():  # the link itself is there: not a passing state of the machine
-            raise ImageLoadError(path, f"broken symbolic link: its target {os.readlink(path)} is not found") from None
-        raise ImageLoadError(path, "file not found") from None
+            raise ImageLoadError(path, f"broken symbolic link: its target {os.readlink(path)} is not found",
+                                 kind="broken_link") from None
+        raise ImageLoadError(path, "file not found", kind="missing") from None
     except PermissionError:
-        raise ImageLoadError(path, "permission denied: the file cannot be read") from None
+        raise ImageLoadError(path, "permission denied: the file cannot be read", kind="permission") from None
     except OSError as exc:
-        raise ImageLoadError(path, f"cannot read the file ({exc.strerror or exc})") from None
+        raise ImageLoadError(path, f"cannot read the file ({exc.strerror or exc})", kind="unreadable") from None
     if path.is_dir():
-        raise ImageLoadError(path, "is a folder, not an image file")
+        raise ImageLoadError(path, "is a folder, not an image file", kind="folder")
     if size == 0:
-        raise ImageLoadError(path, "empty file (0 bytes)")
+        raise ImageLoadError(path, "empty file (0 bytes)", kind="empty")
+    return _open_checked(path, path, max_pixels)
+
+
+def _open_checked(path: str | os.PathLike, source, max_pixels: int) -> Image.Image:
+    """``Image.open(source)`` (a path or a file object), refusing what is not an image or too large."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(source)
     except PermissionError:
-        raise ImageLoadError(path, "permission denied: the file cannot be read") from None
+        raise ImageLoadError(path, "permission denied: the file cannot be read", kind="permission") from None
     except UnidentifiedImageError:
-        raise ImageLoadError(path, "not an image, or in a format Pillow cannot read") from None
+        raise ImageLoadError(path, "not an image, or in a format Pillow cannot read", kind="not_an_image") from None
     except Image.DecompressionBombError as exc:
-        raise ImageLoadError(path, _bomb_reason(exc, max_pixels)) from None
+        raise ImageLoadError(path, _bomb_reason(exc, max_pixels), kind="too_large") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageLoadError(path, f"corrupt image header ({exc})") from None
+        raise ImageLoadError(path, f"corrupt image header ({exc})", kind="corrupt") from None
     pixels = image.width * image.height
     if pixels > max_pixels:
         image.close()
@@ -109,6 +137,7 @@ def open_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
             path,
             f"image has {pixels:,} pixels ({image.width}x{image.height}), over the limit of "
             f"{max_pixels:,}; raise max_pixels if you trust this file",
+            kind="too_large",
         )
     return image
 
@@ -180,13 +209,14 @@ def decode_image(
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     draft_size: int | None = None,
+    data: bytes | None = None,
 ) -> Decoded:
-    """Like :func:`load_image`, also returning the full size and the file format."""
-    image = open_image(path, max_pixels=max_pixels)
+    """Like :func:`load_image`, also returning the full size and the file format (``data``: see :func:`open_image`)."""
+    image = open_image(path, max_pixels=max_pixels, data=data)
     fmt = image.format
     width, height = image.size
     try:
-        if image.getexif().get(_ORIENTATION, 1) in (5, 6, 7, 8):
+        if turned_a_quarter(image):
             width, height = height, width
         if draft_size is not None and fmt in ("JPEG", "MPO"):
             image.draft("L", (draft_size, draft_size))
@@ -195,13 +225,14 @@ def decode_image(
         return Decoded(normalize_mode(upright), width, height, fmt)
     except OSError as exc:
         message = str(exc)
-        if "truncated" in message or "broken data stream" in message:
-            raise ImageLoadError(path, f"truncated or corrupt image data ({message})") from None
-        raise ImageLoadError(path, f"cannot decode the image ({message})") from None
+        if "truncated" in message or "broken data stream" in message:  # Pillow's words: no exception class says it
+            kind = "truncated" if "truncated" in message else "corrupt"
+            raise ImageLoadError(path, f"truncated or corrupt image data ({message})", kind=kind) from None
+        raise ImageLoadError(path, f"cannot decode the image ({message})", kind="corrupt") from None
     except Image.DecompressionBombError as exc:  # pragma: no cover - caught at open
-        raise ImageLoadError(path, f"image too large to decode safely ({exc})") from None
+        raise ImageLoadError(path, f"image too large to decode safely ({exc})", kind="too_large") from None
     except (SyntaxError, ValueError, IndexError, EOFError, TypeError, MemoryError) as exc:
-        raise ImageLoadError(path, f"corrupt image ({type(exc).__name__}: {exc})") from None
+        raise ImageLoadError(path, f"corrupt image ({type(exc).__name__}: {exc})", kind="corrupt") from None
     finally:
         image.close()
 

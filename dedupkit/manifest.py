@@ -1,10 +1,11 @@
 """The manifest of an apply run: a JSON-lines file, appended to and fsynced line by line.
 
 Its first line describes the run (``dedupkit_manifest``, the format number,
-``created``, ``action``, ``root``). Then one line per file of the plan, with
-the file's ``path``, ``action``, ``kept`` file, ``dest``, ``bytes``,
-``mtime_ns`` and ``sha256`` and its ``state``: ``planned`` (or ``skipped``
-with a ``reason``). Later lines change one file's state: ``started`` (with the
+``created``, ``action``, ``root``, and ``holder``: the folder moved or
+trashed files go to). Then one line per file of the plan, with the file's
+``path``, ``action``, ``kept`` file, ``dest``, ``bytes``, ``mtime_ns`` and
+``sha256`` and its ``state``: ``planned`` (or ``skipped`` with a
+``reason``). Later lines change one file's state: ``started`` (with the
 ``dest`` actually used), ``done``, ``skipped``, ``failed``, ``purged`` (a
 deleted file) or ``restored``, some with a ``reason``. The last line about a
 file is its state. A line cut off by a kill was never acted on, and is
@@ -36,9 +37,9 @@ def write_manifest(plan: pd.DataFrame, manifest: str | os.PathLike) -> Path:
         ``manifest`` exists already.
     """
     manifest = Path(manifest)
-    lines = [{"dedupkit_manifest": _FORMAT, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+    lines = [{"dedupkit_manifest": _FORMAT, "created": datetime.datetime.now(datetime.UTC).isoformat(),
               "action": plan.attrs.get("action") or ",".join(sorted(set(plan["action"]))),
-              "root": plan.attrs.get("root")}]
+              "root": plan.attrs.get("root"), "holder": plan.attrs.get("holder")}]
     for i, row in enumerate(plan.to_dict("records")):
         entry = {"id": i, **{key: _plain(row[key]) for key in _ENTRY_KEYS}}
         if row["status"] == "planned":

@@ -4,22 +4,23 @@ Charts draw on a given matplotlib ``Axes`` (or make one) and return it;
 galleries, which need one Axes per pair or group, draw on a given ``Figure``
 or ``SubFigure`` (or make one) and return it. Nothing here calls
 ``plt.show()``: the caller (a notebook) shows or saves the figure.
+
+The charts are here; the galleries of pictures are :mod:`dedupkit._galleries`
+(``plot_pair_gallery``, ``plot_group_gallery``, also reached from here), and
+the colours and figure helpers both use :mod:`dedupkit._figures`.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure, SubFigure
-from matplotlib.patches import Rectangle
+from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from .evaluate import pairs_near_threshold, threshold_summary
-from .thumbnails import mosaic, prefetch
+from ._figures import DIFFERENT, DUPLICATE, FOUND, RANDOM, THRESHOLD, UNLABELLED, axes_or_new, figure_or_new
+from ._galleries import plot_group_gallery, plot_pair_gallery
+from .thresholds import pairs_near_threshold, threshold_summary
 
 __all__ = [
     "plot_distances",
@@ -30,31 +31,6 @@ __all__ = [
     "plot_precision_recall",
     "plot_threshold",
 ]
-
-# Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
-DUPLICATE, DIFFERENT, UNLABELLED, FOUND = "#0072B2", "#D55E00", "#999999", "#56B4E9"
-RANDOM, THRESHOLD, KEEP = "#333333", "#009E73", "#009E73"
-
-
-def _bits(n: int) -> str:
-    return f"{n} bit" if n == 1 else f"{n} bits"
-
-
-def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    return plt.figure(figsize=figsize, layout="constrained").add_subplot()
-
-
-def _figure(fig: Figure | SubFigure | None, figsize: tuple[float, float]) -> Figure | SubFigure:
-    if fig is not None:
-        return fig
-    import matplotlib.pyplot as plt
-
-    return plt.figure(figsize=figsize, layout="constrained")
-
 
 def plot_distances(
     pairs: pd.DataFrame,
@@ -101,7 +77,7 @@ def plot_distances(
     matplotlib.axes.Axes
         One bar container per pair category drawn, bars one per distance.
     """
-    ax = _axes(ax, (9, 4.2))
+    ax = axes_or_new(ax, (9, 4.2))
     distances = pairs["distance"].to_numpy(np.int64)
     everywhere = true_pairs["distance"].to_numpy(np.int64) if true_pairs is not None else np.zeros(0, np.int64)
     top = max([n_bits // 2, *distances, *everywhere, *(random if random is not None else [])]) + 1
@@ -130,7 +106,8 @@ def plot_distances(
     if random is not None and len(random):
         counts = np.histogram(random, bins)[0]
         highest = max(highest, counts.max())
-        ax.stairs(counts, bins, color=RANDOM, linewidth=1.4, label=f"{len(random):,} pairs of any two images (for contrast)")
+        ax.stairs(counts, bins, color=RANDOM, linewidth=1.4,
+                  label=f"{len(random):,} pairs of any two images (for contrast)")
     if threshold is not None:
         ax.axvline(threshold + 0.5, color=THRESHOLD, linewidth=2, linestyle="--",
                    label=f"threshold: duplicate if distance \u2264 {threshold}")
@@ -166,7 +143,7 @@ def plot_precision_recall(curve: pd.DataFrame, *, threshold: int | None = None, 
     matplotlib.axes.Axes
         Three lines (precision, recall, F1), plus the threshold line.
     """
-    ax = _axes(ax, (8, 4))
+    ax = axes_or_new(ax, (8, 4))
     x = curve["threshold"].to_numpy()
     for column, name, colour, style in (("precision", "precision", DIFFERENT, "-"),
                                         ("recall", "recall", DUPLICATE, "-"),
@@ -188,169 +165,6 @@ def plot_precision_recall(curve: pd.DataFrame, *, threshold: int | None = None, 
     ax.legend(loc="best", fontsize="small", framealpha=1.0)  # where the curves are not
     ax.grid(alpha=0.3)
     return ax
-
-
-def _names(paths: Sequence[str]) -> dict[str, str]:
-    """Short display names: paths relative to their common folder, long ones cut in the middle."""
-    paths = [str(p) for p in paths]
-    if not paths:
-        return {}
-    try:
-        common = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths])
-    except ValueError:  # different drives
-        common = ""
-    names = {}
-    for path in paths:
-        name = os.path.relpath(os.path.abspath(path), common) if common else path
-        names[path] = name if len(name) <= 30 else name[:13] + "\u2026" + name[-16:]
-    return names
-
-
-def _image_axes(ax: Axes, image: np.ndarray, centres: Sequence[float], labels: Sequence[str]) -> None:
-    ax.imshow(image, interpolation="antialiased")
-    ax.set_xticks(centres, labels, fontsize="small")
-    ax.set_yticks([])
-    ax.tick_params(length=0)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-
-
-def plot_pair_gallery(
-    pairs: pd.DataFrame,
-    *,
-    threshold: int | None = None,
-    ncols: int = 3,
-    size: int = 160,
-    title: str | None = None,
-    fig: Figure | SubFigure | None = None,
-) -> Figure | SubFigure:
-    """Pairs side by side: both thumbnails, both file names, the distance.
-
-    Parameters
-    ----------
-    pairs
-        The pairs to show, in order (``path_a``, ``path_b``, ``distance``;
-        ``duplicate`` when known). Keep it short: one Axes per pair.
-    threshold
-        Say for each pair whether it is within the threshold (green) or not (red).
-    ncols
-        Pairs per row.
-    size
-        Thumbnail size in pixels.
-    title
-        Title above the gallery.
-    fig
-        A Figure or SubFigure to draw on; default: a new figure sized to fit.
-
-    Returns
-    -------
-    matplotlib.figure.Figure or SubFigure
-        One Axes (with one image) per pair, titled with its distance.
-    """
-    n = len(pairs)
-    ncols = max(1, min(ncols, n))
-    nrows = -(-n // ncols)
-    fig = _figure(fig, (3.9 * ncols, 2.3 * max(nrows, 1) + 0.5))
-    if title:
-        fig.suptitle(title)
-    if n == 0:
-        fig.text(0.5, 0.5, "no pairs to show", ha="center", va="center")
-        return fig
-    prefetch(pd.concat([pairs["path_a"], pairs["path_b"]]).astype(str), size=size)
-    names = _names(pd.concat([pairs["path_a"], pairs["path_b"]]).astype(str).tolist())
-    gap = size // 12
-    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    for ax, row in zip(axes, pairs.itertuples(index=False)):
-        a, b = str(row.path_a), str(row.path_b)
-        image, _ = mosaic([a, b], size=size, gap=gap)
-        _image_axes(ax, image, [size / 2, 1.5 * size + gap], [names[a], names[b]])
-        text, colour = f"distance {_bits(row.distance)}", "black"
-        if threshold is not None:
-            inside = row.distance <= threshold
-            text += (" \u2264 " if inside else " > ") + str(threshold)
-            colour = THRESHOLD if inside else DIFFERENT
-        duplicate = getattr(row, "duplicate", None)
-        if duplicate is not None and not pd.isna(duplicate):
-            text += " \u00b7 same picture" if duplicate else " \u00b7 different"
-        ax.set_title(text, color=colour, fontsize="medium")
-    return fig
-
-
-def plot_group_gallery(
-    groups: pd.DataFrame,
-    *,
-    by: str = "size",
-    max_groups: int = 5,
-    max_members: int = 6,
-    size: int = 140,
-    title: str | None = None,
-    fig: Figure | SubFigure | None = None,
-) -> Figure | SubFigure:
-    """Duplicate groups, one row each, the kept file framed in green.
-
-    Parameters
-    ----------
-    groups
-        A group table from :func:`dedupkit.find_groups`.
-    by
-        Which groups to show: ``"size"`` (the largest first) or
-        ``"diameter"`` (the widest first: the most different members, where
-        a chain of small steps may have joined unlike pictures).
-    max_groups
-        Rows to draw.
-    max_members
-        Thumbnails per row; the rest are counted in the row's title.
-    size
-        Thumbnail size in pixels.
-    title
-        Title above the gallery; default says what is shown.
-    fig
-        A Figure or SubFigure to draw on; default: a new figure sized to fit.
-
-    Returns
-    -------
-    matplotlib.figure.Figure or SubFigure
-        One Axes (one image, one green frame on the kept file) per group.
-    """
-    if by not in ("size", "diameter"):
-        raise ValueError(f"by must be 'size' or 'diameter', got {by!r}")
-    heads = groups.drop_duplicates("group").sort_values([by, "group"], ascending=[False, True])
-    chosen = heads["group"].head(max_groups).tolist()
-    shown = groups[groups["group"].isin(chosen)].groupby("group", sort=False).head(max_members)
-    columns = int(shown.groupby("group").size().max()) if len(shown) else 1
-    fig = _figure(fig, (max(2.0 * columns + 0.5, 7.0), 2.1 * max(len(chosen), 1) + 0.5))
-    fig.suptitle(title or f"The {len(chosen)} {'largest' if by == 'size' else 'widest'} of "
-                          f"{len(heads)} duplicate groups (green frame: the file kept)")
-    if not chosen:
-        fig.text(0.5, 0.5, "no duplicate groups", ha="center", va="center")
-        return fig
-    prefetch(shown["path"].astype(str), size=size)
-    names = _names(shown["path"].astype(str).tolist())
-    gap = size // 12
-    full = columns * (size + gap) - gap  # every row drawn at the same scale
-    for ax, group in zip(np.atleast_1d(fig.subplots(len(chosen), 1)).ravel(), chosen):
-        members = groups[groups["group"] == group]
-        first = shown[shown["group"] == group]
-        paths = first["path"].astype(str).tolist()
-        image, boxes = mosaic(paths, size=size, gap=gap)
-        above = (size - image.shape[0]) // 2
-        image = np.pad(image, ((above, size - image.shape[0] - above), (0, full - image.shape[1]), (0, 0)),
-                       constant_values=255)
-        boxes = [(left, top + above, width, height) for left, top, width, height in boxes]
-        labels = [("keep: " if keep else "") + names[p] for p, keep in zip(paths, first["keep"])]
-        _image_axes(ax, image, [i * (size + gap) + size / 2 for i in range(len(paths))], labels)
-        for (left, top, width, height), keep, tick in zip(boxes, first["keep"], ax.get_xticklabels()):
-            if keep:
-                ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False,
-                                       edgecolor=KEEP, linewidth=4))
-                tick.set_color(KEEP)
-                tick.set_fontweight("bold")
-        more = len(members) - len(first)
-        ax.set_title(f"group {group}: {len(members)} files, diameter {_bits(int(members['diameter'].iloc[0]))}"
-                     + (f" ({more} more not shown)" if more else ""), fontsize="medium", loc="left")
-    return fig
 
 
 def plot_threshold(
@@ -376,7 +190,7 @@ def plot_threshold(
     """
     near = pairs_near_threshold(pairs, threshold, n=n_edge)
     rows = -(-len(near) // 3) if len(near) else 1
-    fig = _figure(fig, (11.7, 4.2 + 2.3 * rows + 0.6))
+    fig = figure_or_new(fig, (11.7, 4.2 + 2.3 * rows + 0.6))
     top, bottom = fig.subfigures(2, 1, height_ratios=[4.2, 2.3 * rows + 0.6])
     plot_distances(pairs, threshold=threshold, random=random, ax=top.subplots())
     counts = threshold_summary(pairs, threshold)
@@ -396,7 +210,7 @@ def plot_formats(hashes: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
         One horizontal bar per format (most common on top), the unreadable
         files as a last bar in red.
     """
-    ax = _axes(ax, (6, 3))
+    ax = axes_or_new(ax, (6, 3))
     readable = hashes["error"].isna() if "error" in hashes.columns else pd.Series(True, index=hashes.index)
     counts = hashes.loc[readable, "format"].fillna("unknown").value_counts()
     labels, values, colours = list(counts.index), list(counts.to_numpy()), [FOUND] * len(counts)
@@ -422,7 +236,7 @@ def plot_image_sizes(hashes: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     matplotlib.axes.Axes
         One scatter collection per format.
     """
-    ax = _axes(ax, (5, 4))
+    ax = axes_or_new(ax, (5, 4))
     readable = hashes.dropna(subset=["width", "height"])
     for fmt, rows in readable.groupby(readable["format"].fillna("unknown")):
         ax.scatter(rows["width"].astype(float), rows["height"].astype(float), label=f"{fmt} ({len(rows)})",

@@ -20,6 +20,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from ._checks import check_int
+from ._keys import is_elsewhere, locate
+from .loading import ImageLoadError
+from .opener import image_file
 from .thumbnails import prefetch, thumbnail
 
 __all__ = ["write_report"]
@@ -100,9 +104,8 @@ def write_report(
     _check_table(pairs, "pairs", ("path_a", "path_b", "distance"))
     _check_table(hashes, "hashes", ("path", "error"))
     for name, value, least in (("thumb_size", thumb_size, 8), ("max_groups", max_groups, 0), ("weakest", weakest, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-            raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
-    base = Path(root) if root is not None else Path()
+        check_int(value, name, low=least)
+    base = os.fspath(root) if root is not None else ""
     facts = _facts(groups, hashes, base)
     verified = None
     if pairs is not None:
@@ -115,14 +118,14 @@ def write_report(
     paths = groups.loc[groups["group"].isin(shown), "path"].astype(str).tolist()
     if links is not None:
         paths += links["path_a"].astype(str).tolist() + links["path_b"].astype(str).tolist()
-    prefetch([base / p for p in paths], size=thumb_size)
+    prefetch([locate(base, p) for p in paths], size=thumb_size)
     ctx = _Context(base, facts, thumb_size, _pair_lookup(verified))
 
     body = [f"<h1>Duplicate images{' in ' + _e(root) if root is not None else ''}</h1>",
             _summary(groups, verified, hashes, facts, {**_attrs_settings(hashes), **(settings or {})}),
             '<nav><a href="#groups">Groups</a> <a href="#weakest">Weakest links</a> '
             '<a href="#unreadable">Could not be read</a></nav>',
-            f'<h2 id="groups">Groups <small>largest first; the kept file is marked</small></h2>']
+            '<h2 id="groups">Groups <small>largest first; the kept file is marked</small></h2>']
     if len(shown) < len(order):
         body.append(f'<p class="capped">Showing the {len(shown)} largest of {len(order)} groups.</p>')
     if not order:
@@ -153,13 +156,13 @@ def write_report(
 class _Context:
     """What every gallery cell needs: where files are, their facts, the thumbnail size, the pairs."""
 
-    def __init__(self, base: Path, facts: pd.DataFrame, size: int, pairs: dict) -> None:
+    def __init__(self, base: str, facts: pd.DataFrame, size: int, pairs: dict) -> None:
         self.base, self.facts, self.size, self.pairs = base, facts, size, pairs
 
     def figure(self, path: str, classes: str, note: str) -> str:
         fact = self.facts.loc[path] if path in self.facts.index else None
         problem = None
-        if not (self.base / path).is_file():
+        if not _present(locate(self.base, path)):
             problem = "file missing"
         elif fact is not None and isinstance(fact.get("error"), str):
             problem = f"could not be read: {fact['error']}"
@@ -169,7 +172,7 @@ class _Context:
         facts = " · ".join(s for s in (size_px, size_b) if s)
         trouble = f'<span class="problem">{_e(problem)}</span>' if problem else ""
         return (f'<figure class="{classes}{" unreadable" if problem else ""}" data-path="{_e(path)}">'
-                f'<div class="frame"><img src="{_data_uri(thumbnail(self.base / path, size=self.size))}" '
+                f'<div class="frame"><img src="{_data_uri(thumbnail(locate(self.base, path), size=self.size))}" '
                 f'alt="{_e(path)}"></div><figcaption><span class="path">{_e(path)}</span>'
                 f'<span class="facts">{_e(facts)}</span>{trouble}{note}</figcaption></figure>')
 
@@ -271,7 +274,16 @@ def _weakest(pairs: pd.DataFrame, n: int) -> pd.DataFrame:
     return pairs.loc[keys.sort_values(["d", "s"], ascending=[False, True], na_position="last").index[:n]]
 
 
-def _facts(groups: pd.DataFrame, hashes: pd.DataFrame | None, base: Path) -> pd.DataFrame:
+def _present(key: str) -> bool:
+    """Whether the image is there: a file; a URL, a shard member or a table row is taken to be (not read here)."""
+    try:
+        target = image_file(key, fetch=False)
+    except ImageLoadError:  # a row without an image: its error is shown from the hash table
+        return True
+    return not isinstance(target, str) or is_elsewhere(target) or os.path.isfile(target)
+
+
+def _facts(groups: pd.DataFrame, hashes: pd.DataFrame | None, base: str) -> pd.DataFrame:
     """Width, height, bytes and error per path: from the hash table, else read from the members' files."""
     if hashes is not None:
         table = hashes.assign(path=hashes["path"].astype(str))
@@ -279,7 +291,7 @@ def _facts(groups: pd.DataFrame, hashes: pd.DataFrame | None, base: Path) -> pd.
         from .keep import file_facts  # noqa: PLC0415 - reads every file: only without a hash table
 
         paths = groups["path"].astype(str).drop_duplicates().tolist()
-        table = file_facts([base / p for p in paths]).assign(path=paths)
+        table = file_facts([locate(base, p) for p in paths]).assign(path=paths)
     columns = [c for c in ("width", "height", "bytes", "error") if c in table]
     return table.drop_duplicates("path").set_index("path")[columns]
 

@@ -24,7 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from .decisions import DecisionLog, apply_decisions, distinct_pairs, identities
+from ._checks import check_int
+from .decisions import DecisionLog, apply_decisions, distinct_pairs, identities, left_in_group
 
 try:
     import ipyevents
@@ -127,8 +128,7 @@ class Review(widgets.VBox):
         if order not in ORDERS:
             raise ValueError(f"order must be one of {list(ORDERS)}, got {order!r}")
         for name, value, least in (("page_size", page_size, 1), ("thumb_size", thumb_size, 32)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
+            check_int(value, name, low=least)
         super().__init__(layout=widgets.Layout(padding="8px"))
         self.add_class("dk-review")
         self._table = groups.reset_index(drop=True)
@@ -177,12 +177,9 @@ class Review(widgets.VBox):
         apart = distinct_pairs(decisions)
         self._split: dict[int, set[str]] = {}
         for g, rows in self._members.items():
-            split: set[str] = set()
-            for p in reversed([str(p) for p in rows["path"]]):  # a copy leaves its group before the file kept
-                others = [o for o in rows["path"].astype(str) if o != p and o not in split]
-                if others and all(frozenset((known[p], known[o])) in apart for o in others):
-                    split.add(p)
-            self._split[g] = split
+            members = [str(p) for p in rows["path"]]
+            left = left_in_group([known[p] for p in members], apart)  # as apply_decisions has it
+            self._split[g] = {p for p, stays in zip(members, left) if not stays}
 
     def _remaining(self, g: int) -> pd.DataFrame:
         rows = self._members[g]
@@ -237,7 +234,7 @@ class Review(widgets.VBox):
         if others:
             self._log.record_many([{"group": card.group, "path": card.path, "decision": "same" if back else "distinct",
                                     "other": o} for o in others])
-        (split.discard if back else split.add)(card.path)
+        self._load()  # who is left in the group, as apply_decisions will have it
         self.selected = index
         self._render()
 

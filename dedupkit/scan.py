@@ -8,23 +8,24 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from functools import partial
 from pathlib import Path
 
 import imagehash
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ._checks import check_int
+from ._keys import is_shard_pattern, split_member
 from .cache import HashCache, resolve_cache_path
-from .dihedral import dihedral_hex
-from .fastpath import fast_draft_size, fast_hash_hex, prepare, reduce_like_jpeg
-from .hashing import check_method, hash_hex
-from .loading import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageLoadError, decode_image
+from .hashing import check_method
+from .imagerow import error_row, hash_file
+from .loading import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, ImageLoadError
 from .tables import HASH_COLUMNS, resolve_trim, typed, with_hash_settings
-from .trim import trim_borders, trim_box
 
-__all__ = ["HASH_COLUMNS", "hash_file", "hash_images", "list_images"]
+__all__ = ["HASH_COLUMNS", "hash_images", "list_images"]
 
 logger = logging.getLogger(__name__)
 
@@ -96,87 +97,33 @@ def _normalize_extensions(extensions: Iterable[str] | None) -> frozenset[str] | 
     return None if "*" in ext else frozenset(ext)
 
 
-def hash_file(
-    path: str | os.PathLike,
-    *,
-    method: str = "dhash",
-    hash_size: int = 8,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    exact: bool = False,
-    trim: bool | None = None,
-    dihedral: bool = False,
-) -> dict:
-    """Hash one file into a row of the hash table; never raises for a bad file.
-
-    Parameters
-    ----------
-    path
-        The image file.
-    method, hash_size
-        See :func:`dedupkit.hash_images`.
-    max_pixels
-        Decompression-bomb guard: larger images get an error row.
-    exact
-        Decode at full resolution, so the hash is bit-identical to imagehash on
-        the fully decoded image. By default (the fast path) JPEGs are decoded
-        in greyscale at a reduced scale (libjpeg DCT scaling, 1/2 to 1/8),
-        keeping at least 12 pixels per hash cell, and any other image is
-        brought to the same grey working image by box means
-        (:func:`dedupkit.fastpath.reduce_like_jpeg`), so that a JPEG and a PNG
-        of its pixels hash alike (the same bits for 96% of photos, never more
-        than 1 bit apart without a frame, ``tests/test_identical_pixels.py``);
-        then shrunk by the same LANCZOS filter as imagehash's, kept in floating
-        point, and ``whash`` works on a square of at most 16 pixels per cell
-        instead of imagehash's image-size-dependent one
-        (:mod:`dedupkit.fastpath`). That is 4-7x faster per core for photos
-        of 1080p and up, and on average within about half a bit (of 64) of the
-        exact hash, rarely more than 2 (``benchmarks/README.md``; up to 7 on
-        flat textures, where imagehash's own rounding decides).
-    trim, dihedral
-        See :func:`dedupkit.hash_images`.
-
-    Returns
-    -------
-    dict
-        One row with the keys of :data:`HASH_COLUMNS`.
-    """
-    path = os.fspath(path)
-    row = dict.fromkeys(HASH_COLUMNS)
-    row["path"] = path
-    try:
-        row["bytes"] = os.stat(path).st_size
-    except OSError:
-        pass
-    try:
-        draft = None if exact else fast_draft_size(hash_size)
-        decoded = decode_image(path, max_pixels=max_pixels, draft_size=draft)
-        image = decoded.image
-        if not exact and image.size == (decoded.width, decoded.height):  # not scaled by libjpeg: scale alike
-            image = reduce_like_jpeg(image, draft)
-        scale = max(decoded.width, decoded.height) / max(image.size)  # full size / working size
-        if exact or dihedral:
-            image = trim_borders(image) if resolve_trim(trim, exact) else image
-        if exact:
-            row["hash"] = hash_hex(image, method=method, hash_size=hash_size)
-        elif dihedral:  # the 8 turns of one image that imagehash shrinks (see dedupkit.fastpath)
-            image = prepare(image, method, hash_size, scale=scale, square_only=True)
-            row["hash"] = hash_hex(image, method=method, hash_size=hash_size)
-        else:  # shrink as imagehash would, cheaper; a frame cut to a fraction of a pixel (see dedupkit.fastpath)
-            box = trim_box(image, subpixel=True) if resolve_trim(trim, exact) else None
-            row["hash"] = fast_hash_hex(image, method, hash_size, scale=scale, box=box)
-        if dihedral:
-            row["hash_dihedral"] = dihedral_hex(image, method=method, hash_size=hash_size)
-        row["width"], row["height"], row["format"] = decoded.width, decoded.height, decoded.format
-    except ImageLoadError as exc:
-        row["error"] = exc.reason
-    except Exception as exc:  # noqa: BLE001 - one odd file must not end a scan
-        logger.warning("unexpected error hashing %s", path, exc_info=True)
-        row["error"] = f"unexpected error ({type(exc).__name__}: {exc})"
-    return row
-
-
 def _hash_chunk(paths: Sequence[str], options: dict) -> list[dict]:
     return [hash_file(p, **options) for p in paths]
+
+
+def _hash_objects(urls: Sequence[str], options: dict, storage_options: dict | None = None) -> list[dict]:
+    """Hash a chunk of URLs, reading them a few at a time in threads (this runs on the worker)."""
+    from .sources import read_objects  # noqa: PLC0415
+
+    rows = []
+    for url, data in read_objects(urls, storage_options=storage_options):
+        rows.append(error_row(url, data) if isinstance(data, ImageLoadError) else hash_file(url, data=data, **options))
+    return rows
+
+
+def _hash_shards(shards: Sequence[str], options: dict, storage_options: dict | None = None,
+                 extensions: frozenset[str] | None = None) -> list[dict]:
+    """Hash every image member of some tar shards, each streamed once (this runs on the worker)."""
+    from .shards import iter_members  # noqa: PLC0415
+
+    rows = []
+    for shard in shards:
+        for key, data in iter_members(shard, extensions=extensions, storage_options=storage_options):
+            if isinstance(data, ImageLoadError):
+                rows.append(error_row(key, data))
+            elif data is not None:
+                rows.append(hash_file(key, data=data, **options))
+    return rows
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -199,13 +146,29 @@ def hash_images(
     progress: bool | None = None,
     chunk_size: int | None = None,
     cache: str | os.PathLike | bool | None = None,
+    storage_options: Mapping | None = None,
+    column: str | None = None,
+    key: str | None = None,
+    batch_size: int | None = None,
 ) -> pd.DataFrame:
-    """Hash all images in a folder (recursively) or in a list of files.
+    """Hash all images in a folder (recursively), in a list of files, or in a table of image bytes.
 
     Parameters
     ----------
     source
-        A folder, one file, or an iterable of file paths.
+        A folder, one file, or an iterable of file paths; or the same behind
+        any fsspec URL: a bucket or prefix (``"s3://bucket/train/"``,
+        ``gs://``, ``az://``, an ``https://`` index page, ``file://``),
+        listed as a folder is, each object read once into memory
+        (:mod:`dedupkit.sources`); or tar shards, local or behind a URL, with
+        shell braces (``"shards/{00000..00099}.tar"``), each streamed once,
+        a row per image member keyed ``shard.tar/member``
+        (:mod:`dedupkit.shards`).
+        Or a table whose ``column`` holds image bytes or Hugging Face's
+        ``{"bytes", "path"}`` structs: a pandas ``DataFrame``, an Arrow table,
+        a Hugging Face ``datasets.Dataset``, a ``.parquet`` file or a folder of
+        Parquet files, local or behind a URL (:mod:`dedupkit.bytes_table`; read
+        ``batch_size`` rows at a time).
     method
         ``"dhash"`` (default), ``"dhash_vertical"``, ``"phash"``, ``"ahash"``
         or ``"whash"``.
@@ -216,8 +179,10 @@ def hash_images(
     executor
         Any :class:`concurrent.futures.Executor` to run the work instead of a
         local process pool, e.g. ``distributed.Client(...).get_executor()`` to
-        hash on a Dask cluster (every worker must see the files at the same
-        paths; the table comes back to this process).
+        hash on a Dask cluster. Only keys travel: each worker reads its own
+        objects or shards from a URL (no shared file system needed) and sends
+        back about 100 bytes per image; local files must be at the same paths
+        on every worker.
     max_pixels
         Images with more pixels get an error row instead of being decoded
         (decompression-bomb guard).
@@ -248,14 +213,31 @@ def hash_images(
         a few hundred spares the scheduler.
     cache
         Keep hashes in a Parquet file so that the next scan hashes only new or
-        changed files (see :mod:`dedupkit.cache`). ``None`` (default) or
+        changed files (see :mod:`dedupkit.cache`; an object of a listed URL is
+        known by its URL, size and ETag or version; tar shards and lists of
+        URLs are hashed again). ``None`` (default) or
         ``False``: no cache. ``True``: ``.dedupkit-cache.parquet`` in the
         scanned folder. A path: that file (or that folder's
         ``.dedupkit-cache.parquet``). A file is taken from the cache when its
         path, size and modification time and all hashing options match. Each
         finished chunk is saved at once, so an interrupted scan resumes where
         it stopped. If the cache cannot be written, the scan goes on without it
-        (with a warning).
+        (with a warning). Not for tables.
+    storage_options
+        For a URL (a table's too): passed to its fsspec filesystem (credentials,
+        ``{"endpoint_url": ...}`` in ``client_kwargs`` for S3, ``anon=True``);
+        by default the filesystem reads its environment variables. Remembered
+        in this process for later reads of the same bucket (thumbnails,
+        verification) and sent to the workers with the keys.
+    column
+        A table's column of image bytes; default ``"image"``. Giving it makes
+        ``source`` a table.
+    key
+        A table's column that names each row (e.g. ``"id"``), kept in ``path``;
+        default: the row number (0, 1, ...).
+    batch_size
+        A table's rows read at once (default 256): memory grows with it, not
+        with the table.
 
     Returns
     -------
@@ -270,11 +252,16 @@ def hash_images(
         tables or indexes made otherwise refuse to be compared with it.
         ``attrs`` holds ``skipped``, ``hashed`` (files hashed by this call)
         and ``cached`` (rows taken from the cache).
+        For a table: one row per table row, in the table's order, its key in
+        ``path``; ``attrs["images"]`` says where the bytes are
+        (:func:`dedupkit.bytes_table.hash_table`).
 
     Raises
     ------
     FileNotFoundError
-        ``source`` is a folder or file that does not exist.
+        ``source`` is a folder, file, bucket or prefix that does not exist.
+    PermissionError
+        Listing a URL was refused (the message says which credentials are read).
     ValueError
         Unknown ``method``, bad ``hash_size`` or ``workers``.
 
@@ -282,13 +269,24 @@ def hash_images(
     --------
     >>> hashes = hash_images("data/sample")  # doctest: +SKIP
     >>> hashes[hashes.error.notna()]  # the files that could not be read  # doctest: +SKIP
+    >>> hashes = hash_images("s3://bucket/train/", storage_options={"anon": True})  # doctest: +SKIP
+    >>> hashes = hash_images("shards/{00000..00099}.tar")  # doctest: +SKIP
+    >>> hashes = hash_images("train.parquet", column="image", key="id")  # doctest: +SKIP
     """
     check_method(method, hash_size)
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
-    if chunk_size is not None and chunk_size < 1:
-        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-    files, skipped = list_images(source, extensions=extensions)
+    workers = check_int(workers, "workers", low=1, none=True)
+    chunk_size = check_int(chunk_size, "chunk_size", low=1, none=True)
+    from .bytes_table import hash_table, is_table_source  # noqa: PLC0415 - tables of image bytes
+
+    if column is not None or key is not None or is_table_source(source):
+        if cache not in (None, False):
+            raise ValueError("cache= keeps the hashes of files by path, size and time; a table's rows have no "
+                             "such stamp: drop cache= for a table source")
+        return hash_table(source, column=column or "image", key=key, method=method, hash_size=hash_size,
+                          workers=workers, executor=executor, max_pixels=max_pixels, exact=exact, trim=trim,
+                          dihedral=dihedral, progress=progress, chunk_size=chunk_size, batch_size=batch_size,
+                          storage_options=storage_options)
+    source, files, skipped, states, task = _plan(source, extensions, storage_options, cache)
     if skipped:
         logger.info("skipped %d files that are not images by their extension", len(skipped))
     trim = resolve_trim(trim, exact)
@@ -299,22 +297,23 @@ def hash_images(
     rows: list[dict] = []
     to_hash = files
     if store is not None:
-        rows, to_hash = store.lookup(files)
+        rows, to_hash = store.lookup(files, states=states)
     cached = len(rows)
     show = progress if progress is not None else len(to_hash) > _PROGRESS_FROM
-    bar = tqdm(total=len(to_hash), desc="hashing", unit="img", disable=not show)
+    shards = task.func is _hash_shards if isinstance(task, partial) else False
+    bar = tqdm(total=len(to_hash), desc="hashing", unit="shard" if shards else "img", disable=not show)
     finished = False
     chunks = None
     try:
         n_workers = workers or os.cpu_count() or 1
-        if executor is None and (n_workers == 1 or len(to_hash) < _SERIAL_BELOW):
-            chunks = _run_here(to_hash, options, chunk_size or _CHUNK, bar)
+        size = chunk_size or (1 if shards else _auto_chunk(len(to_hash), n_workers))
+        if executor is None and (n_workers == 1 or len(to_hash) < (2 if shards else _SERIAL_BELOW)):
+            chunks = _run_here(task, to_hash, options, chunk_size or (1 if shards else _CHUNK), bar)
         elif executor is not None:
-            chunks = _run(executor, to_hash, options, chunk_size or _auto_chunk(len(to_hash), n_workers), bar)
+            chunks = _run(executor, task, to_hash, options, size, bar)
         else:
             pool = ProcessPoolExecutor(max_workers=n_workers)
-            chunks = _run(pool, to_hash, options, chunk_size or _auto_chunk(len(to_hash), n_workers), bar,
-                          owned=True)
+            chunks = _run(pool, task, to_hash, options, size, bar, owned=True)
         for chunk_rows in chunks:
             rows.extend(chunk_rows)
             if store is not None:
@@ -337,8 +336,46 @@ def _auto_chunk(n_files: int, n_workers: int) -> int:
     return max(1, min(_CHUNK, n_files // (16 * n_workers)))
 
 
-def _run_here(files: list[str], options: dict, chunk_size: int, bar) -> Iterator[list[dict]]:
+def _plan(source, extensions, storage_options, cache):
+    """What to hash and how: ``(source, keys, skipped, states, task)``, by the kind of source.
+
+    ``states`` is what a cache knows each key by (``None``: local files, looked
+    up on disk); ``task(keys, options)`` hashes a chunk of keys on a worker.
+    """
+    from . import sources  # noqa: PLC0415 - fsspec, braceexpand: only for URLs and shards
+
+    if sources.is_url(source) and sources.local_path(source) is not None:
+        source = sources.local_path(source)  # file://: a local folder, cached by modification time
+    if isinstance(source, str) and sources.is_url(source):
+        sources.remember_storage_options(source, storage_options)
+    if is_shard_pattern(source):
+        from .shards import expand_shards  # noqa: PLC0415
+
+        if cache not in (None, False):
+            raise ValueError(f"{source}: the hash cache does not keep tar shards yet; pass cache=None")
+        task = partial(_hash_shards, storage_options=storage_options, extensions=_normalize_extensions(extensions))
+        return source, expand_shards(source), [], {}, task
+    if isinstance(source, str) and sources.is_url(source):
+        files, skipped, states = sources.list_objects(
+            source, extensions=_normalize_extensions(extensions), storage_options=storage_options)
+        return source, files, skipped, states, partial(_hash_objects, storage_options=storage_options)
+    files, skipped = list_images(source, extensions=extensions)
+    if any(sources.is_url(f) or split_member(f)[0] is not None for f in files):  # URLs or shard members
+        for url in {f for f in files if sources.is_url(f)}:
+            sources.remember_storage_options(url, storage_options)
+        return source, files, skipped, {}, partial(_hash_objects, storage_options=storage_options)
+    return source, files, skipped, None, _hash_chunk
+
+
+
+
+def _run_here(task, files: list[str], options: dict, chunk_size: int, bar) -> Iterator[list[dict]]:
     for chunk in _chunks(files, chunk_size):
+        if task is not _hash_chunk:
+            chunk_rows = task(chunk, options)
+            bar.update(len(chunk))
+            yield chunk_rows
+            continue
         chunk_rows = []
         for path in chunk:
             chunk_rows.append(hash_file(path, **options))
@@ -346,14 +383,15 @@ def _run_here(files: list[str], options: dict, chunk_size: int, bar) -> Iterator
         yield chunk_rows
 
 
-def _run(executor: Executor, files: list[str], options: dict, chunk_size: int, bar,
+def _run(executor: Executor, task, files: list[str], options: dict, chunk_size: int, bar,
          owned: bool = False) -> Iterator[list[dict]]:
-    futures = []
+    futures = {}
     try:
-        futures.extend(executor.submit(_hash_chunk, chunk, options) for chunk in _chunks(files, chunk_size))
+        for chunk in _chunks(files, chunk_size):
+            futures[executor.submit(task, chunk, options)] = len(chunk)
         for future in as_completed(futures):  # the table is sorted at the end
             chunk_rows = future.result()
-            bar.update(len(chunk_rows))
+            bar.update(futures[future])
             yield chunk_rows
     finally:
         for future in futures:

@@ -1,51 +1,38 @@
-"""Exact Hamming-distance search over hash tables.
+"""Exact Hamming-distance search over hash tables: the pairs of files within a distance, as a table.
 
-A self-join (:func:`find_pairs`) first collapses identical hashes, then finds
-the pairs of distinct values with faiss's flat binary index for small sets or
-dedupkit's compiled multi-index join (:mod:`dedupkit.multiindex`) for large
-ones; both are exact. :class:`HashIndex` searches a stored set with faiss.
-
-``max_distance`` is inclusive everywhere in dedupkit: a pair at exactly
-``max_distance`` bits is found. faiss's binary range search keeps only
-``distance < radius``; :func:`faiss_radius` is the one place that converts.
+:func:`find_pairs` finds the pairs of distinct hash values with the join of
+:mod:`dedupkit.codejoin` (identical hashes collapsed, faiss for small sets, the
+compiled multi-index join for large ones; exact), then turns them into pairs of
+paths: all of them, or a condensed table with the same groups past
+``max_pairs``. :class:`dedupkit.HashIndex` searches a stored set with faiss.
+``max_distance`` is inclusive, as everywhere in dedupkit.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import NamedTuple
 
-import faiss
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .hashing import codes_to_hex, hex_to_codes
-from .tables import hash_settings
+from ._checks import check_int
+from .codejoin import ValuePairs, check_max_distance, expand_pairs, value_pairs_from_codes
+from .hashing import codes_to_hex
+from .tables import hash_codes
 
 __all__ = [
-    "SEARCH_METHODS",
+    "DEFAULT_MAX_PAIRS",
     "TooManyPairsWarning",
-    "ValuePairs",
-    "check_max_distance",
-    "faiss_radius",
     "find_pairs",
     "find_value_pairs",
-    "pairs_from_codes",
-    "value_pairs_from_codes",
+    "pair_frame",
+    "path_ranks",
+    "row_pairs",
 ]
 
 PAIR_COLUMNS = ("path_a", "path_b", "distance")
-#: The ``method`` choices of :func:`find_pairs`.
-SEARCH_METHODS = ("auto", "faiss", "mih")
-_QUERY_BATCH = 4096  # queries per faiss call, so results of a batch stay small
-# "auto" uses faiss below this many distinct hashes: loading the compiled
-# kernels costs about a second once per process, faiss needs 0.5 s for 50,000.
-_MIH_FROM = 50_000
-# faiss IndexBinaryFlat, ns per (ordered) pair and 64-bit word on one core, measured
-# here; used to compare with the multi-index plan's estimate.
-_FAISS_NS = (0.37, 0.18)  # first word, each further word
 DEFAULT_MAX_PAIRS = 10_000_000
 
 
@@ -53,232 +40,13 @@ class TooManyPairsWarning(UserWarning):
     """:func:`find_pairs` returned the condensed table: all pairs would be more than ``max_pairs`` rows."""
 
 
-class ValuePairs(NamedTuple):
-    """Pairs between distinct hash values, and which rows hold each value.
+def _condensed_pairs(
+    found: ValuePairs, ranks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each value pair once, between the values' first rows (by ``ranks``), and every other row to its first.
 
-    Attributes
-    ----------
-    values
-        ``(n_values, n_bytes)`` ``uint8``: each distinct code once.
-    inverse
-        ``int64``, one per row of the input: the index of its value.
-    counts
-        ``int64``, one per value: how many rows hold it.
-    first, second, distance
-        ``int64`` arrays, one entry per pair of distinct values within the
-        distance (``first < second``, indexes into ``values``).
+    The fourth array says which value pair each row pair stands for (``-1``: a row and its value's first row).
     """
-
-    values: np.ndarray
-    inverse: np.ndarray
-    counts: np.ndarray
-    first: np.ndarray
-    second: np.ndarray
-    distance: np.ndarray
-
-    @property
-    def n_row_pairs(self) -> int:
-        """Pairs of rows these stand for: ``count_a * count_b`` per value pair, plus pairs of identical rows."""
-        counts = self.counts
-        between = int(np.dot(counts[self.first], counts[self.second])) if len(self.first) else 0
-        return between + int((counts * (counts - 1) // 2).sum())
-
-
-def check_max_distance(max_distance: int, n_bits: int) -> int:
-    """Validate an inclusive Hamming threshold and return it as an ``int``.
-
-    Raises
-    ------
-    TypeError
-        ``max_distance`` is not an integer.
-    ValueError
-        ``max_distance`` is negative or above the number of bits.
-    """
-    if isinstance(max_distance, bool) or not isinstance(max_distance, (int, np.integer)):
-        raise TypeError(f"max_distance must be an integer number of bits, got {max_distance!r}")
-    if not 0 <= max_distance <= n_bits:
-        raise ValueError(f"max_distance must be between 0 and {n_bits} (the hash length), got {max_distance}")
-    return int(max_distance)
-
-
-def faiss_radius(max_distance: int) -> int:
-    """The faiss ``range_search`` radius that finds distances ``<= max_distance``.
-
-    faiss keeps results with ``distance < radius``; dedupkit's threshold is
-    inclusive, so the radius is one more.
-    """
-    return int(max_distance) + 1
-
-
-def _hash_column(hashes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Return the paths and packed codes of the rows that have a hash.
-
-    A table that says how it was made must say one thing: rows hashed
-    differently (two tables concatenated) are refused, not compared.
-    """
-    if not isinstance(hashes, pd.DataFrame):
-        raise TypeError(f"expected a DataFrame with 'path' and 'hash' columns, got {type(hashes).__name__}")
-    missing = {"path", "hash"} - set(hashes.columns)
-    if missing:
-        raise ValueError(
-            f"the hash table needs 'path' and 'hash' columns; missing {sorted(missing)} "
-            f"(columns are {list(hashes.columns)})"
-        )
-    hash_settings(hashes, required=False)  # raises on mixed settings
-    valid = hashes["hash"].notna().to_numpy().copy()
-    if "error" in hashes.columns:
-        valid &= hashes["error"].isna().to_numpy()
-    paths = hashes["path"].astype(str).to_numpy()[valid]
-    codes = hex_to_codes(hashes["hash"].astype(str).to_numpy()[valid]) if valid.any() else np.zeros((0, 8), np.uint8)
-    return paths, codes
-
-
-def _self_range_search(codes: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All pairs ``i < j`` of distinct rows within ``max_distance``, by faiss flat search."""
-    n, n_bytes = codes.shape
-    index = faiss.IndexBinaryFlat(n_bytes * 8)
-    index.add(codes)
-    radius = faiss_radius(max_distance)
-    firsts, seconds, dists = [], [], []
-    for start in range(0, n, _QUERY_BATCH):
-        lims, distances, labels = index.range_search(codes[start : start + _QUERY_BATCH], radius)
-        query = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims).astype(np.int64))
-        keep = labels > query
-        firsts.append(query[keep])
-        seconds.append(labels[keep])
-        dists.append(distances[keep])
-    if not firsts:
-        empty = np.zeros(0, np.int64)
-        return empty, empty, empty
-    return (np.concatenate(firsts).astype(np.int64), np.concatenate(seconds).astype(np.int64),
-            np.concatenate(dists).astype(np.int64))
-
-
-def _expand_pairs(found: ValuePairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Turn pairs of distinct hash values into pairs of rows (all members of each)."""
-    u, v, d, counts = found.first, found.second, found.distance, found.counts
-    order = np.argsort(found.inverse, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    # pairs between members of two different hash values
-    cu, cv = counts[u], counts[v]
-    sizes = cu * cv
-    which = np.repeat(np.arange(len(u)), sizes)
-    offset = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    a = [order[starts[u][which] + offset // cv[which]]]
-    b = [order[starts[v][which] + offset % cv[which]]]
-    dist = [d[which]]
-    # pairs within one hash value (distance 0), grouped by how many share it
-    for count in np.unique(counts[counts > 1]):
-        values = np.flatnonzero(counts == count)
-        i, j = np.triu_indices(count, k=1)
-        members = order[starts[values][:, None] + np.arange(count)]  # (values, count)
-        a.append(members[:, i].ravel())
-        b.append(members[:, j].ravel())
-        dist.append(np.zeros(len(values) * len(i), np.int64))
-    return np.concatenate(a), np.concatenate(b), np.concatenate(dist)
-
-
-def _check_method(method: str) -> str:
-    if method not in SEARCH_METHODS:
-        raise ValueError(f"method must be one of {list(SEARCH_METHODS)}, got {method!r}")
-    return method
-
-
-def _unique_rows(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct rows of ``codes``, the value index of each row, and each value's count."""
-    n, n_bytes = codes.shape
-    if n_bytes == 8:  # one machine word: a plain integer sort
-        keys, inverse, counts = np.unique(codes.view(np.uint64).ravel(), return_inverse=True, return_counts=True)
-        values = keys.view(np.uint8).reshape(-1, 8)
-    else:
-        keys, inverse, counts = np.unique(codes.view(np.dtype((np.void, n_bytes))).ravel(),
-                                          return_inverse=True, return_counts=True)
-        values = np.frombuffer(keys.tobytes(), np.uint8).reshape(-1, n_bytes)
-    return np.ascontiguousarray(values), inverse.ravel().astype(np.int64), counts.astype(np.int64)
-
-
-def _choose_method(n_values: int, n_bits: int, max_distance: int) -> str:
-    """``"faiss"`` for small sets, else whichever of faiss and the multi-index plan is estimated faster."""
-    if n_values < _MIH_FROM:
-        return "faiss"
-    from .multiindex import plan_blocks
-
-    words = -(-n_bits // 64)
-    faiss_ns = (_FAISS_NS[0] + _FAISS_NS[1] * (words - 1)) * float(n_values) ** 2
-    return "mih" if plan_blocks(n_values, n_bits, max_distance).cost < faiss_ns else "faiss"
-
-
-def value_pairs_from_codes(codes: np.ndarray, *, max_distance: int = 10, method: str = "auto") -> ValuePairs:
-    """Collapse identical codes, then find every pair of distinct values within ``max_distance``.
-
-    The output grows with the number of distinct values, not with the square
-    of a cluster of identical hashes; :func:`pairs_from_codes` expands it to rows.
-
-    Parameters
-    ----------
-    codes
-        ``(n, n_bytes)`` ``uint8`` packed hashes.
-    max_distance
-        Largest Hamming distance kept (inclusive).
-    method
-        ``"auto"`` (default): faiss's flat index below 50,000 distinct values
-        (or when the estimate says so), dedupkit's multi-index join above;
-        ``"faiss"``: always faiss ``IndexBinaryFlat.range_search``;
-        ``"mih"``: always the compiled multi-index join
-        (:func:`dedupkit.multiindex.self_join`). All are exact.
-
-    Returns
-    -------
-    ValuePairs
-    """
-    codes = np.ascontiguousarray(codes, dtype=np.uint8)
-    if codes.ndim != 2:
-        raise ValueError(f"codes must be a 2-D uint8 array, got shape {codes.shape}")
-    n_bits = codes.shape[1] * 8
-    max_distance = check_max_distance(max_distance, n_bits)
-    method = _check_method(method)
-    values, inverse, counts = _unique_rows(codes)
-    if method == "auto":
-        method = _choose_method(len(values), n_bits, max_distance)
-    if len(values) < 2 or max_distance == 0:
-        u = v = d = np.zeros(0, np.int64)
-    elif method == "faiss":
-        u, v, d = _self_range_search(values, max_distance)
-    else:
-        from .multiindex import pack_words, self_join
-
-        u, v, d = self_join(pack_words(values), max_distance, n_bits=n_bits)
-    return ValuePairs(values, inverse, counts, u, v, d)
-
-
-def pairs_from_codes(
-    codes: np.ndarray, *, max_distance: int = 10, method: str = "auto"
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All pairs of rows of ``codes`` within ``max_distance`` bits (inclusive).
-
-    Every pair of rows, so ``k`` identical codes give ``k (k - 1) / 2`` pairs;
-    :func:`value_pairs_from_codes` is the compact form.
-
-    Parameters
-    ----------
-    codes
-        ``(n, n_bytes)`` ``uint8`` packed hashes.
-    max_distance
-        Largest Hamming distance kept (inclusive).
-    method
-        ``"auto"``, ``"faiss"`` or ``"mih"``, as in :func:`value_pairs_from_codes`.
-
-    Returns
-    -------
-    i, j, distance
-        ``int64`` arrays with ``i < j``, unordered.
-    """
-    i, j, dist = _expand_pairs(value_pairs_from_codes(codes, max_distance=max_distance, method=method))
-    return np.minimum(i, j), np.maximum(i, j), dist
-
-
-def _condensed_pairs(found: ValuePairs, ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each value pair once, between the values' first rows (by ``ranks``), and every other row to its first."""
     by_value = np.lexsort((ranks, found.inverse))  # rows by value, then rank
     starts = np.concatenate([[0], np.cumsum(found.counts)[:-1]])
     first_row = by_value[starts]
@@ -286,7 +54,52 @@ def _condensed_pairs(found: ValuePairs, ranks: np.ndarray) -> tuple[np.ndarray, 
     i = np.concatenate([first_row[found.first], first_row[found.inverse[others]]])
     j = np.concatenate([first_row[found.second], others])
     d = np.concatenate([found.distance, np.zeros(len(others), np.int64)])
-    return i, j, d
+    source = np.concatenate([np.arange(len(found.first)), np.full(len(others), -1)]).astype(np.int64)
+    return i, j, d, source
+
+
+def row_pairs(
+    found: ValuePairs, ranks: np.ndarray, *, max_distance: int, max_pairs: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The row pairs that value pairs stand for: all of them, or the condensed table past ``max_pairs``.
+
+    Parameters
+    ----------
+    found
+        Pairs of distinct values, and the rows holding each.
+    ranks
+        Each row's rank in path order (the condensed table pairs each value's first row).
+    max_distance
+        The distance the pairs were searched at (for the warning).
+    max_pairs
+        As for :func:`find_pairs`.
+
+    Returns
+    -------
+    i, j, distance, source
+        ``int64`` arrays: two rows, their distance, and the value pair (index
+        into ``found.first``) each row pair comes from, ``-1`` for two rows of
+        one value.
+
+    Warns
+    -----
+    TooManyPairsWarning
+        There are more than ``max_pairs`` row pairs: the condensed table is returned.
+    """
+    total = found.n_row_pairs
+    if max_pairs is None or total <= max_pairs:
+        return expand_pairs(found)
+    condensed = _condensed_pairs(found, ranks)
+    warnings.warn(
+        f"{total:,} pairs within distance {max_distance} is more than max_pairs={max_pairs:,}: "
+        f"returning the condensed table of {len(condensed[0]):,} rows (each pair of distinct hash values once, "
+        f"between the first path of each, and every other file with an identical hash paired with "
+        f"that first path at distance 0). find_groups gives the same groups from it; "
+        f"find_value_pairs gives the counts.",
+        TooManyPairsWarning,
+        stacklevel=3,
+    )
+    return condensed
 
 
 def find_pairs(
@@ -358,28 +171,12 @@ def find_pairs(
       path_a path_b  distance
     0  a.jpg  b.jpg         1
     """
-    paths, codes = _hash_column(hashes)
-    if max_pairs is not None and (
-        isinstance(max_pairs, bool) or not isinstance(max_pairs, (int, np.integer)) or max_pairs < 0
-    ):
-        raise ValueError(f"max_pairs must be a non-negative integer or None, got {max_pairs!r}")
+    paths, codes = hash_codes(hashes)
+    max_pairs = check_int(max_pairs, "max_pairs", low=0, none=True)
     found = value_pairs_from_codes(codes, max_distance=max_distance, method=method)
-    ranks = _path_ranks(paths)
-    total = found.n_row_pairs
-    if max_pairs is None or total <= max_pairs:
-        i, j, dist = _expand_pairs(found)
-    else:
-        i, j, dist = _condensed_pairs(found, ranks)
-        warnings.warn(
-            f"{total:,} pairs within distance {max_distance} is more than max_pairs={max_pairs:,}: "
-            f"returning the condensed table of {len(i):,} rows (each pair of distinct hash values once, "
-            f"between the first path of each, and every other file with an identical hash paired with "
-            f"that first path at distance 0). find_groups gives the same groups from it; "
-            f"find_value_pairs gives the counts.",
-            TooManyPairsWarning,
-            stacklevel=2,
-        )
-    return _pair_frame(paths, ranks, i, j, dist)
+    ranks = path_ranks(paths)
+    i, j, dist, _ = row_pairs(found, ranks, max_distance=max_distance, max_pairs=max_pairs)
+    return pair_frame(paths, ranks, i, j, dist)
 
 
 def find_value_pairs(hashes: pd.DataFrame, *, max_distance: int = 10, method: str = "auto") -> pd.DataFrame:
@@ -417,7 +214,7 @@ def find_value_pairs(hashes: pd.DataFrame, *, max_distance: int = 10, method: st
     0  00000000000000ff  00000000000000ff         0        2        2
     1  00000000000000fe  00000000000000ff         1        1        2
     """
-    _, codes = _hash_column(hashes)
+    _, codes = hash_codes(hashes)
     check_max_distance(max_distance, codes.shape[1] * 8)
     found = value_pairs_from_codes(codes, max_distance=max_distance, method=method)
     repeated = np.flatnonzero(found.counts > 1)
@@ -437,7 +234,7 @@ def find_value_pairs(hashes: pd.DataFrame, *, max_distance: int = 10, method: st
     return table.sort_values(["distance", "hash_a", "hash_b"], ignore_index=True)
 
 
-def _path_ranks(paths: np.ndarray) -> np.ndarray:
+def path_ranks(paths: np.ndarray) -> np.ndarray:
     """The rank of each path in alphabetical (code point) order, as ``int64``."""
     try:  # Arrow sorts UTF-8 bytes, which is code point order, much faster than numpy on objects
         order = pc.sort_indices(pa.array(paths, pa.string())).to_numpy().astype(np.int64)
@@ -448,14 +245,30 @@ def _path_ranks(paths: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _pair_frame(
-    paths: np.ndarray, ranks: np.ndarray, i: np.ndarray, j: np.ndarray, distance: np.ndarray
+_path_ranks = path_ranks  # the old name, still imported by groups.py
+
+
+def pair_frame(
+    paths: np.ndarray,
+    ranks: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    distance: np.ndarray,
+    *,
+    swapped: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> pd.DataFrame:
-    """Build a pair table of rows ``i``, ``j`` with ``path_a < path_b``, sorted by distance then paths."""
+    """Build a pair table of rows ``i``, ``j`` with ``path_a < path_b``, sorted by distance then paths.
+
+    ``swapped`` adds columns whose value depends on the pair's direction:
+    ``{name: (values, values_if_swapped)}``, one of each per pair.
+    """
     i, j, distance = (np.asarray(x, dtype=np.int64) for x in (i, j, distance))
     swap = ranks[i] > ranks[j]
     first, second = np.where(swap, j, i), np.where(swap, i, j)
     order = np.lexsort((ranks[second], ranks[first], distance))
     first, second = first[order], second[order]
     names = pd.array(paths, dtype="string")
-    return pd.DataFrame({"path_a": names.take(first), "path_b": names.take(second), "distance": distance[order]})
+    table = pd.DataFrame({"path_a": names.take(first), "path_b": names.take(second), "distance": distance[order]})
+    for name, (values, if_swapped) in (swapped or {}).items():
+        table[name] = pd.array(np.where(swap, if_swapped, values)[order], dtype="string")
+    return table

@@ -27,13 +27,15 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
-from .hashing import check_method
+from ._keys import SHARD_SUFFIXES
+from .hashing import check_method, hex_to_codes
 
 __all__ = [
     "HASH_COLUMNS",
     "SETTINGS_COLUMNS",
     "TABLE_FORMATS",
     "check_output_path",
+    "hash_codes",
     "hash_settings",
     "read_hashes",
     "relative_paths",
@@ -191,6 +193,43 @@ def check_same_settings(expected: Mapping[str, object], hashes: pd.DataFrame, *,
                          "hash both the same way")
 
 
+def hash_codes(hashes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The paths and packed codes of a hash table's rows that have a hash (and no ``error``).
+
+    A table that says how it was made must say one thing: rows hashed
+    differently (two tables concatenated) are refused, not compared.
+
+    Returns
+    -------
+    paths, codes
+        An object array of paths and the ``(n, n_bytes)`` ``uint8`` codes
+        (:func:`dedupkit.hex_to_codes`) of the same rows.
+
+    Raises
+    ------
+    TypeError
+        ``hashes`` is not a DataFrame.
+    ValueError
+        A ``path`` or ``hash`` column is missing, the rows were hashed
+        differently, or a hash is not a hex string of the table's length.
+    """
+    if not isinstance(hashes, pd.DataFrame):
+        raise TypeError(f"expected a DataFrame with 'path' and 'hash' columns, got {type(hashes).__name__}")
+    missing = {"path", "hash"} - set(hashes.columns)
+    if missing:
+        raise ValueError(
+            f"the hash table needs 'path' and 'hash' columns; missing {sorted(missing)} "
+            f"(columns are {list(hashes.columns)})"
+        )
+    hash_settings(hashes, required=False)  # raises on mixed settings
+    valid = hashes["hash"].notna().to_numpy().copy()
+    if "error" in hashes.columns:
+        valid &= hashes["error"].isna().to_numpy()
+    paths = hashes["path"].astype(str).to_numpy()[valid]
+    codes = hex_to_codes(hashes["hash"].astype(str).to_numpy()[valid]) if valid.any() else np.zeros((0, 8), np.uint8)
+    return paths, codes
+
+
 def typed(table: pd.DataFrame) -> pd.DataFrame:
     """A hash table with dedupkit's column types: text as ``string``, counts as ``Int64``, settings compact."""
     table = table.copy()
@@ -345,7 +384,12 @@ def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 
 def relative_path(path: str | os.PathLike, root: str | os.PathLike) -> str:
-    """``path`` relative to the folder ``root``, ``/``-separated (as tables and truth files spell paths)."""
+    """``path`` relative to the folder ``root``, ``/``-separated (as tables and truth files spell paths).
+
+    A URL, or anything under a URL or tar shards, is written whole: it is where the image is.
+    """
+    if "://" in os.fspath(path) or "://" in os.fspath(root) or os.fspath(root).lower().endswith(SHARD_SUFFIXES):
+        return os.fspath(path)
     relative = os.path.relpath(os.path.abspath(os.fspath(path)), os.path.abspath(os.fspath(root)))
     return str(PurePosixPath(*Path(relative).parts))
 
@@ -364,7 +408,9 @@ def relative_paths(
         A table (the paths in its ``columns`` are rewritten, in a copy) or
         an iterable of paths.
     root
-        The folder they are made relative to (usually the image folder).
+        The folder they are made relative to (usually the image folder). The
+        keys of a table of image bytes (``root`` a Parquet file, or a hash
+        table with ``attrs["images"]``) are left as they are.
     columns
         The path columns of a table: ``("path",)`` for hash and group tables,
         ``("path_a", "path_b")`` for pairs.
@@ -379,6 +425,8 @@ def relative_paths(
     >>> relative_paths(["data/sample/coffee.jpg", "data/sample/bad/empty.jpg"], "data/sample")
     ['coffee.jpg', 'bad/empty.jpg']
     """
+    if os.path.isfile(root) or (isinstance(paths, pd.DataFrame) and paths.attrs.get("images")):
+        return paths.copy() if isinstance(paths, pd.DataFrame) else [str(p) for p in paths]  # a table's keys
     if not isinstance(paths, pd.DataFrame):
         return [relative_path(p, root) for p in paths]
     missing = [c for c in columns if c not in paths.columns]

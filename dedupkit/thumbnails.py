@@ -10,6 +10,7 @@ disk. :func:`clear_cache` empties it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -18,7 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image, ImageOps
 
+from ._checks import check_int
+from ._keys import is_elsewhere
 from .loading import DEFAULT_MAX_PIXELS, ImageLoadError, normalize_mode, open_image
+from .opener import image_file
 
 __all__ = ["CACHE_SIZE", "clear_cache", "mosaic", "placeholder", "prefetch", "thumbnail"]
 
@@ -39,7 +43,9 @@ def thumbnail(path: str | os.PathLike, *, size: int = 160) -> np.ndarray:
     Parameters
     ----------
     path
-        The image file.
+        The image file, or any key :mod:`dedupkit.opener` opens: a URL or a
+        tar shard member (cached by its key), a row of a table being read from
+        (cached by a digest of its bytes).
     size
         Longest side of the thumbnail, in pixels.
 
@@ -60,9 +66,19 @@ def thumbnail(path: str | os.PathLike, *, size: int = 160) -> np.ndarray:
     >>> thumbnail("data/sample/coffee.jpg").shape  # doctest: +SKIP
     (107, 160, 3)
     """
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8:
-        raise ValueError(f"size must be a whole number of pixels >= 8, got {size!r}")
+    size = check_int(size, "size", low=8, unit="pixels")
     path = os.fspath(path)
+    try:
+        target = image_file(path, fetch=False)  # a URL or a shard member is not read here, only on a cache miss
+    except ImageLoadError as exc:
+        logger.warning("no thumbnail for %s", exc)
+        return placeholder(int(size))
+    if not isinstance(target, str):  # a table row's bytes: cached by their digest
+        digest = hashlib.blake2b(target, digest_size=8).digest()
+        return _cached(path, int.from_bytes(digest), len(target), int(size))
+    if is_elsewhere(target):  # a URL or a tar shard member: known by its key (objects are rarely rewritten)
+        return _cached(target, 0, 0, int(size))
+    path = target  # the file itself, or the one a table row names
     try:
         stat = os.stat(path)
     except OSError:
@@ -71,7 +87,7 @@ def thumbnail(path: str | os.PathLike, *, size: int = 160) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
-def _cached(path: str, mtime_ns: int, n_bytes: int, size: int) -> np.ndarray:
+def _cached(path: str, stamp: int, n_bytes: int, size: int) -> np.ndarray:
     try:
         image = open_image(path, max_pixels=DEFAULT_MAX_PIXELS)
     except ImageLoadError as exc:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from ._checks import check_real
+
 __all__ = ["trim_borders", "trim_box"]
 
 _WORK_SIDE = 512  # larger images are measured on a copy shrunk to this
@@ -81,8 +83,7 @@ def trim_box(
     """
     for name, value, low, high in (("max_outliers", max_outliers, 0, 1), ("max_band", max_band, 0, 1),
                                    ("min_keep", min_keep, 0, 1), ("tolerance", tolerance, 0, 255)):
-        if not low <= value <= high:
-            raise ValueError(f"{name} must be between {low} and {high}, got {value!r}")
+        check_real(value, name, low=low, high=high)
     width, height = image.size
     work = image if image.mode in ("RGB", "L") else image.convert("RGB")
     scale = max(width, height) / _WORK_SIDE
@@ -154,7 +155,7 @@ def _frame_share(line: np.ndarray, inner: np.ndarray, frame_line: np.ndarray) ->
     every pixel and channel, with ``frame`` the median colour of the frame
     line next to it.
     """
-    frame = np.median(frame_line.reshape(len(frame_line), -1), axis=0)
+    frame = _median_lines(frame_line.reshape(1, len(frame_line), -1))[0]
     inner = inner.reshape(len(inner), -1).astype(np.float64)
     towards = frame[None, :] - inner
     moved = line.reshape(len(line), -1) - inner
@@ -176,17 +177,17 @@ def _cut_axis(block: np.ndarray, frame_colours: list[np.ndarray], first_turn: bo
     if n == 0:
         return 0, 0
     edges = block[[0, -1]]  # most photos: neither edge line is plain, and nothing more to look at
-    off = _share_off(np.abs(edges - np.median(edges, axis=1)[:, None, :]).max(axis=2), tolerance)
+    off = _share_off(_distance(edges, _median_lines(edges)[:, None, :]), tolerance)
     if (off > max_outliers).all():
         return 0, n
-    reference = np.median(block, axis=1)  # (rows, channels): each row's colour
-    plain = _share_off(np.abs(block - reference[:, None, :]).max(axis=2), tolerance) <= max_outliers
+    reference = _median_lines(block)  # (rows, channels): each row's colour
+    plain = _share_off(_distance(block, reference[:, None, :]), tolerance) <= max_outliers
     head = _edge_run(block, reference, plain, tolerance, band)
     tail = _edge_run(block[::-1], reference[::-1], plain[::-1], tolerance, band)
     # a frame of one line may be a blend of a thinner frame and the picture, plain or not by a grey level of
     # decoder noise: it must be plain at half the tolerance and outliers (a line of frame alone is)
     for run, line, end in ((head, block[0], 0), (tail, block[-1], 1)):
-        if run[0] == 1 and _share_off(np.abs(line - reference[-end]).max(axis=-1), tolerance / 2) > max_outliers / 2:
+        if run[0] == 1 and _share_off(_distance(line, reference[-end]), tolerance / 2) > max_outliers / 2:
             head, tail = ((0, False, run[2]), tail) if end == 0 else (head, (0, False, run[2]))
     if head[0] + tail[0] >= n:  # plain all over: leave it
         return 0, n
@@ -204,8 +205,36 @@ def _cut_axis(block: np.ndarray, frame_colours: list[np.ndarray], first_turn: bo
 
 
 def _share_off(difference: np.ndarray, tolerance: float) -> np.ndarray:
-    """Per line (rows of ``difference``), the share of pixels further than ``tolerance`` from a colour."""
-    return (difference > tolerance).mean(axis=-1)
+    """Per line (rows of ``difference``, from :func:`_distance`), the share of pixels further than ``tolerance``."""
+    n = difference.shape[-1]
+    off = (difference > 2 * tolerance).view(np.uint8)  # doubled distances
+    return np.add.reduce(off, axis=-1, dtype=np.uint16 if n < 65536 else np.intp) / n
+
+
+def _distance(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """Twice the largest difference over the channels (the last axis) between ``pixels`` and ``colour``.
+
+    Whole numbers (``int16``), as a median colour is a whole or half level:
+    compare with twice the tolerance.
+    """
+    doubled = np.asarray(2 * colour, dtype=np.int16)
+    if pixels.shape[-1] == 1:  # grey: no maximum over one channel to take
+        return np.abs(2 * pixels[..., 0] - doubled[..., 0])
+    return np.abs(2 * pixels - doubled).max(axis=-1)
+
+
+def _median_lines(block: np.ndarray) -> np.ndarray:
+    """``np.median(block, axis=1)`` of an integer ``block`` (lines x pixels x channels), by one partition."""
+    n = block.shape[1]
+    if n == 0:
+        return np.median(block, axis=1)
+    half = n // 2  # one kth: numpy's partition at two is several times slower
+    grey = block.shape[2] == 1
+    part = np.partition(block[:, :, 0] if grey else block, half, axis=1)  # grey: on the last axis, faster
+    upper = part[:, half].astype(np.float64)
+    if n % 2 == 0:
+        upper = (part[:, :half].max(axis=1) + upper) / 2  # the lower middle: the largest below the upper one
+    return upper[:, None] if grey else upper
 
 
 def _edge_run(block: np.ndarray, reference: np.ndarray, plain: np.ndarray, tolerance: int,
@@ -220,17 +249,18 @@ def _edge_run(block: np.ndarray, reference: np.ndarray, plain: np.ndarray, toler
     run = int(np.argmin(same)) if not same.all() else n
     captioned = False
     while 0 < run < n:
-        ahead = np.abs(block[run : run + band] - colour).max(axis=2)
-        mostly = 1 - _share_off(ahead, tolerance) >= _BAND_FRACTION
         closing = np.flatnonzero(same[run : run + band])
-        if not len(closing) or not mostly[: closing[0]].all() or ahead[: closing[0]].max() <= 4 * tolerance:
-            break  # no band, or only shades of the frame's colour (a sky, not text)
-        end = run + int(closing[0])
+        if not len(closing):
+            break  # no band: no line of the frame closes one
+        end = run + int(closing[0])  # > run: the line at ``run`` is not of the frame
+        ahead = _distance(block[run:end], colour)  # the lines of the band
+        if not (1 - _share_off(ahead, tolerance) >= _BAND_FRACTION).all() or ahead.max() <= 8 * tolerance:
+            break  # not mostly of the frame's colour, or only shades of it (a sky, not text)
         rest = same[end:]
         run = end + (int(np.argmin(rest)) if not rest.all() else len(rest))
         captioned = True
     if 0 < run < n:  # a frame ends at an edge: most of the next lines' pixels are off its colour
-        after = _share_off(np.abs(block[run : run + 2] - colour).max(axis=2), tolerance)
+        after = _share_off(_distance(block[run : run + 2], colour), tolerance)
         if after.max() < _EDGE_FRACTION:
             return 0, False, colour  # it fades into the picture: a sky or a wall, not a frame
     return run, captioned, colour

@@ -49,3 +49,14 @@ def small_dir(tmp_path_factory, originals) -> Path:
     (root / "readme.txt").write_text("skipped by extension\n")
     (root / ".hidden.jpg").write_bytes(data)
     return root
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """moto's S3 server on a free port of 127.0.0.1, credentials checked (tests/s3server.py)."""
+    pytest.importorskip("s3fs")
+    pytest.importorskip("moto")
+    from s3server import S3Server
+
+    with S3Server() as server:
+        yield server

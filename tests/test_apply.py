@@ -143,7 +143,7 @@ def test_each_action_and_restore_puts_every_file_back(tmp_path, action):
     restored = restore(tmp_path / "run.jsonl")
     assert (restored["state"] == "restored").all()
     assert snapshot(root) == before  # byte for byte, same mtimes, no links or temporary files left
-    assert contents(tmp_path / ("moved" if action == "move" else "trash")) == {}
+    assert not (tmp_path / ("moved" if action == "move" else "trash")).exists()  # the folders it made, emptied
 
 
 def test_delete_goes_through_the_trash_and_cannot_be_restored(tmp_path):
@@ -366,6 +366,27 @@ def test_name_collisions_get_a_free_name_and_nothing_is_overwritten(tmp_path):
     restore(tmp_path / "run.jsonl")
     assert (root / second).read_bytes() == original
     assert (moved / second).read_bytes() == b"appeared after planning"
+    assert (moved / first).read_bytes() == b"already there"  # a folder holding files of its own stays
+
+
+def test_a_decisions_file_keeps_the_layout_under_the_folder_of_its_files(tmp_path, capsys):
+    """Its paths are absolute: the files move under ROOT-duplicates as they were under their common folder."""
+    from dedupkit import DecisionLog
+
+    root = tmp_path / "photos"
+    groups = make_tree(root, 4)
+    log = DecisionLog(tmp_path / "out" / "decisions.csv", root=root)
+    log.record_many([{"group": g, "path": p, "decision": "keep" if k else "remove"}
+                     for g, p, k in zip(groups["group"], groups["path"], groups["keep"])])
+    manifest = tmp_path / "out" / "undo.jsonl"
+    assert main(["apply", str(log.path), "--run", "--manifest", str(manifest)]) == 0
+    out = capsys.readouterr().out
+    assert f"destination: {tmp_path / 'photos-duplicates'} (the layout under {root} kept)" in out
+    removed = sorted(groups.loc[~groups["keep"], "path"])
+    moved = tmp_path / "photos-duplicates"
+    assert sorted(str(p.relative_to(moved)) for p in moved.rglob("*") if p.is_file()) == removed
+    assert main(["restore", str(manifest)]) == 0
+    assert not moved.exists() and all((root / p).is_file() for p in removed)
 
 
 def test_restore_never_overwrites_a_new_file_at_the_old_name(tmp_path):

@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -169,7 +170,7 @@ def test_a_torn_journal_keeps_its_complete_chunks(folder, monkeypatch):
         hash_images(folder, cache=True, workers=1, chunk_size=2)
     monkeypatch.setattr(scan_module, "hash_file", real)
     (journal,) = _journals(folder)
-    data = open(journal, "rb").read()
+    data = Path(journal).read_bytes()
     with open(journal, "wb") as handle:  # as if the process died while writing the last chunk
         handle.write(data[: len(data) - 100])
     resumed = hash_images(folder, cache=True, workers=1, chunk_size=2)
@@ -233,6 +234,21 @@ def test_missing_files_are_not_cached(folder, tmp_path):
     table = hash_images(files, cache=cache)
     assert table["error"].notna().all()
     assert hash_images(files, cache=cache).attrs["hashed"] == 1  # only the missing file again
+    assert "error_kind" not in table.columns and "error_kind" not in pd.read_parquet(cache).columns
+
+
+def test_the_cache_decides_by_the_error_kind_not_its_words(folder, tmp_path):
+    from dedupkit.cache import HashCache
+
+    cache = HashCache(tmp_path / "c.parquet", {"method": "dhash"})
+    paths = [str(folder / "bad.jpg"), str(next(folder.glob("*.jpg")))]
+    assert cache.lookup(paths)[1] == paths  # both there, neither cached yet
+    # worded like a passing failure but a lasting kind, and the other way round
+    cache.record([{"path": paths[0], "hash": None, "error": "file not found, as it were", "error_kind": "corrupt"},
+                  {"path": paths[1], "hash": None, "error": "a lasting-sounding reason", "error_kind": "permission"}])
+    cache.close()
+    kept = pd.read_parquet(tmp_path / "c.parquet")
+    assert kept["error"].tolist() == ["file not found, as it were"]
 
 
 def test_a_broken_link_is_cached_until_it_changes(folder, originals):
@@ -244,7 +260,8 @@ def test_a_broken_link_is_cached_until_it_changes(folder, originals):
     shutil.copy(originals[0], folder / "gone.jpg")  # the target appears: the link is a photo now
     fixed = hash_images(folder, cache=True)
     assert fixed.attrs["hashed"] == 2  # the link and its new target
-    assert fixed.set_index("path").loc[str(link), "hash"] == fixed.set_index("path").loc[str(folder / "gone.jpg"), "hash"]
+    by_path = fixed.set_index("path")
+    assert by_path.loc[str(link), "hash"] == by_path.loc[str(folder / "gone.jpg"), "hash"]
 
 
 def test_one_cache_for_several_folders_keeps_each_folders_rows(folder, tmp_path, originals):

@@ -4,9 +4,9 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
-from pathlib import Path
 import pytest
 
 from dedupkit import DecisionLog, apply_decisions, find_groups, read_decisions
@@ -128,6 +128,43 @@ def test_splitting_a_picture_off_drops_it_from_the_proposed_groups(folder):
     assert member not in set(decided["path"])
     assert centre not in set(decided["path"])  # a group of one is no group
     assert set(decided["group"]) == set(groups["group"]) - {0}
+
+
+def test_a_kept_file_split_off_leaves_its_copies_together_around_the_next_best(folder, originals):
+    """Splitting off the kept file of a group of three re-centres the group on the next file by the keep rules;
+    its copies stay (they are still copies of each other), and find_groups with the decisions agrees."""
+    (folder / "e.jpg").write_bytes(originals[0].read_bytes() + b"\0" * 9)
+    p = lambda n: str(folder / f"{n}.jpg")  # noqa: E731
+    pairs = pd.DataFrame({"path_a": [p("a"), p("a"), p("b")], "path_b": [p("b"), p("e"), p("e")],
+                          "distance": [1, 2, 1]})
+    groups = find_groups(pairs, read_files=False)
+    assert groups["path"].tolist() == [p("a"), p("b"), p("e")] and groups["keep"].tolist() == [True, False, False]
+    log = DecisionLog(folder / "d.csv")
+    log.record_many([{"group": 0, "path": p("a"), "decision": "distinct", "other": o} for o in (p("b"), p("e"))])
+    decided = apply_decisions(groups, log.read())
+    assert decided["path"].tolist() == [p("b"), p("e")]  # b: the next by the keep rules (here: path order)
+    assert decided["keep"].tolist() == [True, False] and decided["size"].tolist() == [2, 2]
+    assert "split off" in decided["keep_reason"].iloc[0] and decided["link_distance"].iloc[0] == 0
+    again = find_groups(pairs, read_files=False, decisions=log.read())
+    assert again[["group", "path", "keep", "size"]].equals(decided[["group", "path", "keep", "size"]])
+    # a copy split off as well (distinct from the file now kept): no group is left
+    log.record(0, p("e"), "distinct", other=p("b"))
+    assert apply_decisions(groups, log.read()).empty
+    assert find_groups(pairs, read_files=False, decisions=log.read()).empty
+
+
+def test_a_copy_split_off_leaves_the_kept_file_and_the_other_copies(folder, originals):
+    (folder / "e.jpg").write_bytes(originals[0].read_bytes() + b"\0" * 9)
+    p = lambda n: str(folder / f"{n}.jpg")  # noqa: E731
+    pairs = pd.DataFrame({"path_a": [p("a"), p("a"), p("b")], "path_b": [p("b"), p("e"), p("e")],
+                          "distance": [1, 2, 1]})
+    groups = find_groups(pairs, read_files=False)
+    log = DecisionLog(folder / "d.csv")
+    log.record_many([{"group": 0, "path": p("b"), "decision": "distinct", "other": o} for o in (p("a"), p("e"))])
+    decided = apply_decisions(groups, log.read())
+    assert decided["path"].tolist() == [p("a"), p("e")] and decided["keep"].tolist() == [True, False]
+    again = find_groups(pairs, read_files=False, decisions=log.read())
+    assert again[["group", "path", "keep", "size"]].equals(decided[["group", "path", "keep", "size"]])
 
 
 def test_cli_find_honours_decisions_and_apply_acts_on_them(tmp_path, sample_dir, capsys):

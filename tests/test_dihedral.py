@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+from itertools import combinations
+
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image, ImageOps
 
-from dedupkit import HashIndex, hash_images
-from dedupkit.dihedral import ORIENTATIONS, dihedral_hex, find_pairs_dihedral, search_dihedral
-from dedupkit.hashing import hash_hex
+from dedupkit import HashIndex, TooManyPairsWarning, hash_images
+from dedupkit.dihedral import find_pairs_dihedral, search_dihedral
+from dedupkit.hashing import codes_to_hex, dihedral_hex, hamming, hash_hex
+from dedupkit.orientations import INVERSE, ORIENTATIONS
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +100,83 @@ def test_cli_find_dihedral_and_trim(tmp_path, turned_dir):
                      "--max-distance", "6", "--no-progress", "--no-verify"]) == 0
         matches = pd.read_csv(out)
         assert (matches["path"] == "b_boxed.png").sum() == found, matches
+
+
+def _planted_dihedral(n: int, n_bytes: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """A table of random 8-orientation codes: some rows are a turned near-copy of another, some identical."""
+    rng = np.random.default_rng(seed)
+    turned = rng.integers(0, 256, size=(n, 8, n_bytes), dtype=np.uint8)
+    for b in range(1, n, 3):  # b looks like a (earlier row) turned by k, give or take a few bits
+        a, k = int(rng.integers(0, b)), int(rng.integers(0, 8))
+        turned[b, 0] = turned[a, k]
+        for bit in rng.choice(n_bytes * 8, size=int(rng.integers(0, 5)), replace=False):
+            turned[b, 0, bit // 8] ^= np.uint8(1 << (bit % 8))
+    turned[n - 4 :] = turned[n - 8 : n - 4]  # exact copies: one value held by two rows
+    table = pd.DataFrame({
+        "path": [f"img{i:04d}.jpg" for i in rng.permutation(n)],
+        "hash": codes_to_hex(turned[:, 0]),
+        "hash_dihedral": codes_to_hex(turned.reshape(n, -1)),
+    })
+    return table, turned
+
+
+def _brute_force(table: pd.DataFrame, turned: np.ndarray, max_distance: int) -> dict:
+    """{(path_a, path_b): distance} over every pair and every orientation, in both directions."""
+    found = {}
+    paths = table["path"].tolist()
+    for i, j in combinations(range(len(paths)), 2):
+        d = min(hamming(turned[i], turned[j, 0]).min(), hamming(turned[j], turned[i, 0]).min())
+        if d <= max_distance:
+            found[tuple(sorted((paths[i], paths[j])))] = int(d)
+    return found
+
+
+@pytest.mark.parametrize("n_bytes", [8, 32], ids=["64-bit", "256-bit"])
+@pytest.mark.parametrize("method", ["faiss", "mih"])
+def test_find_pairs_dihedral_matches_a_brute_force_search(method, n_bytes):
+    table, turned = _planted_dihedral(120, n_bytes, seed=n_bytes)
+    max_distance = 4 if n_bytes == 8 else 20
+    pairs = find_pairs_dihedral(table, max_distance=max_distance, method=method)
+    expected = _brute_force(table, turned, max_distance)
+    assert len(expected) > 30
+    assert dict(zip(zip(pairs["path_a"], pairs["path_b"]), pairs["distance"])) == expected
+    assert len(pairs) == len(expected)  # each pair once
+    at_zero = find_pairs_dihedral(table, max_distance=0, method=method)
+    assert dict(zip(zip(at_zero["path_a"], at_zero["path_b"]), at_zero["distance"])) == {
+        pair: d for pair, d in expected.items() if d == 0}
+    # the reported orientation is one that gives the distance: path_a turned by it is near path_b
+    row = {p: i for i, p in enumerate(table["path"])}
+    for a, b, d, how in pairs.itertuples(index=False):
+        k = ORIENTATIONS.index(how)
+        i, j = row[a], row[b]
+        assert hamming(turned[i, k], turned[j, 0]) == d or hamming(turned[j, INVERSE[k]], turned[i, 0]) == d
+
+
+def test_find_pairs_dihedral_condenses_past_max_pairs_and_keeps_the_groups():
+    table, turned = _planted_dihedral(60, 8, seed=3)
+    blank = table.iloc[:1]
+    table = pd.concat([table] + [blank.assign(path=f"blank{i:03d}.png") for i in range(40)], ignore_index=True)
+    full = find_pairs_dihedral(table, max_distance=4, max_pairs=None)
+    with pytest.warns(TooManyPairsWarning, match="condensed"):
+        condensed = find_pairs_dihedral(table, max_distance=4, max_pairs=100)
+    assert len(condensed) < len(full) and len(full) > 100
+
+    def components(pairs):
+        parent = {p: p for p in table["path"]}
+
+        def root(p):
+            while parent[p] != p:
+                p = parent[p]
+            return p
+
+        for a, b in zip(pairs["path_a"], pairs["path_b"]):
+            parent[root(a)] = root(b)
+        groups = {}
+        for p in parent:
+            groups.setdefault(root(p), set()).add(p)
+        return sorted(sorted(g) for g in groups.values())
+
+    assert components(condensed) == components(full)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert find_pairs_dihedral(table, max_distance=4, max_pairs=len(full)).equals(full)

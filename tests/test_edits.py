@@ -163,3 +163,45 @@ def test_python_m_dedupkit_edits(tmp_path, originals, capsys):
     assert main([str(photos), str(tmp_path / "bench"), "--distractors", "0"]) == 0
     assert "truth.csv" in capsys.readouterr().out
     assert len(pd.read_csv(tmp_path / "bench" / "truth.csv")) == 2 * (1 + len(DEFAULT_EDITS))
+
+
+def test_make_benchmark_decodes_one_photo_at_a_time(tmp_path, originals, caplog):
+    """At each photo, the decoded pictures alive are that photo's (and the last edit of the one before), not all."""
+    import gc
+    import logging
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for path in originals[:6]:
+        Image.open(path).convert("RGB").resize((64, 48)).save(photos / path.name)
+    alive = []
+
+    class Count(logging.Handler):
+        def emit(self, record):
+            if record.getMessage().startswith("benchmark photo"):
+                alive.append(sum(isinstance(o, Image.Image) for o in gc.get_objects()))
+
+    handler = Count(logging.DEBUG)
+    logger = logging.getLogger("dedupkit.edits")
+    logger.addHandler(handler)
+    before = sum(isinstance(o, Image.Image) for o in gc.get_objects())
+    try:
+        with caplog.at_level(logging.DEBUG, logger="dedupkit.edits"):
+            truth = make_benchmark(photos, tmp_path / "out", edits=[EDITS["grey"], EDITS["mirror"]], distractors=0)
+    finally:
+        logger.removeHandler(handler)
+    assert truth["group"].nunique() == 6 and len(alive) == 6
+    assert max(alive) - before <= 3, alive  # holding every photo would be 6 and growing
+
+
+def test_an_unreadable_photo_is_left_out_of_the_benchmark(tmp_path, originals, caplog):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.open(originals[0]).convert("RGB").resize((48, 32)).save(photos / "good.jpg")
+    (photos / "bad.jpg").write_text("not an image\n")
+    truth = make_benchmark(photos, tmp_path / "out", edits=[EDITS["grey"]], distractors=0)
+    assert truth["group"].tolist() == ["good", "good"]
+    assert "bad.jpg" in caplog.text
+    (photos / "good.jpg").unlink()
+    with pytest.raises(ValueError, match="no readable photos"):
+        make_benchmark(photos, tmp_path / "none", edits=[EDITS["grey"]], distractors=0)

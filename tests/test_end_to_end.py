@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import itertools
 import re
 import shlex
@@ -40,11 +41,27 @@ def test_precision_and_recall_on_the_sample_at_the_default_threshold(sample_dir)
     assert missed == {"mirrored.jpg", "rotated_90.jpg", "crop_30pct.jpg"}
 
 
-def readme_commands() -> list[str]:
-    """Every line of the README's shell blocks (``bash``, ``sh``, ``shell``), in order."""
+FLOW = "## Clean a folder: scan, review, apply, restore"
+
+
+def readme_sections() -> tuple[str, str]:
+    """The README's whole-flow section, and the rest of the README."""
     text = (REPO / "README.md").read_text()
-    blocks = re.findall(r"```(?:bash|sh|shell)\n(.*?)```", text, flags=re.S)
-    return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+    start = text.index(FLOW)
+    end = text.index("\n## ", start + len(FLOW))
+    return text[start:end], text[:start] + text[end:]
+
+
+def blocks(text: str, *languages: str) -> list[str]:
+    """The fenced blocks of ``text`` in one of ``languages`` ("" for a block with none), in order."""
+    fenced = re.finditer(r"^```(\w*)\n(.*?)^```$", text, flags=re.S | re.M)
+    return [match.group(2) for match in fenced if match.group(1) in languages]
+
+
+def readme_commands() -> list[str]:
+    """Every line of the README's shell blocks (``bash``, ``sh``, ``shell``), in order, but the whole flow's."""
+    return [line.strip() for block in blocks(readme_sections()[1], "bash", "sh", "shell")
+            for line in block.splitlines() if line.strip()]
 
 
 def _number(pattern: str, text: str) -> int:
@@ -126,3 +143,71 @@ def test_the_readme_commands_run(tmp_path):
     assert _number(r"([\d,]+) bytes freed", text) == plan["bytes"].sum() == freed
     assert "nothing changed" in text and all((sample / path).is_file() for path in removable)
     assert not (tmp_path / "data" / "sample-duplicates").exists()
+
+
+def _same_tree(a: Path, b: Path) -> bool:
+    """Whether two folders hold the same files with the same bytes (as ``diff -r`` is silent)."""
+    cmp = filecmp.dircmp(a, b)
+    if cmp.left_only or cmp.right_only or cmp.funny_files:
+        return False
+    if filecmp.cmpfiles(a, b, cmp.common_files, shallow=False)[1:] != ([], []):
+        return False
+    return all(_same_tree(a / d, b / d) for d in cmp.common_dirs)
+
+
+def test_the_readme_flow_scan_review_apply_restore(tmp_path):
+    """The README's whole flow, line by line, in a fresh folder: scan, review (every group accepted as proposed,
+    as a user pressing a), apply (a dry run, then --run), restore; the folder is back byte for byte."""
+    section, _ = readme_sections()
+    shell = [[line.strip() for line in block.splitlines() if line.strip()] for block in blocks(section, "bash")]
+    python, shown = blocks(section, "python"), blocks(section, "")
+    assert len(shell) == 2 and len(python) == 1 and "docs/review.png" in section
+    assert (REPO / "docs" / "review.png").is_file()
+    (tmp_path / "data").symlink_to(REPO / "data")
+    sample = REPO / "data" / "sample"
+
+    def run(line: str) -> str:
+        args = shlex.split(line, comments=True)
+        assert args[0] in ("dedupkit", "mkdir", "cp"), f"the flow runs only dedupkit, mkdir and cp: {line}"
+        program = [sys.executable, "-m", "dedupkit"] if args[0] == "dedupkit" else [args[0]]
+        result = subprocess.run([*program, *args[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, (line, result.stderr)
+        return result.stdout + result.stderr
+
+    for line in shell[0]:
+        printed = run(line)
+    photos, out = tmp_path / "out" / "photos", tmp_path / "out"
+    groups = pd.read_csv(out / "groups.csv")
+    removable = groups.loc[~groups["keep"], "path"]
+    assert f"{groups['group'].nunique()} groups, {len(removable)} files could be removed" in printed
+
+    # the review, as a user who presses "a" on every group; the cell as the README has it
+    script = python[0] + "\nfor _ in review.order:\n    review.accept()\n"
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    decided = pd.read_csv(out / "decisions.csv")
+    assert sorted(Path(p).name for p in decided.loc[decided["decision"] == "remove", "path"]) == sorted(
+        Path(p).name for p in removable)
+
+    dry_run, act, back = shell[1]
+    printed = run(dry_run)
+    expected = [line for line in shown[0].splitlines() if line.strip()]
+    lines = printed.splitlines()
+    assert len(lines) == len(expected) and lines[0] == expected[0] and lines[1] == expected[1], printed
+    assert lines[2] == f"destination: {photos}-duplicates (the layout under {photos} kept)" and lines[3] == expected[3]
+    freed = sum((sample / p).stat().st_size for p in removable)
+    assert f"move: {len(removable)} files, {freed:,} bytes freed" in printed
+    assert _same_tree(photos, sample) and not (out / "photos-duplicates").exists()
+
+    printed = run(act)
+    assert f"done: {len(removable)} files, {freed:,} bytes" in printed
+    moved = out / "photos-duplicates"
+    assert sorted(str(p.relative_to(moved)) for p in moved.rglob("*") if p.is_file()) == sorted(removable)
+    assert not any((photos / p).exists() for p in removable)
+    assert all((photos / p).is_file() for p in groups.loc[groups["keep"], "path"])
+
+    printed = run(back)
+    assert f"restored {len(removable)} files from out/undo.jsonl" in printed
+    assert _same_tree(photos, sample)  # diff -r is silent
+    assert not moved.exists()  # the folder the run made, emptied, is gone

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dedupkit import evaluate
+from dedupkit import evaluate, thresholds
 from dedupkit.hashing import codes_to_hex
 from dedupkit.search import find_pairs
 
@@ -170,9 +170,10 @@ def test_recommend_threshold_on_the_sample_plateau():
     assert evaluate.recommend_threshold(curve, min_precision=1.0) == 10
 
 
-@pytest.mark.parametrize("bad", [0, 1.5, -0.1, True], ids=["zero", "above-one", "negative", "bool"])
-def test_recommend_threshold_rejects_bad_precision(bad):
-    with pytest.raises(ValueError, match="min_precision"):
+@pytest.mark.parametrize(("bad", "error"), [(0, ValueError), (1.5, ValueError), (-0.1, ValueError), (True, TypeError)],
+                         ids=["zero", "above-one", "negative", "bool"])
+def test_recommend_threshold_rejects_bad_precision(bad, error):
+    with pytest.raises(error, match="min_precision"):
         evaluate.recommend_threshold(_curve([1, 1], [.5, 1], [.6, 1]), min_precision=bad)
 
 
@@ -183,15 +184,16 @@ def test_recommend_threshold_unreachable_precision():
 
 def test_threshold_summary_counts_groups_and_files_to_remove():
     pairs = _pairs([("a", "b", 1), ("b", "c", 3), ("d", "e", 3), ("f", "g", 8)])
-    assert evaluate.threshold_summary(pairs, 0) == {"threshold": 0, "pairs": 0, "groups": 0, "files": 0, "to_remove": 0}
+    summary = thresholds.threshold_summary
+    assert summary(pairs, 0) == {"threshold": 0, "pairs": 0, "groups": 0, "files": 0, "to_remove": 0}
     # a keeps b; c is b's copy, not a's, so it is in no group (groups never chain)
-    assert evaluate.threshold_summary(pairs, 3) == {"threshold": 3, "pairs": 3, "groups": 2, "files": 4, "to_remove": 2}
-    assert evaluate.threshold_summary(pairs, 8)["to_remove"] == 3
+    assert summary(pairs, 3) == {"threshold": 3, "pairs": 3, "groups": 2, "files": 4, "to_remove": 2}
+    assert summary(pairs, 8)["to_remove"] == 3
 
 
 def test_pairs_near_threshold_takes_both_sides():
     pairs = _pairs([(f"a{d}", f"b{d}", d) for d in (0, 2, 5, 6, 7, 9, 20)])
-    near = evaluate.pairs_near_threshold(pairs, 6, n=2)
+    near = thresholds.pairs_near_threshold(pairs, 6, n=2)
     assert near["distance"].tolist() == [5, 6, 7, 9]
     assert near["inside"].tolist() == [True, True, False, False]
 
@@ -199,12 +201,12 @@ def test_pairs_near_threshold_takes_both_sides():
 def test_random_distances_are_all_pairs_when_few_and_seeded_when_many():
     codes = np.array([np.packbits(np.arange(64) < k) for k in range(0, 64, 2)])  # 32 distinct hashes
     hashes = pd.DataFrame({"path": [f"{i}" for i in range(32)], "hash": codes_to_hex(codes)})
-    every = evaluate.random_distances(hashes, n=10_000)
+    every = thresholds.random_distances(hashes, n=10_000)
     assert len(every) == 32 * 31 // 2
     assert sorted(every) == sorted(abs(2 * i - 2 * j) for i, j in itertools.combinations(range(32), 2))
-    drawn = evaluate.random_distances(hashes, n=100, seed=3)
+    drawn = thresholds.random_distances(hashes, n=100, seed=3)
     assert len(drawn) == 100 and (drawn > 0).all()  # never a file with itself
-    np.testing.assert_array_equal(drawn, evaluate.random_distances(hashes, n=100, seed=3))
+    np.testing.assert_array_equal(drawn, thresholds.random_distances(hashes, n=100, seed=3))
 
 
 def test_recall_by_edit_counts_each_copy_against_its_own_original():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dedupkit import hash_file, hash_hex, hex_to_codes, codes_to_hex, hamming, load_image
+from dedupkit import codes_to_hex, hamming, hash_file, hash_hex, hex_to_codes, load_image
 from dedupkit.hashing import METHODS, check_method, hash_bits
 
 IMAGEHASH = {

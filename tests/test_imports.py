@@ -61,3 +61,75 @@ def test_the_command_line_parses_without_the_library():
         f"print(json.dumps({{'loaded': [m for m in {HEAVY!r} + ['numpy', 'PIL'] if m in sys.modules]}}))"
     )
     assert seen == {"loaded": []}
+
+
+def _imports_between_modules() -> dict[str, set[str]]:
+    """For each dedupkit module, the dedupkit modules it imports anywhere (top level or inside a function)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(dedupkit.__file__).parent
+    names = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in names.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names if alias.name in names}
+            elif isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+                module = ".".join([*base, *([node.module] if node.module else [])])
+                found |= {f"{module}.{alias.name}" for alias in node.names if f"{module}.{alias.name}" in names}
+                if module in names and module != "dedupkit":  # `from . import x` names a module, not the package
+                    found.add(module)
+        graph[name] = found - {name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One shortest cycle through each module that lies on one (breadth-first back to itself)."""
+    cycles = set()
+    for start in graph:
+        previous, frontier = {start: None}, [start]
+        while frontier and start not in [n for f in frontier for n in graph[f]]:
+            nxt = []
+            for node in frontier:
+                for target in sorted(graph[node]):
+                    if target not in previous:
+                        previous[target] = node
+                        nxt.append(target)
+            frontier = nxt
+        if frontier:
+            last = next(f for f in frontier if start in graph[f])
+            path = [last]
+            while path[-1] != start:
+                path.append(previous[path[-1]])
+            cycles.add(tuple(reversed(path)))
+    return sorted(list(c) for c in cycles)
+
+
+def test_the_modules_import_one_another_without_a_circle():
+    graph = _imports_between_modules()
+    assert {"dedupkit.scan", "dedupkit.hashing", "dedupkit.service.app"} <= set(graph)
+    assert "dedupkit.hashing" in graph["dedupkit.scan"]  # the walk sees imports (and lazy ones too)
+    assert "dedupkit.scan" in graph["dedupkit.index"]
+    cycles = _cycles(graph)
+    assert cycles == [], "import circles: " + "; ".join(" -> ".join([*c, c[0]]) for c in cycles)
+
+
+def test_the_circle_check_sees_a_circle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"], ["b", "c", "a"],
+                                                                       ["c", "a", "b"]]
+
+
+def test_choosing_the_search_method_does_not_load_the_compiler():
+    seen = _probe(
+        "import json, sys; from dedupkit.codejoin import choose_method;"
+        "method = choose_method(1_000_000, 64, 10);"
+        "print(json.dumps({'method': method, 'numba': 'numba' in sys.modules}))"
+    )
+    assert seen == {"method": "mih", "numba": False}

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from dedupkit import ImageLoadError, hash_file, load_image
-from dedupkit.loading import decode_image
+from dedupkit.loading import LOAD_ERROR_KINDS, TRANSIENT_KINDS, decode_image
 
 
 def test_exif_orientation_is_applied(tmp_path, photo):
@@ -106,32 +106,44 @@ def _corrupt_png() -> bytes:
     return bytes(data)
 
 
-BAD_FILES = {
-    "empty": (lambda p, good: p.write_bytes(b""), "empty file"),
-    "text": (lambda p, good: p.write_text("hello\n"), "not an image"),
-    "truncated": (lambda p, good: p.write_bytes(good[: len(good) // 3]), "truncated"),
-    "corrupt-png-data": (lambda p, good: p.write_bytes(_corrupt_png()), "corrupt"),
-    "folder": (lambda p, good: p.mkdir(), "folder"),
-    "dangling-link": (lambda p, good: p.symlink_to(p.parent / "missing.jpg"), "broken symbolic link"),
+BAD_FILES = {  # how to make it, words of the message, the error's kind
+    "empty": (lambda p, good: p.write_bytes(b""), "empty file", "empty"),
+    "text": (lambda p, good: p.write_text("hello\n"), "not an image", "not_an_image"),
+    "truncated": (lambda p, good: p.write_bytes(good[: len(good) // 3]), "truncated", "truncated"),
+    "corrupt-png-data": (lambda p, good: p.write_bytes(_corrupt_png()), "corrupt", "corrupt"),
+    "folder": (lambda p, good: p.mkdir(), "folder", "folder"),
+    "dangling-link": (lambda p, good: p.symlink_to(p.parent / "missing.jpg"), "broken symbolic link", "broken_link"),
+    "missing": (lambda p, good: None, "file not found", "missing"),
+    "under-a-file": (lambda p, good: p.parent.write_text("x"), "cannot read the file",
+                     "unreadable"),
 }
 
 
-@pytest.mark.parametrize("kind", list(BAD_FILES))
-def test_bad_files_raise_a_clear_error_and_hash_file_records_it(tmp_path, originals, kind):
-    make, words = BAD_FILES[kind]
-    path = tmp_path / f"{kind}.jpg"
+@pytest.mark.parametrize("name", list(BAD_FILES))
+def test_bad_files_raise_a_clear_error_and_hash_file_records_it(tmp_path, originals, name):
+    make, words, kind = BAD_FILES[name]
+    path = tmp_path / f"{name}.jpg" if name != "under-a-file" else tmp_path / "a_file" / "photo.jpg"
     make(path, originals[0].read_bytes())
     with pytest.raises(ImageLoadError) as info:
         load_image(path)
     assert str(path) in str(info.value)
+    assert info.value.kind == kind and kind in LOAD_ERROR_KINDS
     row = hash_file(path)
     assert row["hash"] is None and words in row["error"], row["error"]
+    assert row["error_kind"] == kind
+
+
+def test_an_error_kind_is_one_of_the_known_kinds():
+    assert TRANSIENT_KINDS < set(LOAD_ERROR_KINDS)
+    with pytest.raises(ValueError, match="kind must be one of missing, broken_link"):
+        ImageLoadError("x.jpg", "odd", kind="odd")
 
 
 def test_pixel_limit_guards_against_decompression_bombs(tmp_path, photo):
     path = _save(tmp_path / "photo.png", photo)
-    with pytest.raises(ImageLoadError, match="over the limit of 1,000"):
+    with pytest.raises(ImageLoadError, match="over the limit of 1,000") as info:
         load_image(path, max_pixels=1000)
+    assert info.value.kind == "too_large"
     assert "max_pixels" in hash_file(path, max_pixels=1000)["error"]
 
 

@@ -13,14 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dedupkit import codes_to_hex, find_groups, find_pairs, search
-from dedupkit.multiindex import _ball, pack_words, plan_blocks, self_join
-from dedupkit.search import (
-    TooManyPairsWarning,
-    find_value_pairs,
-    pairs_from_codes,
-    value_pairs_from_codes,
-)
+from dedupkit import codejoin, codes_to_hex, find_groups, find_pairs
+from dedupkit._mih_plan import ball_size, plan_blocks
+from dedupkit.codejoin import pairs_from_codes, value_pairs_from_codes
+from dedupkit.multiindex import pack_words, self_join
+from dedupkit.search import TooManyPairsWarning, find_value_pairs
 
 
 def brute_force(codes: np.ndarray, max_distance: int) -> set[tuple[int, int, int]]:
@@ -72,7 +69,7 @@ def test_every_block_count_equals_brute_force(n_bytes, max_distance):
             plan = plan_blocks(len(codes), n_bytes * 8, max_distance, n_blocks=n_blocks)
         except ValueError:  # more blocks than bits, or blocks too wide for a bucket table
             continue
-        if max(_ball(w, t) for w, t in zip(plan.width, plan.budget)) > 20_000:
+        if max(ball_size(w, t) for w, t in zip(plan.width, plan.budget)) > 20_000:
             continue  # correct too, but millions of neighbour buckets to probe: slow for a test
         # a tiny capacity also exercises the re-run of overflowing work units
         for capacity in (4096, 2) if n_blocks in (None, 4) else (4096,):
@@ -97,7 +94,7 @@ def test_tiny_inputs(n):
     codes = np.zeros((n, 8), np.uint8)
     i, j, d = self_join(pack_words(codes), 10)
     assert as_set(i, j, d) == {(0, 1, 0)} if n == 2 else len(i) == 0
-    for method in search.SEARCH_METHODS:
+    for method in codejoin.SEARCH_METHODS:
         assert as_set(*pairs_from_codes(codes, max_distance=10, method=method)) == brute_force(codes, 10)
 
 
@@ -151,15 +148,15 @@ def test_each_search_path_gives_the_same_pairs(n_bytes, monkeypatch):
     codes = planted(400, n_bytes, 10, seed=7)
     expected = brute_force(codes, 10)
     results = {method: as_set(*pairs_from_codes(codes, max_distance=10, method=method))
-               for method in search.SEARCH_METHODS}
+               for method in codejoin.SEARCH_METHODS}
     assert all(found == expected for found in results.values())
     # the automatic choice, on both sides of its threshold
-    assert search._choose_method(400, n_bytes * 8, 10) == "faiss"
-    monkeypatch.setattr(search, "_MIH_FROM", 100)
-    assert search._choose_method(400, n_bytes * 8, 10) == "mih"
+    assert codejoin.choose_method(400, n_bytes * 8, 10) == "faiss"
+    monkeypatch.setattr(codejoin, "_MIH_FROM", 100)
+    assert codejoin.choose_method(400, n_bytes * 8, 10) == "mih"
     assert as_set(*pairs_from_codes(codes, max_distance=10)) == expected
-    assert search._choose_method(1_000_000, 64, 10) == "mih"
-    assert search._choose_method(1_000_000, 256, 40) == "mih"
+    assert codejoin.choose_method(1_000_000, 64, 10) == "mih"
+    assert codejoin.choose_method(1_000_000, 256, 40) == "mih"
 
 
 def test_unknown_method_is_a_clear_error():

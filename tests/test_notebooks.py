@@ -8,6 +8,7 @@ runs the four notebooks one after the other on a folder built under
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -17,6 +18,8 @@ import nbformat
 import pandas as pd
 import pytest
 from PIL import Image, ImageOps
+
+from dedupkit import hashes_for
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -140,3 +143,27 @@ def test_the_notebooks_run_on_another_folder(photos, tmp_path, kernel, originals
     hash_only = pd.read_csv(out / "duplicates.csv")
     assert {frozenset(pair) for pair in zip(hash_only["path_a"], hash_only["path_b"])} == found
     assert (hash_only["distance"] <= 8).all()
+
+
+def test_notebook_1_hashes_a_parquet_table(tmp_path, kernel, originals):
+    papermill = pytest.importorskip("papermill")
+    table = tmp_path / "train.parquet"  # as Hugging Face keeps images: {"bytes", "path"} structs in a column "image"
+    images = [{"bytes": p.read_bytes(), "path": p.name} for p in originals[:4]] + [{"bytes": b"broken", "path": None}]
+    pd.DataFrame({"image": images}).to_parquet(table, row_group_size=2)
+    out = tmp_path / "results"
+    out.mkdir()
+    for run in ("first", "again"):
+        papermill.execute_notebook(
+            str(REPO / "notebooks" / "01_hash_dataset.ipynb"), str(out / f"01_{run}.ipynb"),
+            parameters={"image_dir": str(table), "output_dir": str(out)},
+            kernel_name=kernel, cwd=str(tmp_path), progress_bar=False, log_output=False, execution_timeout=CELL_TIMEOUT,
+        )
+        printed = _stdout(nbformat.read(out / f"01_{run}.ipynb", as_version=4))
+        assert f"5 files in {table}: 4 with a hash, 1 could not be read" in printed
+    assert "(5 files hashed now, 0 taken from the cache)" in _stdout(nbformat.read(out / "01_first.ipynb", 4))
+    assert "(0 files hashed now, 5 taken from the cache)" in printed  # the table unchanged: not hashed again
+    hashes = pd.read_parquet(out / "hashes.parquet")
+    assert hashes["path"].tolist() == ["0", "1", "2", "3", "4"]
+    assert hashes["error"].notna().tolist() == [False, False, False, False, True]
+    os.utime(table, ns=(table.stat().st_atime_ns, table.stat().st_mtime_ns + 10**9))  # changed: hashed again
+    assert hashes_for(table, out).attrs["hashed"] == 5

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -138,7 +141,8 @@ def test_group_gallery_frames_the_kept_file(pictures):
 
     assert len(fig.axes) == 3 and all(len(ax.images) == 1 for ax in fig.axes)
     assert [ax.get_title(loc="left") for ax in fig.axes] == [
-        "group 0: 3 files, diameter 4 bits (1 more not shown)", "group 1: 2 files, diameter 9 bits",
+        "group 0: 3 files, diameter 4 bits (+1 more: max_members=None shows them all)",
+        "group 1: 2 files, diameter 9 bits",
         "group 2: 2 files, diameter 1 bit"]
     for ax in fig.axes:
         (frame,) = [p for p in ax.patches if isinstance(p, Rectangle)]
@@ -151,6 +155,74 @@ def test_group_gallery_frames_the_kept_file(pictures):
     with pytest.raises(ValueError, match="by must be"):
         plotting.plot_group_gallery(groups, by="name")
 
+
+
+def _label_boxes(fig):
+    """Each Axes' tick labels as (left, right, bottom, top) in pixels, once drawn."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return [[label.get_window_extent(renderer).extents for label in ax.get_xticklabels() if label.get_text()]
+            for ax in fig.axes if ax.get_visible()]
+
+
+@pytest.fixture(scope="module")
+def deep_folder(tmp_path_factory, pictures):
+    """Copies of the pictures deep in sub-folders with long names, as scraped datasets have them."""
+    root = tmp_path_factory.mktemp("deep")
+    paths = []
+    for i, source in enumerate(pictures[:6]):
+        folder = root / f"collection_{i}_holidays_in_the_mountains" / "2021-07-summer" / f"camera_roll_{i}"
+        folder.mkdir(parents=True)
+        path = folder / f"IMG_2021_07_{i:02d}_a_very_long_file_name_from_a_phone.png"
+        shutil.copy(source, path)
+        paths.append(str(path))
+    return paths
+
+
+def test_gallery_captions_of_deep_paths_fit_under_their_pictures(deep_folder):
+    groups = pd.DataFrame({"group": [0] * 6, "path": deep_folder, "keep": [True] + [False] * 5, "size": 6,
+                           "diameter": 3})
+    fig = plotting.plot_group_gallery(groups, size=64)
+    (boxes,) = _label_boxes(fig)
+    assert len(boxes) == 6
+    for (_, right, _, _), (left, _, _, _) in zip(boxes, boxes[1:]):
+        assert right < left  # no caption runs into the next
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    for label, path in zip(labels, deep_folder):
+        assert label.splitlines()[-1][-10:] == Path(path).name[-10:]  # the end of the file name is always there
+        assert 2 <= len(label.splitlines()) <= 3  # folders above the name
+    pairs = _pairs([(deep_folder[0], deep_folder[1], 2), (deep_folder[2], deep_folder[3], 3),
+                    (deep_folder[4], deep_folder[5], 4)])
+    gallery = plotting.plot_pair_gallery(pairs, ncols=3, size=64)
+    rows = _label_boxes(gallery)
+    # the pairs sit side by side in one row
+    everything = sorted((tuple(box) for row in rows for box in row), key=lambda b: b[0])
+    assert len(everything) == 6
+    for (_, right, _, _), (left, _, _, _) in zip(everything, everything[1:]):
+        assert right < left
+
+
+def test_a_large_group_says_how_many_more_and_shows_them_all_on_request(pictures, tmp_path):
+    paths = []
+    for i in range(96):
+        path = tmp_path / f"copy_{i:03d}.png"
+        shutil.copy(pictures[i % 6], path)
+        paths.append(str(path))
+    groups = pd.DataFrame({"group": [7] * 96, "path": paths, "keep": [True] + [False] * 95, "size": 96,
+                           "diameter": 12})
+    fig = plotting.plot_group_gallery(groups, by="diameter", size=32)
+    (ax,) = fig.axes
+    assert len(ax.get_xticklabels()) == 6
+    assert [t.get_text() for t in ax.texts] == ["+90 more"]
+    assert "(+90 more: max_members=None shows them all)" in ax.get_title(loc="left")
+    every = plotting.plot_group_gallery(groups, max_members=None, size=32)
+    shown = [Path(t.get_text().splitlines()[-1].removeprefix("keep: ")).name
+             for ax in every.axes for t in ax.get_xticklabels()]
+    assert shown == [Path(p).name for p in paths]  # all 96, in order, 8 to a row
+    assert len(every.axes) == 12 and not any(ax.texts for ax in every.axes)
+    assert every.axes[0].get_title(loc="left") == "group 7: 96 files, diameter 12 bits"
+    with pytest.raises(ValueError, match="max_members"):
+        plotting.plot_group_gallery(groups, max_members=0)
 
 def test_threshold_figure_counts_the_cut_and_shows_the_edge(pictures):
     p = pictures

@@ -148,6 +148,9 @@ def test_a_page_of_groups_and_a_kept_file_split_off(sample_groups, sample_dir, t
     log = _log(tmp_path)
     assert (log["decision"] == "distinct").sum() == 3 and set(log["path"]) == {str(sample_dir / four["path"].iloc[0])}
     assert [("dk-kept" in c._dom_classes) for c in widget.cards] == [False, True, False, False, True, False]
+    shown = widget.decisions  # and apply_decisions agrees: the other three stay, centred on the next file
+    g100 = shown[shown["group"] == 100]
+    assert g100["path"].tolist() == four["path"].iloc[1:].tolist() and g100["keep"].tolist() == [True, False, False]
     widget.handle_key({"key": "4"})
     widget.handle_key({"key": " "})
     widget.handle_key({"key": "a"})  # both groups of the page

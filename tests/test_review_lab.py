@@ -63,9 +63,9 @@ def lab(tmp_path, sample_dir):
         "display_name": "Python 3 (dedupkit tests)", "language": "python"}))
     notebooks = home / "notebooks"
     notebooks.mkdir()
-    out = tmp_path / "out"
+    out = notebooks / "out"  # output_dir="out", beside the notebook: as a user writes it (and the screenshot shows)
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        NOTEBOOK.format(sample=str(sample_dir), out=str(out)))])
+        NOTEBOOK.format(sample=str(sample_dir), out="out"))])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (dedupkit tests)",
                                        "language": "python"}
     nbformat.write(notebook, notebooks / "review.ipynb")

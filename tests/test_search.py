@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dedupkit import HashIndex, codes_to_hex, find_pairs, hash_images, hamming, with_hash_settings
-from dedupkit.search import faiss_radius, pairs_from_codes
+from dedupkit import HashIndex, codes_to_hex, find_pairs, hamming, hash_images, with_hash_settings
+from dedupkit.codejoin import faiss_radius, pairs_from_codes
 
 
 def brute_force_pairs(codes: np.ndarray, max_distance: int) -> set[tuple[int, int, int]]:
@@ -99,7 +99,7 @@ def test_a_table_read_back_from_csv_works(tmp_path, sample_dir):
      (pd.DataFrame({"path": ["a"], "hash": ["xyz0"]}), {}, ValueError, "hex"),
      (pd.DataFrame({"path": ["a"], "hash": ["00" * 8]}), {"max_distance": 65}, ValueError, "between 0 and 64"),
      (pd.DataFrame({"path": ["a"], "hash": ["00" * 8]}), {"max_distance": -1}, ValueError, "between 0 and 64"),
-     (pd.DataFrame({"path": ["a"], "hash": ["00" * 8]}), {"max_distance": 2.5}, TypeError, "integer")],
+     (pd.DataFrame({"path": ["a"], "hash": ["00" * 8]}), {"max_distance": 2.5}, TypeError, "whole number")],
     ids=["no-path-column", "mixed-lengths", "bad-hex", "distance-too-big", "distance-negative", "distance-float"],
 )
 def test_bad_tables_are_clear_errors(frame, kwargs, error, words):

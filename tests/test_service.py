@@ -19,12 +19,14 @@ from PIL import Image
 from pydantic import ValidationError
 
 from dedupkit import hamming, hash_file, hex_to_codes
-from dedupkit.cli import _is_loopback, main
+from dedupkit._commands import _is_loopback
+from dedupkit.cli import main
 from dedupkit.duplicates import CANDIDATE_DISTANCE
 from dedupkit.features import extract_features
 from dedupkit.service.app import create_app, get_store
+from dedupkit.service.records import ImageFacts, ImageRecord, MatchRecord
 from dedupkit.service.settings import Settings
-from dedupkit.service.store import MAX_INTEGER, ImageFacts, ImageRecord, ImageStore, MatchRecord, StoreError
+from dedupkit.service.store import MAX_INTEGER, ImageStore, StoreError
 from dedupkit.service.stored_features import decode_features, encode_features
 
 with warnings.catch_warnings():  # starlette suggests another HTTP client for its TestClient; httpx works
@@ -697,7 +699,7 @@ def test_store_ids_and_offsets_beyond_sqlite_integers(tmp_path):
             assert store.get(image_id) is None and store.delete(image_id) is False
         assert store.list(offset=MAX_INTEGER) == ([], 1) and store.list(offset=2**80) == ([], 1)
         assert store.list(limit=2**80) == ([stored], 1)
-        with pytest.raises(ValueError, match="offset must be at least 0, got -1"):
+        with pytest.raises(ValueError, match="offset must be a whole number >= 0, got -1"):
             store.list(offset=-1)
         with pytest.raises(TypeError, match="an image id must be an integer, got '1'"):
             store.get("1")
@@ -729,7 +731,7 @@ def test_a_database_refuses_another_method_or_hash_size(tmp_path, make_client, c
 
 def test_serve_refuses_bad_settings_before_starting(tmp_path, capsys):
     assert main(["serve", "--db", str(tmp_path / "s.db"), "--max-distance", "65", "--port", "1"]) == 2
-    assert "invalid settings: max_distance must be between 0 and 64" in capsys.readouterr().err
+    assert "invalid settings: max_distance must be a whole number between 0 and 64" in capsys.readouterr().err
     assert not (tmp_path / "s.db").exists()
 
 

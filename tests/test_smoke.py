@@ -39,10 +39,10 @@ def test_the_cli_and_the_service_import(tmp_path):
     subprocess.run([sys.executable, "-m", "dedupkit", "find", str(SAMPLE), "-o", str(out)], check=True, env=env,
                    capture_output=True)
     assert len(pd.read_csv(out)) == 11
+    from fastapi.testclient import TestClient  # noqa: PLC0415
+
     from dedupkit.service.app import create_app  # noqa: PLC0415
     from dedupkit.service.settings import Settings  # noqa: PLC0415
-
-    from fastapi.testclient import TestClient  # noqa: PLC0415
 
     app = create_app(Settings(db=tmp_path / "service.db"))
     assert {"/images", "/search"} <= set(app.openapi()["paths"])

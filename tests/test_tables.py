@@ -64,8 +64,8 @@ def test_a_256_bit_table_read_back_keeps_its_default_threshold(sample_dir, tmp_p
 
 
 def test_hex_hashes_that_look_like_numbers_stay_text(tmp_path):
-    hashes = with_hash_settings(pd.DataFrame({"path": ["a.jpg", "b.jpg"], "hash": ["0123456789012345", "0123456789012344"]}),
-                                method="dhash", hash_size=8, trim=True, exact=False)
+    table = pd.DataFrame({"path": ["a.jpg", "b.jpg"], "hash": ["0123456789012345", "0123456789012344"]})
+    hashes = with_hash_settings(table, method="dhash", hash_size=8, trim=True, exact=False)
     hashes.to_csv(tmp_path / "digits.csv", index=False)
     again = read_hashes(tmp_path / "digits.csv")
     assert again["hash"].tolist() == ["0123456789012345", "0123456789012344"]

@@ -12,7 +12,8 @@ from pathlib import Path
 
 project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]
 wanted = {name.lower() for name in sys.argv[1:]}
-dev = [r for r in project["optional-dependencies"]["dev"] if re.split(r"[\[<>=;\s]", r, maxsplit=1)[0].lower() in wanted]
+dev = [r for r in project["optional-dependencies"]["dev"]
+       if re.split(r"[\[<>=;\s]", r, maxsplit=1)[0].lower() in wanted]
 for requirement in project["dependencies"] + dev:
     match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*>=\s*([^,;\s]+)\s*", requirement)
     if match is None:

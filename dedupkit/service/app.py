@@ -13,15 +13,19 @@ from functools import partial
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from .. import __version__
 from .dependencies import get_settings, get_store, require_token
 from .limits import BodySizeLimit
 from .openapi import openapi_document
 from .routers import images, search, status
+from .schemas import ErrorResponse
 from .settings import Settings
 from .store import ImageStore
 
@@ -76,13 +80,25 @@ def create_app(settings: Settings | None = None, *, store: ImageStore | None = N
     app.state.settings = settings
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     guarded = [Depends(require_token)]
+    unauthorized = {401: {"model": ErrorResponse, "description": "no token, or a wrong one (when the server has one)"}}
     app.include_router(status.health_router)
-    app.include_router(status.router, dependencies=guarded)
-    app.include_router(images.router, dependencies=guarded)
-    app.include_router(search.router, dependencies=guarded)
+    app.include_router(status.router, dependencies=guarded, responses=unauthorized)
+    app.include_router(images.router, dependencies=guarded, responses=unauthorized)
+    app.include_router(search.router, dependencies=guarded, responses=unauthorized)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
     return app
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """FastAPI's answer, but a 405's ``Allow`` lists the methods of every route at the path, not of the first."""
+    if exc.status_code == 405:
+        methods = {method for route in request.app.routes if isinstance(route, Route)
+                   and route.matches(request.scope)[0] != Match.NONE for method in route.methods or ()}
+        exc = StarletteHTTPException(405, exc.detail, headers={**(exc.headers or {}),
+                                                             "Allow": ", ".join(sorted(methods))})
+    return await http_exception_handler(request, exc)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

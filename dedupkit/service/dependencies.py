@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..search import check_max_distance
+from ..codejoin import check_max_distance
 from .settings import Settings
 from .store import ImageStore
 

@@ -14,6 +14,9 @@ check in code, some of it set by the server's settings, is added here:
 - ``max_distance``: 0 to ``n_bits``.
 - An optional parameter is left out, never ``null``: FastAPI's ``anyOf`` with
   ``null`` for ``int | None`` is dropped.
+- Every 422 is an ``ErrorResponse`` (a one-line ``detail``, and FastAPI's
+  ``errors`` list when the parameter checks failed): the app's handler
+  answers so, not with FastAPI's ``HTTPValidationError``.
 
 ``tests/test_service_server.py`` runs schemathesis against a real server to
 check that the endpoints and this document agree.
@@ -57,6 +60,15 @@ def _refine(document: dict[str, Any], *, n_bits: int) -> dict[str, Any]:
         for parameter in paths[path]["post"]["parameters"]:
             if parameter["name"] == "max_distance":
                 parameter["schema"].update(minimum=0, maximum=n_bits)
+
+    for operations in paths.values():  # the app's validation handler answers with an ErrorResponse
+        for operation in operations.values():
+            invalid = operation.get("responses", {}).get("422", {}).get("content", {}).get("application/json", {})
+            if invalid.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                invalid["schema"] = {"$ref": "#/components/schemas/ErrorResponse"}
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
 
     files = _form(document, "/images")["properties"]["files"]
     files.update(items=dict(_BINARY), minItems=1)

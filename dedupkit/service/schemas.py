@@ -7,7 +7,7 @@ turns a store record into its schema with ``Model.model_validate(record)``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -131,4 +131,6 @@ class Health(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    detail: str
+    detail: str = Field(description="what went wrong, in one line")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="a 422 from the parameter checks: what was wrong, field by field (FastAPI's list)")

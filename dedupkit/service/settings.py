@@ -7,8 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ..codejoin import check_max_distance
 from ..hashing import METHODS, check_method
-from ..search import check_max_distance
 
 __all__ = ["Settings"]
 

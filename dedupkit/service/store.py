@@ -13,9 +13,9 @@ An image's local features (for verified search) are written in the same
 transaction as its row, and deleted with it (:mod:`.database`,
 :mod:`.stored_features`).
 
-The store takes and returns its own records (:class:`ImageFacts`,
-:class:`ImageRecord`, :class:`MatchRecord`, :class:`Found`); the API's
-schemas are the routers' business (:mod:`.schemas`).
+The store takes and returns its own records (:mod:`.records`: ``ImageFacts``,
+``ImageRecord``, ``MatchRecord``, ``Found``); the API's schemas are the
+routers' business (:mod:`.schemas`).
 """
 
 from __future__ import annotations
@@ -25,69 +25,28 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
 
 import faiss
 import numpy as np
 
+from .._checks import check_int
 from ..features import Features
 from ..hashing import check_method, hex_to_codes
 from ..index import HashIndex
 from .database import MAX_INTEGER, StoreError, connect, lock_file, open_schema, transaction, unlock_file
+from .records import Found, ImageFacts, ImageRecord, MatchRecord
 from .stored_features import COLUMNS as FEATURE_COLUMNS
 from .stored_features import decode_features, encode_features
 
-__all__ = ["MAX_INTEGER", "Found", "ImageFacts", "ImageRecord", "ImageStore", "MatchRecord", "StoreError"]
+__all__ = ["MAX_INTEGER", "ImageStore", "StoreError"]
 
 logger = logging.getLogger(__name__)
 
 _COLUMNS = "id, name, sha256, hash, method, hash_size, width, height, bytes, created"
-
-
-@dataclass(frozen=True, slots=True)
-class ImageFacts:
-    """What is known about an image once it is hashed: what :meth:`ImageStore.add` stores."""
-
-    name: str  # the file name it came with
-    sha256: str  # of its bytes, hex
-    hash: str  # perceptual hash, hex, made with the store's method and hash size
-    width: int  # as displayed (EXIF orientation applied)
-    height: int
-    bytes: int  # size of the file
-
-
-@dataclass(frozen=True, slots=True)
-class ImageRecord(ImageFacts):
-    """A stored image: its facts, its id (never reused) and how and when it was stored."""
-
-    id: int
-    method: str
-    hash_size: int
-    created: datetime  # UTC
-
-
-@dataclass(frozen=True, slots=True)
-class MatchRecord:
-    """A stored image near a query."""
-
-    id: int
-    name: str
-    distance: int  # Hamming distance in bits
-    exact: bool  # the same bytes as the query (same sha256)
-
-
-class Found(NamedTuple):
-    """What a search found."""
-
-    matches: list[MatchRecord]  # nearest first, then by id
-    truncated: bool  # more matches than the limit
-    exact_duplicate: bool  # a stored image has exactly the query's bytes
-    features: Mapping[int, Features] | None = None  # of the matches that have them, when asked for
 
 
 class ImageStore:
@@ -170,7 +129,6 @@ class ImageStore:
         *,
         features: Sequence[Features | None] | None = None,
         max_distance: int | None = None,
-        k: int | None = None,
         limit: int = 100,
     ) -> list[tuple[ImageRecord, Found]]:
         """Store images, all or none, each after looking for what is stored near it.
@@ -185,8 +143,8 @@ class ImageStore:
             Each image's local features (:func:`dedupkit.features.extract_features`,
             default parameters), or ``None`` for an image without; stored
             with the image's row, in the same transaction.
-        max_distance, k
-            As in :meth:`search`. Both ``None`` skips the search (a bulk import).
+        max_distance
+            As in :meth:`search`; ``None`` skips the search (a bulk import).
         limit
             Most matches listed per image.
 
@@ -199,7 +157,7 @@ class ImageStore:
         Raises
         ------
         ValueError
-            A hash of the wrong length, a bad ``max_distance`` or ``k``, or
+            A hash of the wrong length, a bad ``max_distance``, or
             ``features`` not one per image.
         """
         if features is None:
@@ -207,7 +165,7 @@ class ImageStore:
         if len(features) != len(images):
             raise ValueError(f"features must be one per image (or None): got {len(features)} for {len(images)} images")
         packed = [None if f is None else encode_features(f) for f in features]
-        searching = max_distance is not None or k is not None
+        searching = max_distance is not None
         codes = [self._code(image.hash) for image in images]
         created = _now()
         results = []
@@ -220,7 +178,7 @@ class ImageStore:
                     for image, code, row in zip(images, codes, packed):
                         if searching:
                             self._add_to_index(pending_keys, pending_codes, added)
-                            found = self._search(code, image.sha256, max_distance, k, limit)
+                            found = self._search(code, image.sha256, max_distance, None, limit)
                         else:
                             found = Found([], False, False)
                         cursor = self._db.execute(
@@ -350,15 +308,11 @@ class ImageStore:
         Raises
         ------
         TypeError
-            ``offset`` or ``limit`` is not an integer.
+            ``offset`` or ``limit`` is not a whole number.
         ValueError
             A negative ``offset``, or a ``limit`` below 1.
         """
-        for name, value, least in (("offset", offset, 0), ("limit", limit, 1)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an integer, got {value!r}")
-            if value < least:
-                raise ValueError(f"{name} must be at least {least}, got {value}")
+        offset, limit = check_int(offset, "offset", low=0), check_int(limit, "limit", low=1)
         with self._lock:
             # no table has more rows than SQLite's largest integer, so a page beyond it is empty
             rows = [] if offset > MAX_INTEGER else self._db.execute(
@@ -404,7 +358,7 @@ def _could_be_an_id(image_id: int) -> bool:
 
 def _now() -> datetime:
     """Now, in UTC, to the millisecond (as the database keeps it)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 

@@ -1,4 +1,4 @@
-"""Turn an uploaded file into :class:`~dedupkit.service.store.ImageFacts` (and local features), or a clear 4xx."""
+"""Turn an uploaded file into :class:`~dedupkit.service.records.ImageFacts` (and local features), or a clear 4xx."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import BinaryIO, NamedTuple
 from fastapi import HTTPException
 
 from ..features import Features, extract_features
+from ..imagerow import hash_file
 from ..loading import ImageLoadError
-from ..scan import hash_file
+from .records import ImageFacts
 from .settings import Settings
-from .store import ImageFacts
 
 __all__ = ["Upload", "read_upload"]
 

@@ -20,8 +20,8 @@ from dataclasses import asdict
 from ..features import Features
 from ..verify import Match as Verdict
 from ..verify import relation, verify_features
+from .records import Found, MatchRecord
 from .schemas import VerifiedMatch
-from .store import Found, MatchRecord
 
 __all__ = ["NO_FEATURES", "verify_matches"]
 

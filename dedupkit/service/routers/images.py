@@ -25,7 +25,8 @@ ImageId = Annotated[int, Path(ge=1, le=MAX_INTEGER, description="the image's id 
     "",
     status_code=201,
     response_model=AddResponse,
-    responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+    responses={400: {"model": ErrorResponse, "description": "the body is not multipart/form-data"},
+               413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
     summary="Add images; answer each with the stored near-duplicates",
 )
 def add_images(

@@ -23,7 +23,8 @@ _VERIFY = ("check each hash match by local features against the stored image's, 
 @router.post(
     "/search",
     response_model=VerifiedSearchResponse | SearchResponse,
-    responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+    responses={400: {"model": ErrorResponse, "description": "the body is not multipart/form-data"},
+               413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
     summary="Find stored near-duplicates of a file or a hash",
 )
 def search(
