@@ -4,7 +4,10 @@ Every member of a group is described by a few facts read from its file
 (:func:`file_facts`), and the members are ranked by a list of rules, each a
 comparison of two files that may call them equal (:data:`KEEP_RULES`). The
 first rule that tells two files apart decides between them, and says why
-(``keep_reason`` in a group table).
+(``keep_reason`` in a group table). Since rules with a margin do not chain
+(qualities 98 and 94 are equal, 94 and 90 too, yet 98 beats 90), the members
+of a group of up to 64 are first ordered by how many others each beats by a
+rule before ``path``, then by that comparison.
 
 The default order, and why:
 
@@ -112,6 +115,7 @@ _DETAIL_GRID = 8  # a grid of 8 x 8 of them, spread over the picture
 _DETAIL_NOISE = 1.0  # variance (grey levels squared) of the noise taken off the tiles' power: not detail
 _DETAIL_SHARE = 0.3  # share of gradient energy above the frequency that bounds a picture's detail
 _DETAIL_EQUAL = 1.1  # a larger copy with fewer than this times the other's detail pixels holds no more detail
+_WINS_UP_TO = 64  # groups up to this size are ranked by wins first (see _Judge._wins)
 _CAMERA_TAGS = (0x010F, 0x0110)  # Make, Model
 _CAMERA_EXIF_TAGS = (0x9003, 0x829A, 0x829D)  # DateTimeOriginal, ExposureTime, FNumber
 # libjpeg's standard luminance table, from which quality scales every JPEG's table
@@ -397,9 +401,31 @@ class _Judge:
         starts = np.flatnonzero(np.r_[True, component[order][1:] != component[order][:-1]])
         for members in np.split(order, starts[1:]):
             members = members.tolist()
-            members.sort(key=functools.cmp_to_key(lambda i, j: -self.decide(i, j)[0]))
+            wins = self._wins(members)
+            members.sort(key=functools.cmp_to_key(lambda i, j: (wins[j] > wins[i]) - (wins[j] < wins[i])
+                                                  or -self.decide(i, j)[0]))
             rank[members] = np.arange(len(members))
         return rank
+
+    def _wins(self, members: list[int]) -> dict[int, int]:
+        """How many members each one beats by a rule before ``path``, for a group of at most :data:`_WINS_UP_TO`.
+
+        Rules with a margin ("equal within 5 quality points") do not chain:
+        a ties with b, b with c, yet a beats c. Sorting by the pairwise
+        comparison alone then lets the order the files come in pick the kept
+        one (an upscaled copy at quality 90 tying with an EXIF-rotated copy
+        at 95, that one with the original at 98); counting each member's
+        wins first keeps the file that beats the most.
+        """
+        if len(members) > _WINS_UP_TO:
+            return dict.fromkeys(members, 0)
+        decisive = [rule for rule in self.order if rule.why != "path order"]
+        wins = dict.fromkeys(members, 0)
+        for a, i in enumerate(members):
+            for j in members[a + 1:]:
+                result = next((r for r in (rule.compare(i, j) for rule in decisive) if r), 0)
+                wins[i if result > 0 else j] += result != 0
+        return wins
 
     def under_reference(self) -> np.ndarray:
         return np.array([bool(self.reference) and _under(r["path"], self.reference) < len(self.reference)
