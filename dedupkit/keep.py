@@ -63,7 +63,7 @@ picture at full resolution (the power of white noise of one grey level
 squared taken off, so that the 8-bit steps of a smooth gradient, sharp at
 any size, do not count): the frequency above which 30% of the gradient
 energy lies, along the larger axis, is 1 over the detail scale. A sharp
-photo's is about 1.2; a copy enlarged f times holds nothing above 1/f of its
+photo's is about 1.3; a copy enlarged f times holds nothing above 1/f of its
 Nyquist frequency, and its detail scale is about f times its original's, so
 both have the same detail pixels. The constants were chosen with
 ``benchmarks/bench_keep_upscale.py`` on bench-data's tune half (upscales of
@@ -143,9 +143,9 @@ def file_facts(paths: Iterable[str | os.PathLike], *, progress: bool | None = No
         frame (the trim box); ``detail_pixels``, those of them that carry
         detail (an upscaled copy has as many as its original; missing for a
         picture with no detail above the noise); ``framed``; ``colour``
-        (False for a grey picture, whatever its mode); ``lossless`` (the format keeps every
-        pixel); ``decoded_jpeg`` (a lossless file showing JPEG's 8x8
-        blocks); ``format``; ``quality`` (a JPEG's estimated quality, 1 to
+        (False for a grey picture, whatever its mode); ``lossless`` (the
+        format keeps every pixel); ``decoded_jpeg`` (a lossless file showing
+        JPEG's 8x8 blocks); ``format``; ``quality`` (a JPEG's estimated quality, 1 to
         100); ``bytes``; ``animated``; ``camera`` (EXIF make, model or date
         taken); ``mtime``; and ``error``, why a file could not be read (its
         other facts are then missing, and every rule calls it equal).
@@ -195,7 +195,8 @@ def _facts_of(path: str) -> dict:
 
     x0, y0, x1, y1 = trim_box(work)
     share = (x1 - x0) * (y1 - y0) / (work.size[0] * work.size[1])
-    picture = upright.crop(tuple(round(v * width / work.size[0]) for v in (x0, y0, x1, y1)))  # at full resolution
+    sx, sy = width / work.size[0], height / work.size[1]
+    picture = upright.crop((round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy)))  # at full resolution
     detail = _detail_scale(_detail_shares(np.asarray(picture.convert("L"), np.float32)))
     row.update(width=full[0], height=full[1], picture_pixels=share * full[0] * full[1], framed=share < _FRAMED,
                detail_pixels=share * full[0] * full[1] / detail**2,
@@ -279,7 +280,7 @@ def _detail_shares(grey: np.ndarray, *, noise: float = _DETAIL_NOISE) -> np.ndar
 
 def _detail_scale(shares: np.ndarray | None, share: float = _DETAIL_SHARE) -> float:
     """How much larger a picture is than the detail it holds: 1 over the frequency (in Nyquist units) above which
-    ``share`` of its gradient energy lies, between shells by linear interpolation; about 1.2 for a sharp photo,
+    ``share`` of its gradient energy lies, between shells by linear interpolation; about 1.3 for a sharp photo,
     about f times that for a copy enlarged f times. NaN when ``shares`` is None."""
     if shares is None:
         return float("nan")
