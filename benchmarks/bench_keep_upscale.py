@@ -7,7 +7,8 @@ while an original must still win over its downscaled copy. Three constants
 decide: the share of gradient energy above the frequency that bounds a
 picture's detail (``keep._DETAIL_SHARE``), the noise taken off before
 (``keep._DETAIL_NOISE``), and the ratio of detail pixels
-within which two copies are equal (``keep._DETAIL_EQUAL``).
+within which two copies are equal (``keep._DETAIL_EQUAL``); copies less than
+``keep._DETAIL_MIN_SCALE`` apart in size are not checked.
 
 This script takes bench-data's originals on the tune split (never the report
 split, nor ``bench_keep_unseen.py``'s folder), makes upscaled copies with
@@ -85,10 +86,12 @@ def sweep(files: pd.DataFrame, shares: list[dict]) -> pd.DataFrame:
             scale = np.array([keep._detail_scale(s[noise], share) for s in shares])
             mine = pixels / scale**2
             theirs = mine[original]
+            apart = np.sqrt(np.maximum(pixels, pixels[original]) / np.minimum(pixels, pixels[original]))
+            checked = apart >= keep._DETAIL_MIN_SCALE  # closer in size, the rule does not look at detail
             for equal in EQUALS:
                 rows.append({"noise": noise, "share": share, "equal": equal,
-                             "upscales_not_more": float((mine[up] <= theirs[up] * equal).mean()),
-                             "downscales_tie": float((theirs[down] <= mine[down] * equal).mean())})
+                             "upscales_not_more": float((checked & (mine <= theirs * equal))[up].mean()),
+                             "downscales_tie": float((checked & (theirs <= mine * equal))[down].mean())})
     return pd.DataFrame(rows)
 
 

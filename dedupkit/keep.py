@@ -23,10 +23,12 @@ The default order, and why:
 ``pixels``
     More picture pixels (the trim box's area) win: a crop or a smaller copy
     loses. Within 2% they are equal. Only pixels that carry detail count: a
-    larger copy whose detail pixels (``detail_pixels``, below) are fewer
-    than 1.1 times the other's is an enlarged copy, not more of the picture,
-    and the two are equal here (the next rules decide; an upscaled copy has
-    2.25 times the pixels at 1.5x and no more detail).
+    copy at least 1.15 times larger (each side) whose detail pixels
+    (``detail_pixels``, below; scaled to the other's picture when a verified
+    pair says how the pictures relate) are fewer than 1.1 times the other's
+    is an enlarged copy, not more of the picture, and the two are equal here
+    (the next rules decide; an upscaled copy has 2.25 times the pixels at
+    1.5x and no more detail).
 ``lossless``
     A lossless file wins over a lossy one, and a lossy one over a lossless
     file that holds a decoded JPEG (a PNG re-save of a JPEG shows its 8x8
@@ -115,6 +117,7 @@ _DETAIL_GRID = 8  # a grid of 8 x 8 of them, spread over the picture
 _DETAIL_NOISE = 1.0  # variance (grey levels squared) of the noise taken off the tiles' power: not detail
 _DETAIL_SHARE = 0.3  # share of gradient energy above the frequency that bounds a picture's detail
 _DETAIL_EQUAL = 1.1  # a larger copy with fewer than this times the other's detail pixels holds no more detail
+_DETAIL_MIN_SCALE = 1.15  # ... when it is at least this much larger (one side); closer, the measure cannot tell
 _WINS_UP_TO = 64  # groups up to this size are ranked by wins first (see _Judge._wins)
 _CAMERA_TAGS = (0x010F, 0x0110)  # Make, Model
 _CAMERA_EXIF_TAGS = (0x9003, 0x829A, 0x829D)  # DateTimeOriginal, ExposureTime, FNumber
@@ -471,16 +474,32 @@ class _Judge:
             return 0  # the larger one's extra pixels hold no detail: an enlarged copy is not more of the picture
         return more
 
+    def _size_ratio(self, i: int, j: int) -> float:
+        """The size of file i's picture over file j's (one side): from a verified pair, else from picture pixels."""
+        relation = self._relation(i, j)
+        if relation is not None and relation[2] > 0:
+            return 1 / float(relation[2])
+        a, b = self.records[i].get("picture_pixels"), self.records[j].get("picture_pixels")
+        return float(np.sqrt(a / b)) if a is not None and b is not None and a > 0 and b > 0 else float("nan")
+
     def _no_more_detail(self, big: int, small: int) -> bool:
-        """Whether file ``big`` holds no more detail than ``small`` (both known): its detail pixels are within
-        :data:`_DETAIL_EQUAL` of, or fewer than, the other's."""
-        a, b = self.records[big].get("detail_pixels"), self.records[small].get("detail_pixels")
-        return bool(a is not None and b is not None and a > 0 and b > 0 and a <= b * _DETAIL_EQUAL)
+        """Whether file ``big``, at least :data:`_DETAIL_MIN_SCALE` times the size of ``small``, holds no more
+        detail: its detail pixels, scaled to the other's picture (a screenshot's detail is its own), are within
+        :data:`_DETAIL_EQUAL` of the other's, or fewer."""
+        ratio = self._size_ratio(big, small)
+        if not ratio >= _DETAIL_MIN_SCALE:
+            return False  # too close in size for the measure to tell, or unknown
+        scales = []
+        for k in (big, small):
+            pixels, detail = self.records[k].get("picture_pixels"), self.records[k].get("detail_pixels")
+            if pixels is None or detail is None or not (pixels > 0 and detail > 0):
+                return False
+            scales.append(np.sqrt(pixels / detail))
+        return bool(ratio**2 * (scales[1] / scales[0]) ** 2 <= _DETAIL_EQUAL)
 
     def _enlarged(self, i: int, j: int) -> bool:
-        """Whether file ``i`` is an enlarged copy of file ``j``: more picture pixels, no more detail."""
-        return (_bigger(self.records[i].get("picture_pixels"), self.records[j].get("picture_pixels"),
-                        _PIXELS_EQUAL) > 0 and self._no_more_detail(i, j))
+        """Whether file ``i`` is an enlarged copy of file ``j``: larger, and no more detail."""
+        return self._no_more_detail(i, j)
 
     def _lossiness(self, i: int, j: int) -> tuple[int, int]:
         """Each file's class: 2 lossless, 1 lossy, 0 a lossless copy of a decoded lossy file, -1 unknown."""

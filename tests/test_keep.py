@@ -244,10 +244,12 @@ def test_an_upscaled_copy_is_not_more_pixels_and_loses_to_its_original(tmp_path,
 
 
 @pytest.mark.parametrize("name", ["picosdeeuropa.jpg", "tulips.jpg", "coffee.jpg"])
-@pytest.mark.parametrize("factor", [0.5, 0.8])
+@pytest.mark.parametrize("factor", [0.5, 0.8, 0.95])
 def test_a_larger_original_still_wins_over_its_downscaled_copy_by_more_pixels(tmp_path, sample_dir, name, factor):
     """The detail measure does not take "more pixels" from a real original: its downscaled copy holds less
-    detail, and loses on pixels though every later rule would keep it (older, shorter name, same quality)."""
+    detail, and loses on pixels though every later rule would keep it (older, shorter name, same quality); a copy
+    less than 1.15 times smaller is not checked (at 0.95 the measure cannot tell; seen on bench-data: small crops
+    and stretches tied with their originals)."""
     original, copy = tmp_path / "zz_the_original_photo.jpg", tmp_path / "a.jpg"
     picture = Image.open(sample_dir / name).convert("RGB")
     picture.save(original, quality=90)
@@ -256,7 +258,8 @@ def test_a_larger_original_still_wins_over_its_downscaled_copy_by_more_pixels(tm
     os.utime(original, (2_000_000_000, 2_000_000_000))
     os.utime(copy, (1_000_000_000, 1_000_000_000))
     kept, why, facts = _pair_kept(copy, original)
-    assert facts.loc[str(original), "detail_pixels"] > 1.1 * facts.loc[str(copy), "detail_pixels"]
+    if factor < 0.9:
+        assert facts.loc[str(original), "detail_pixels"] > 1.1 * facts.loc[str(copy), "detail_pixels"]
     assert (kept, why) == (original.name, "more pixels of the picture")
 
 
