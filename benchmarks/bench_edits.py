@@ -7,8 +7,14 @@ generator state always gives the same edit, so the data set is reproducible.
 
 Families (see the README section "Verification benchmark data"):
 
-- ``mild``: resize, recompress, colour, blur/noise/sharpen, stretch, watermark,
-  a crop of at most 5% per side, an EXIF orientation tag, a turn of at most 3°.
+- ``mild``: resize (a downscale), recompress, colour, blur/noise/sharpen,
+  stretch, watermark, a crop of at most 5% per side, an EXIF orientation tag,
+  a turn of at most 3°.
+  Also ``upscale`` (1.2-2.5x, bilinear, bicubic or Lanczos, saved as JPEG
+  or PNG), asked for by name only (``benchmarks/bench_keep_upscale.py``): it
+  is not drawn for bench-data yet, so that the published accuracy tables
+  stay reproducible; drawing it needs EDITS_VERSION bumped and the tables
+  measured again.
 - ``frame``: borders, padding, letterbox, caption bars, the photo in a
   screenshot on a plain or a busy UI-like background.
 - ``crop``: keeps 50-95% of each side, at the centre, a corner or anywhere.
@@ -30,11 +36,14 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 FAMILIES = ("mild", "frame", "crop", "turn", "dihedral", "combo")
 COPIES = {"mild": 3, "frame": 2, "crop": 2, "turn": 1, "dihedral": 1, "combo": 1}
+# drawn for bench-data (this tuple and its order are the data set: a change needs EDITS_VERSION bumped)
 MILD_EDITS = (
     "resize", "jpeg", "webp", "png", "brightness", "contrast", "gamma", "saturation",
     "greyscale", "blur", "noise", "sharpen", "stretch", "watermark_text",
     "watermark_logo", "crop_small", "exif_orientation", "tilt",
 )
+UPSCALE_FILTERS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
+                   "lanczos": Image.Resampling.LANCZOS}
 FRAME_EDITS = (
     "border", "padding", "letterbox", "caption_above", "caption_below",
     "screenshot_plain", "screenshot_busy",
@@ -176,6 +185,13 @@ def edit_mild(im: Image.Image, rng: np.random.Generator, *, fonts: list[str] = (
     if edit == "resize":
         s = _uniform(rng, 0.3, 0.9)
         out, params = _resize(im, s), {"scale": s}
+    elif edit == "upscale":
+        s = _uniform(rng, 1.2, 2.5)
+        name = str(rng.choice(list(UPSCALE_FILTERS)))
+        out = im.resize((round(w * s), round(h * s)), UPSCALE_FILTERS[name])
+        fmt = str(rng.choice(["JPEG", "PNG"]))
+        quality = int(rng.integers(75, 96)) if fmt == "JPEG" else quality
+        params = {"scale": s, "filter": name, "format": fmt, **({"quality": quality} if fmt == "JPEG" else {})}
     elif edit == "jpeg":
         quality = int(rng.integers(20, 91))
         params = {"quality": quality}

@@ -4,7 +4,10 @@ Every member of a group is described by a few facts read from its file
 (:func:`file_facts`), and the members are ranked by a list of rules, each a
 comparison of two files that may call them equal (:data:`KEEP_RULES`). The
 first rule that tells two files apart decides between them, and says why
-(``keep_reason`` in a group table).
+(``keep_reason`` in a group table). Since rules with a margin do not chain
+(qualities 98 and 94 are equal, 94 and 90 too, yet 98 beats 90), the members
+of a group of up to 64 are first ordered by how many others each beats by a
+rule before ``path``, then by that comparison.
 
 The default order, and why:
 
@@ -19,11 +22,18 @@ The default order, and why:
     Colour wins over greyscale.
 ``pixels``
     More picture pixels (the trim box's area) win: a crop or a smaller copy
-    loses. Within 2% they are equal.
+    loses. Within 2% they are equal. Only pixels that carry detail count: a
+    copy at least 1.15 times larger (each side) whose detail pixels
+    (``detail_pixels``, below; scaled to the other's picture when a verified
+    pair says how the pictures relate) are fewer than 1.1 times the other's
+    is an enlarged copy, not more of the picture, and the two are equal here
+    (the next rules decide; an upscaled copy has 2.25 times the pixels at
+    1.5x and no more detail).
 ``lossless``
     A lossless file wins over a lossy one, and a lossy one over a lossless
     file that holds a decoded JPEG (a PNG re-save of a JPEG shows its 8x8
-    blocks; it is a copy of that JPEG, with nothing more in it).
+    blocks; it is a copy of that JPEG, with nothing more in it) or an
+    enlarged copy of a lossy member (a PNG of an upscaled JPEG).
 ``quality``
     Between two JPEGs, the clearly higher estimated quality (from the
     quantisation tables, more than 5 points apart); between other lossy
@@ -47,6 +57,22 @@ The default order, and why:
     The older file (modification time, more than 2 seconds apart) wins.
 ``path``
     The shorter path, then the first in alphabetical order: always decides.
+
+A file's detail pixels are its picture pixels over the square of its
+*detail scale*, how much larger the picture is than the detail it holds. It
+is read off the spectrum of an 8 x 8 grid of 128-pixel tiles spread over the
+picture at full resolution (the power of white noise of one grey level
+squared taken off, so that the 8-bit steps of a smooth gradient, sharp at
+any size, do not count): the frequency above which 30% of the gradient
+energy lies, along the larger axis, is 1 over the detail scale. A sharp
+photo's is about 1.3; a copy enlarged f times holds nothing above 1/f of its
+Nyquist frequency, and its detail scale is about f times its original's, so
+both have the same detail pixels. The constants were chosen with
+``benchmarks/bench_keep_upscale.py`` on bench-data's tune half (upscales of
+1.2-2.5x by bilinear, bicubic and Lanczos filters, saved as JPEG and PNG,
+against downscales of 0.3-0.9x). Smooth pictures with little detail
+(gradients, soft renders) are where it fails: an enlarged copy of one can
+still win, and an original can tie with a slight downscale of it.
 """
 
 from __future__ import annotations
@@ -72,8 +98,8 @@ KEEP_RULES = ("reference", "content", "colour", "pixels", "lossless", "quality",
               "prefer", "older", "path")
 
 #: The columns of :func:`file_facts`.
-FACT_COLUMNS = ("path", "width", "height", "picture_pixels", "framed", "colour", "lossless", "decoded_jpeg",
-                "format", "quality", "bytes", "animated", "camera", "mtime", "error")
+FACT_COLUMNS = ("path", "width", "height", "picture_pixels", "detail_pixels", "framed", "colour", "lossless",
+                "decoded_jpeg", "format", "quality", "bytes", "animated", "camera", "mtime", "error")
 
 _LOSSLESS_FORMATS = frozenset({"PNG", "BMP", "DIB", "TIFF", "PPM", "TGA", "ICO"})  # GIF: a palette loses colours
 _WORK_SIDE = 512  # the decode that frames and colour are judged on
@@ -87,6 +113,13 @@ _WHOLE = 0.95  # coverage of a verified pair above which a picture is shown whol
 _QUALITY_EQUAL = 5
 _BYTES_EQUAL = 1.5
 _MTIME_EQUAL = 2.0
+_DETAIL_TILE = 128  # side of the full-resolution tiles the detail is measured on
+_DETAIL_GRID = 8  # a grid of 8 x 8 of them, spread over the picture
+_DETAIL_NOISE = 1.0  # variance (grey levels squared) of the noise taken off the tiles' power: not detail
+_DETAIL_SHARE = 0.3  # share of gradient energy above the frequency that bounds a picture's detail
+_DETAIL_EQUAL = 1.1  # a larger copy with fewer than this times the other's detail pixels holds no more detail
+_DETAIL_MIN_SCALE = 1.15  # ... when it is at least this much larger (one side); closer, the measure cannot tell
+_WINS_UP_TO = 64  # groups up to this size are ranked by wins first (see _Judge._wins)
 _CAMERA_TAGS = (0x010F, 0x0110)  # Make, Model
 _CAMERA_EXIF_TAGS = (0x9003, 0x829A, 0x829D)  # DateTimeOriginal, ExposureTime, FNumber
 # libjpeg's standard luminance table, from which quality scales every JPEG's table
@@ -111,10 +144,12 @@ def file_facts(paths: Iterable[str | os.PathLike], *, progress: bool | None = No
     pandas.DataFrame
         One row per path (:data:`FACT_COLUMNS`): ``width`` and ``height`` as
         displayed; ``picture_pixels``, the area of the picture inside any
-        frame (the trim box); ``framed``; ``colour`` (False for a grey
-        picture, whatever its mode); ``lossless`` (the format keeps every
-        pixel); ``decoded_jpeg`` (a lossless file showing JPEG's 8x8
-        blocks); ``format``; ``quality`` (a JPEG's estimated quality, 1 to
+        frame (the trim box); ``detail_pixels``, those of them that carry
+        detail (an upscaled copy has as many as its original; missing for a
+        picture with no detail above the noise); ``framed``; ``colour``
+        (False for a grey picture, whatever its mode); ``lossless`` (the
+        format keeps every pixel); ``decoded_jpeg`` (a lossless file showing
+        JPEG's 8x8 blocks); ``format``; ``quality`` (a JPEG's estimated quality, 1 to
         100); ``bytes``; ``animated``; ``camera`` (EXIF make, model or date
         taken); ``mtime``; and ``error``, why a file could not be read (its
         other facts are then missing, and every rule calls it equal).
@@ -152,8 +187,6 @@ def _facts_of(path: str) -> dict:
             row["quality"] = _jpeg_quality(image)
         lossless = fmt in _LOSSLESS_FORMATS or (fmt == "WEBP" and _webp_lossless(target))
         full = image.size[::-1] if image.getexif().get(_ORIENTATION, 1) in (5, 6, 7, 8) else image.size  # as shown
-        if fmt in ("JPEG", "MPO"):
-            image.draft("RGB", (_WORK_SIDE, _WORK_SIDE))
         from PIL import ImageOps  # noqa: PLC0415
 
         upright = normalize_mode(ImageOps.exif_transpose(image))
@@ -171,7 +204,11 @@ def _facts_of(path: str) -> dict:
 
     x0, y0, x1, y1 = trim_box(work)
     share = (x1 - x0) * (y1 - y0) / (work.size[0] * work.size[1])
+    sx, sy = width / work.size[0], height / work.size[1]
+    picture = upright.crop((round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy)))  # at full resolution
+    detail = _detail_scale(_detail_shares(np.asarray(picture.convert("L"), np.float32)))
     row.update(width=full[0], height=full[1], picture_pixels=share * full[0] * full[1], framed=share < _FRAMED,
+               detail_pixels=share * full[0] * full[1] / detail**2,
                colour=_is_colour(work.crop(tuple(round(v) for v in (x0, y0, x1, y1)))))
     return row
 
@@ -218,6 +255,53 @@ def _is_colour(image: Image.Image) -> bool:
     pixels = np.asarray(small, np.int16)
     spread = pixels.max(axis=2) - pixels.min(axis=2)
     return bool(np.percentile(spread, 99) > _GREY_SPREAD)
+
+
+def _detail_shares(grey: np.ndarray, *, noise: float = _DETAIL_NOISE) -> np.ndarray | None:
+    """The share of a picture's gradient energy above each frequency, from full-resolution tiles.
+
+    ``shares[k]`` is the share of gradient energy (power spectrum times
+    squared frequency, summed over an 8 x 8 grid of Hann-windowed tiles of
+    :data:`_DETAIL_TILE` pixels spread over the picture) at frequencies above
+    ``k / (len(shares) - 1)`` of the Nyquist frequency, along the larger axis
+    (a resize limits both axes). The power of white noise of variance
+    ``noise`` (grey levels squared) is taken off first: the 8-bit steps of a
+    smooth gradient are sharp at any size, and are not detail. None for a
+    picture smaller than 32 pixels, or with no detail above the noise.
+    """
+    height, width = grey.shape
+    n = min(_DETAIL_TILE, height, width) // 2 * 2
+    if n < 32:
+        return None
+    half = n // 2
+    fy, fx = np.meshgrid(np.fft.fftfreq(n) * 2, np.fft.rfftfreq(n) * 2, indexing="ij")  # in Nyquist units
+    weight = (fx**2 + fy**2) * np.where((fx > 0) & (fx < 1), 2, 1)  # gradient energy; the half rfft2 leaves out
+    shell = np.minimum(np.rint(np.maximum(np.abs(fx), np.abs(fy)) * half), half).astype(np.int64).ravel()
+    window = np.outer(*(2 * [np.hanning(n)])).astype(np.float32)
+    ys = np.unique(np.linspace(0, height - n, _DETAIL_GRID).round().astype(int))
+    xs = np.unique(np.linspace(0, width - n, _DETAIL_GRID).round().astype(int))
+    tiles = np.stack([grey[y:y + n, x:x + n] for y in ys for x in xs])
+    tiles = (tiles - tiles.mean(axis=(1, 2), keepdims=True)) * window
+    power = np.abs(np.fft.rfft2(tiles)) ** 2 - noise * float((window.astype(np.float64) ** 2).sum())
+    energy = np.bincount(shell, (np.maximum(power, 0).sum(axis=0) * weight).ravel(), half + 1)
+    total = energy.sum()
+    if not total > 0:
+        return None
+    return np.r_[np.cumsum(energy[::-1])[::-1][1:], 0.0] / total
+
+
+def _detail_scale(shares: np.ndarray | None, share: float = _DETAIL_SHARE) -> float:
+    """How much larger a picture is than the detail it holds: 1 over the frequency (in Nyquist units) above which
+    ``share`` of its gradient energy lies, between shells by linear interpolation; about 1.3 for a sharp photo,
+    about f times that for a copy enlarged f times. NaN when ``shares`` is None."""
+    if shares is None:
+        return float("nan")
+    k = int(np.argmax(shares <= share))  # the first frequency with little enough above it (shares[-1] is 0)
+    if k == 0:
+        return 1.0
+    above, below = shares[k - 1], shares[k]  # shares fall from above to below between shells k-1 and k
+    position = k - 1 + (above - share) / (above - below) if above > below else k
+    return (len(shares) - 1) / max(position, 1.0)
 
 
 def _looks_like_decoded_jpeg(image: Image.Image) -> bool:
@@ -330,9 +414,31 @@ class _Judge:
         starts = np.flatnonzero(np.r_[True, component[order][1:] != component[order][:-1]])
         for members in np.split(order, starts[1:]):
             members = members.tolist()
-            members.sort(key=functools.cmp_to_key(lambda i, j: -self.decide(i, j)[0]))
+            wins = self._wins(members)
+            members.sort(key=functools.cmp_to_key(lambda i, j: (wins[j] > wins[i]) - (wins[j] < wins[i])
+                                                  or -self.decide(i, j)[0]))
             rank[members] = np.arange(len(members))
         return rank
+
+    def _wins(self, members: list[int]) -> dict[int, int]:
+        """How many members each one beats by a rule before ``path``, for a group of at most :data:`_WINS_UP_TO`.
+
+        Rules with a margin ("equal within 5 quality points") do not chain:
+        a ties with b, b with c, yet a beats c. Sorting by the pairwise
+        comparison alone then lets the order the files come in pick the kept
+        one (an upscaled copy at quality 90 tying with an EXIF-rotated copy
+        at 95, that one with the original at 98); counting each member's
+        wins first keeps the file that beats the most.
+        """
+        if len(members) > _WINS_UP_TO:
+            return dict.fromkeys(members, 0)
+        decisive = [rule for rule in self.order if rule.why != "path order"]
+        wins = dict.fromkeys(members, 0)
+        for a, i in enumerate(members):
+            for j in members[a + 1:]:
+                result = next((r for r in (rule.compare(i, j) for rule in decisive) if r), 0)
+                wins[i if result > 0 else j] += result != 0
+        return wins
 
     def under_reference(self) -> np.ndarray:
         return np.array([bool(self.reference) and _under(r["path"], self.reference) < len(self.reference)
@@ -370,16 +476,47 @@ class _Judge:
     def _pixels(self, i: int, j: int) -> int:
         relation = self._relation(i, j)
         if relation is not None and relation[2] > 0:  # j's picture is this much i's size
-            return _bigger(1.0, float(relation[2]), _PIXELS_EQUAL)
-        return _bigger(self.records[i].get("picture_pixels"), self.records[j].get("picture_pixels"), _PIXELS_EQUAL)
+            more = _bigger(1.0, float(relation[2]), _PIXELS_EQUAL)
+        else:
+            more = _bigger(self.records[i].get("picture_pixels"), self.records[j].get("picture_pixels"), _PIXELS_EQUAL)
+        if more and self._no_more_detail(*((i, j) if more > 0 else (j, i))):
+            return 0  # the larger one's extra pixels hold no detail: an enlarged copy is not more of the picture
+        return more
+
+    def _size_ratio(self, i: int, j: int) -> float:
+        """The size of file i's picture over file j's (one side): from a verified pair, else from picture pixels."""
+        relation = self._relation(i, j)
+        if relation is not None and relation[2] > 0:
+            return 1 / float(relation[2])
+        a, b = self.records[i].get("picture_pixels"), self.records[j].get("picture_pixels")
+        return float(np.sqrt(a / b)) if a is not None and b is not None and a > 0 and b > 0 else float("nan")
+
+    def _no_more_detail(self, big: int, small: int) -> bool:
+        """Whether file ``big``, at least :data:`_DETAIL_MIN_SCALE` times the size of ``small``, holds no more
+        detail: its detail pixels, scaled to the other's picture (a screenshot's detail is its own), are within
+        :data:`_DETAIL_EQUAL` of the other's, or fewer."""
+        ratio = self._size_ratio(big, small)
+        if not ratio >= _DETAIL_MIN_SCALE:
+            return False  # too close in size for the measure to tell, or unknown
+        scales = []
+        for k in (big, small):
+            pixels, detail = self.records[k].get("picture_pixels"), self.records[k].get("detail_pixels")
+            if pixels is None or detail is None or not (pixels > 0 and detail > 0):
+                return False
+            scales.append(np.sqrt(pixels / detail))
+        return bool(ratio**2 * (scales[1] / scales[0]) ** 2 <= _DETAIL_EQUAL)
+
+    def _enlarged(self, i: int, j: int) -> bool:
+        """Whether file ``i`` is an enlarged copy of file ``j``: larger, and no more detail."""
+        return self._no_more_detail(i, j)
 
     def _lossiness(self, i: int, j: int) -> tuple[int, int]:
         """Each file's class: 2 lossless, 1 lossy, 0 a lossless copy of a decoded lossy file, -1 unknown."""
         a, b = self.records[i], self.records[j]
         la, lb = (-1 if pd.isna(f.get("lossless")) else 0 if f["decoded_jpeg"] else 2 if f["lossless"] else 1
                   for f in (a, b))
-        if {la, lb} == {1, 2} and self._identical(i, j):  # the lossless one holds the other's decoded pixels
-            return (0, 1) if la == 2 else (1, 0)
+        if {la, lb} == {1, 2} and (self._identical(i, j) or self._enlarged(*((i, j) if la == 2 else (j, i)))):
+            return (0, 1) if la == 2 else (1, 0)  # the lossless one holds the other's decoded pixels, or enlarged
         # ... or those of another lossy member: it is that file's copy against every member, so that the order
         # stays transitive (else: PNG > a tie of the JPEG > the JPEG > PNG, and the input order picks)
         return tuple(0 if c == 2 and self._resave(k) else c for c, k in ((la, i), (lb, j)))
@@ -394,8 +531,8 @@ class _Judge:
                     other = self.records[k]
                     if (k != i and other.get("lossless") is not None and not pd.isna(other.get("lossless"))
                             and not other["lossless"]
-                            and (other.get("width"), other.get("height")) == (me.get("width"), me.get("height"))
-                            and self._identical(i, k)):
+                            and ((other.get("width"), other.get("height")) == (me.get("width"), me.get("height"))
+                                 and self._identical(i, k) or self._enlarged(i, k))):
                         found = True
                         break
             self._resaves[i] = found

@@ -119,3 +119,16 @@ def test_dihedral_is_a_pure_pixel_transform(im):
     if ed.edit in ("rot90", "rot270"):
         back = back.transpose(be.DIHEDRAL["rot180"])
     assert np.array_equal(np.asarray(back), np.asarray(im))
+
+
+def test_upscale_enlarges_by_the_recorded_factor_with_a_drawn_filter_and_format(im):
+    drawn = [be.edit_mild(im, be.rng_for(seed, "upscale"), edit="upscale") for seed in range(24)]
+    for ed in drawn:
+        s = ed.params["scale"]
+        assert 1.2 <= s <= 2.5
+        assert ed.image.size == (round(im.width * s), round(im.height * s))
+        assert ed.format == ed.params["format"] and ed.params["filter"] in be.UPSCALE_FILTERS
+        back = ed.image.resize(im.size, Image.Resampling.LANCZOS)
+        assert np.abs(_grey(back) - _grey(im)).mean() < 4  # the same picture, only larger
+    assert {ed.params["filter"] for ed in drawn} == set(be.UPSCALE_FILTERS)
+    assert {ed.format for ed in drawn} == {"JPEG", "PNG"}
