@@ -5,7 +5,8 @@ the truth names one, the natural copies), the two files are ranked by
 dedupkit's keep rules and by the old rule (most pixels, then the largest
 file). Each pair is verified first (:func:`dedupkit.verify_pairs`), as
 ``find_duplicates`` does, so the rules see how the copy's picture relates to
-the original's; ``--no-verify`` ranks on each file's facts only. Names and times carry the answer in bench-data (edits are named for
+the original's; ``--no-verify`` ranks on each file's facts only. Names and times carry the answer in bench-data
+(edits are named for
 their edit and written after their original), so the ``copy_name``,
 ``older`` and ``path`` rules are left out: a tie is a tie, counted apart.
 

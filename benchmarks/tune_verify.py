@@ -50,7 +50,8 @@ from dedupkit.features import extract_features  # noqa: E402
 DATA = REPO / "bench-data"
 OUT = REPO / "out" / "tune_verify"
 STATS = ("matches", "inliers", "scale", "rotation", "anisotropy", "reflected", "coverage_a", "coverage_b",
-         "contained_a", "contained_b", "similarity", "worst_local", "worst_small", "bad_share", "blob", "gain", "contrast", "edge_similarity", "edge_local", "edge_small", "spread",
+         "contained_a", "contained_b", "similarity", "worst_local", "worst_small", "bad_share", "blob", "gain",
+         "contrast", "edge_similarity", "edge_local", "edge_small", "spread",
          "ecc_shift")
 GRID = {  # the rules of a feature match (dedupkit.verify._decide)
     "min_inliers": [6, 8, 10, 12, 15],
@@ -227,7 +228,8 @@ def measure(pairs: pd.DataFrame, side: int, n_features: int, workers: int) -> pd
     with ThreadPoolExecutor(workers) as pool:
         early = ~late
         rows = list(tqdm(pool.map(one, zip(pairs.a, pairs.b, early)), total=len(pairs), desc="pairs"))
-    print(f"measured {len(pairs)} pairs (both ways), {(time.process_time() - t0) / len(pairs) * 1000:.2f} ms CPU per pair")
+    per_pair = (time.process_time() - t0) / len(pairs) * 1000
+    print(f"measured {len(pairs)} pairs (both ways), {per_pair:.2f} ms CPU per pair")
     stats = pd.DataFrame(rows, index=pairs.index)
     columns = [p + k for p in ("d_", "m_", "w_") for k in STATS] + ["w_probe"]
     for c in columns:

@@ -56,7 +56,10 @@ def _mutual_matches(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _affine(pa: np.ndarray, pb: np.ndarray, threshold: float) -> tuple[np.ndarray | None, np.ndarray]:
-    """A similarity (turn, scale, shift) fitted by RANSAC, or an affine map when that explains clearly more (a stretch)."""
+    """A similarity (turn, scale, shift) fitted by RANSAC, or an affine map when that explains clearly more.
+
+    (An affine map is a stretch.)
+    """
     cv2 = _cv2()
     none = None, np.zeros(len(pa), bool)
     if len(pa) < 3:

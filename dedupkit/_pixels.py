@@ -25,7 +25,10 @@ ECC_ITERATIONS = 20  # fine alignment of the pixels before they are compared
 
 
 def _content_box(f: Features) -> tuple[float, float, float, float]:
-    """The picture inside plain borders, caption bars or a plain screen (:func:`dedupkit.trim.trim_box`), full pixels."""
+    """The picture inside plain borders, caption bars or a plain screen, in full pixels.
+
+    (As :func:`dedupkit.trim.trim_box` finds it.)
+    """
     from PIL import Image  # noqa: PLC0415
 
     from .trim import trim_box  # noqa: PLC0415
@@ -166,7 +169,8 @@ def _compare(a: Features, b: Features, model: np.ndarray, polygon_a: np.ndarray,
     valid = _valid(grid_a, grid_b)
     out = {}
     if valid.sum() >= 64:
-        warp = _refine(np.where(valid, grid_a, 0).astype(np.float32), np.where(grid_b >= 0, grid_b, 0).astype(np.float32),
+        warp = _refine(np.where(valid, grid_a, 0).astype(np.float32),
+                       np.where(grid_b >= 0, grid_b, 0).astype(np.float32),
                        valid.astype(np.uint8))
         if warp is not None:
             h, w = grid_a.shape

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ._checks import check_int
 from .features import DEFAULT_N_FEATURES, DEFAULT_SIDE, Features, extract_features, features_of_image
 from .loading import ImageLoadError
 
@@ -58,8 +59,7 @@ _PROGRESS_FROM = 200  # files
 
 
 def _check_workers(workers: int | None) -> int:
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
+    workers = check_int(workers, "workers", low=1, none=True)
     return workers or os.cpu_count() or 1
 
 
@@ -294,14 +294,10 @@ def crop_candidates(
     """
     import time  # noqa: PLC0415
 
-    for name, value, low in (("per_image", per_image, 1), ("min_votes", min_votes, 1),
-                             ("queries_per_image", queries_per_image, 1)):
-        if value is None and name == "queries_per_image":
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
-    if isinstance(max_distance, bool) or not isinstance(max_distance, (int, np.integer)) or not 0 <= max_distance <= 256:
-        raise ValueError(f"max_distance must be a whole number of bits from 0 to 256, got {max_distance!r}")
+    per_image = check_int(per_image, "per_image", low=1)
+    min_votes = check_int(min_votes, "min_votes", low=1)
+    queries_per_image = check_int(queries_per_image, "queries_per_image", low=1, none=True)
+    max_distance = check_int(max_distance, "max_distance", low=0, high=256, unit="bits")
     n_workers = _check_workers(workers)
     seconds: dict[str, float] = {}
     start = time.perf_counter()

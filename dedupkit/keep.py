@@ -79,7 +79,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -415,7 +414,7 @@ class _Judge:
         for members in np.split(order, starts[1:]):
             members = members.tolist()
             wins = self._wins(members)
-            members.sort(key=functools.cmp_to_key(lambda i, j: (wins[j] > wins[i]) - (wins[j] < wins[i])
+            members.sort(key=functools.cmp_to_key(lambda i, j, wins=wins: (wins[j] > wins[i]) - (wins[j] < wins[i])
                                                   or -self.decide(i, j)[0]))
             rank[members] = np.arange(len(members))
         return rank

@@ -40,6 +40,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ._checks import check_int
 from ._geometry import (
     _REFLECTIVE,
     _area,
@@ -358,7 +359,8 @@ def _to_match(m: dict, points: bool = False, a: Features | None = None, b: Featu
         rotation=float(m["rotation"]), mirrored=bool(m["reflected"]),
         coverage_a=float(min(1.0, m.get("coverage_a", 0.0))), coverage_b=float(min(1.0, m.get("coverage_b", 0.0))),
         similarity=float(m.get("similarity", float("nan"))),
-        box_a=_box(m.get("poly_a", ())), box_b=_box(m.get("poly_b", ())), reason=reason, transform=m["model"][:2].copy(),
+        box_a=_box(m.get("poly_a", ())), box_b=_box(m.get("poly_b", ())), reason=reason,
+        transform=m["model"][:2].copy(),
         points_a=pa, points_b=pb,
         frame_a=_frame_share(a, m["poly_a"]) if a is not None and "poly_a" in m else float("nan"),
         frame_b=_frame_share(b, m["poly_b"]) if b is not None and "poly_b" in m else float("nan"),
@@ -544,8 +546,7 @@ def verify_pairs(
     if missing:
         raise ValueError(f"the pair table needs 'path_a' and 'path_b' columns; missing {sorted(missing)} "
                          f"(columns are {list(pairs.columns)})")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
+    workers = check_int(workers, "workers", low=1, none=True)
     n_workers = workers or os.cpu_count() or 1
     path_a = pairs["path_a"].astype(str).tolist()
     path_b = pairs["path_b"].astype(str).tolist()

@@ -58,6 +58,9 @@ CASES = [
         dedupkit.find_groups(_PAIRS), path=tmp / "r.html", thumb_size=v), 16, 4),
     ("limit", lambda v, tmp: ImageStore(tmp / "store.db").list(limit=v), 5, 0),
     ("offset", lambda v, tmp: ImageStore(tmp / "store.db").list(offset=v), 0, -1),
+    ("workers", lambda v, tmp: dedupkit.verify_pairs(_PAIRS.iloc[:0], workers=v), 1, 0),
+    ("max_distance", lambda v, tmp: dedupkit.crop_candidates({}, max_distance=v), 64, 257),
+    ("per_image", lambda v, tmp: dedupkit.crop_candidates({}, per_image=v), 4, 0),
 ]
 IDS = [f"{case[0]}-{i}" for i, case in enumerate(CASES)]
 _WHOLE = {"min_precision", "tolerance"}  # these may have a fraction

@@ -22,7 +22,8 @@ from dedupkit.fastpath import draft_scale, fast_draft_size, fast_hash_hex, reduc
 from dedupkit.loading import decode_image, load_image
 from dedupkit.trim import trim_box
 
-LOSSLESS = {"png": {"compress_level": 1}, "webp": {"lossless": True, "quality": 0, "method": 0, "exact": True}, "bmp": {}, "tiff": {}}
+LOSSLESS = {"png": {"compress_level": 1}, "webp": {"lossless": True, "quality": 0, "method": 0, "exact": True},
+            "bmp": {}, "tiff": {}}
 
 
 def bits(a: str, b: str) -> int:
@@ -75,7 +76,8 @@ def test_a_jpeg_and_its_lossless_copy_on_the_fast_path(resaved):
     for method in ("dhash", "phash"):
         distances = [bits(hash_file(jpeg, method=method)["hash"], hash_file(copies["png"], method=method)["hash"])
                      for jpeg, copies in resaved]
-        # measured on these 54: dHash 51 at 0 and 3 at 1 bit; pHash 53 at 0 and 1 at 2 bits (before this design: dHash 42 at 0, max 2; pHash 43 at 0, max 4)
+        # measured on these 54: dHash 51 at 0 and 3 at 1 bit; pHash 53 at 0 and 1 at 2 bits
+        # (before this design: dHash 42 at 0, max 2; pHash 43 at 0, max 4)
         assert max(distances) <= 2, (method, distances)
         assert np.mean(np.array(distances) == 0) >= 0.9, (method, distances)
 

@@ -25,7 +25,8 @@ def _kept(folder, crops: bool = False, **options) -> tuple[list[str], pd.DataFra
 
 def test_every_group_of_the_sample_keeps_its_original(sample_dir):
     truth = pd.read_csv(sample_dir / "truth.csv")
-    originals = dict(zip(truth.loc[truth["edit"] == "original", "group"], truth.loc[truth["edit"] == "original", "file"]))
+    is_original = truth["edit"] == "original"
+    originals = dict(zip(truth.loc[is_original, "group"], truth.loc[is_original, "file"]))
     group_of = dict(zip(truth["file"], truth["group"]))
     _, groups = _kept(sample_dir)
     centres = groups[groups["keep"]]
