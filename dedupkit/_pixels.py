@@ -246,11 +246,24 @@ _PROBE_INDEX = _probe_index()  # a constant table: 8 x 1024 indexes
 
 def _probe(thumb_a: np.ndarray, thumb_b: np.ndarray) -> dict[str, float]:
     """Correlation of A's thumbnail with B's, for each orientation of B (B's cells read as A's)."""
+    return _probe_parts(_probe_part(thumb_a), _probe_part(thumb_b))
+
+
+def _probe_part(thumb: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """What :func:`_probe` needs of one thumbnail, made once per image: its cells less their mean (as A) and
+    their sum of squares; its cells seen in each orientation less their mean (as B) and their sums of squares."""
     names, index = _PROBE_INDEX
-    flat_a = thumb_a.ravel().astype(np.float64)
-    flat_a -= flat_a.mean()
-    seen = thumb_b.ravel().astype(np.float64)[index]  # (8, cells)
+    flat = thumb.ravel().astype(np.float64)
+    flat -= flat.mean()
+    seen = thumb.ravel().astype(np.float64)[index]  # (8, cells)
     seen -= seen.mean(axis=1, keepdims=True)
-    norm = np.sqrt((flat_a @ flat_a) * (seen * seen).sum(axis=1))
-    r = np.divide(seen @ flat_a, norm, out=np.zeros(len(names)), where=norm > 0)
-    return dict(zip(names, r.tolist()))
+    return flat, float(flat @ flat), seen, (seen * seen).sum(axis=1)
+
+
+def _probe_parts(part_a: tuple, part_b: tuple) -> dict[str, float]:
+    """:func:`_probe` from both thumbnails' :func:`_probe_part` (the same numbers, computed the same way)."""
+    flat_a, square_a, _, _ = part_a
+    _, _, seen, squares = part_b
+    norm = np.sqrt(square_a * squares)
+    r = np.divide(seen @ flat_a, norm, out=np.zeros(len(_PROBE_INDEX[0])), where=norm > 0)
+    return dict(zip(_PROBE_INDEX[0], r.tolist()))

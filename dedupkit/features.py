@@ -71,6 +71,14 @@ def features_of_image(
     full_size
         The full image's (width, height) when ``image`` is a reduced decode.
     """
+    grey, width, height = _working_grey(image, side)
+    if full_size is None:
+        full_size = (width, height)
+    return _with_orb(_grey_only(grey, full_size), n_features)
+
+
+def _working_grey(image: Image.Image | np.ndarray, side: int) -> tuple[np.ndarray, int, int]:
+    """The grey working copy (long side at most ``side``) and the decoded image's width and height."""
     cv2 = _cv2()
     if isinstance(image, Image.Image):
         grey_image = image.convert("L")
@@ -92,10 +100,20 @@ def features_of_image(
         if shrink < 1.0:
             grey = cv2.resize(grey, (max(1, round(width * shrink)), max(1, round(height * shrink))),
                               interpolation=cv2.INTER_AREA)
-    grey = np.ascontiguousarray(grey)
-    if full_size is None:
-        full_size = (width, height)
+    return np.ascontiguousarray(grey), width, height
+
+
+def _grey_only(grey: np.ndarray, full_size: tuple[int, int]) -> Features:
+    """Features without keypoints yet: the working copy, its size and scale (what pixel checks need)."""
     scale = full_size[0] / grey.shape[1]
+    return Features(np.empty((0, 2), np.float32), np.empty((0, 32), np.uint8), grey,
+                    (int(full_size[0]), int(full_size[1])), float(scale))
+
+
+def _with_orb(f: Features, n_features: int) -> Features:
+    """``f`` with ORB keypoints and descriptors of its working copy."""
+    cv2 = _cv2()
+    grey = f.grey
     orb = cv2.ORB_create(nfeatures=n_features, scaleFactor=_SCALE_FACTOR, nlevels=_N_LEVELS,
                          fastThreshold=10, edgeThreshold=15, patchSize=15)
     # ORB's smallest pyramid level must keep a pixel on each side (OpenCV fails on a 1-pixel-thin image)
@@ -104,11 +122,8 @@ def features_of_image(
     else:
         keypoints, descriptors = orb.detectAndCompute(grey, None)
     if descriptors is None or not keypoints:
-        xy = np.empty((0, 2), np.float32)
-        descriptors = np.empty((0, 32), np.uint8)
-    else:
-        xy = _level_zero_xy(keypoints, grey.shape)
-    return Features(xy, descriptors, grey, (int(full_size[0]), int(full_size[1])), float(scale))
+        return f
+    return f._replace(xy=_level_zero_xy(keypoints, grey.shape), descriptors=descriptors)
 
 
 def _level_zero_xy(keypoints, shape: tuple[int, int]) -> np.ndarray:
@@ -146,8 +161,13 @@ def extract_features(
     ImageLoadError
         The file cannot be read as an image.
     """
+    return _with_orb(_grey_of_file(path, side=side, max_pixels=max_pixels), n_features)
+
+
+def _grey_of_file(path: str | os.PathLike, *, side: int = DEFAULT_SIDE, max_pixels: int | None = None) -> Features:
+    """:func:`extract_features` without the keypoints yet (``_with_orb`` adds them)."""
     options = {} if max_pixels is None else {"max_pixels": max_pixels}
     # the short side of a 2:1 picture whose long side is `side`: JPEGs decode at reduced scale
     decoded = decode_image(path, draft_size=max(1, side // 2), **options)
-    return features_of_image(decoded.image, side=side, n_features=n_features,
-                             full_size=(decoded.width, decoded.height))
+    grey, _, _ = _working_grey(decoded.image, side)
+    return _grey_only(grey, (decoded.width, decoded.height))

@@ -204,3 +204,76 @@ def test_a_smooth_picture_is_compared_whole():
     assert turned.same and abs(turned.rotation) == pytest.approx(180, abs=1) and not turned.mirrored
     other = verify_features(fa, features_of_image(_smooth(2)))
     assert not other.same
+
+
+def _feature_path(a, b) -> Match:
+    """The verdict with local features matched first (the order without the fast path)."""
+    from dedupkit.verify import _measure, _to_match
+
+    return _to_match(_measure(a, b, fast=False), a=a, b=b)
+
+
+def _resaved(image: Image.Image, quality: int) -> Image.Image:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+@pytest.mark.parametrize("edit, fast_path", [("copy", True), ("half_size", True), ("recompressed", True),
+                                             ("greyscale", True), ("padded", False)])
+def test_fast_path_reports_what_the_feature_path_reports(picos, picos_features, edit, fast_path):
+    w, h = picos.size
+    copy = {
+        "copy": lambda: picos.copy(),
+        "half_size": lambda: picos.resize((w // 2, h // 2), Image.Resampling.LANCZOS),
+        "recompressed": lambda: _resaved(picos, 60),
+        "greyscale": lambda: ImageOps.grayscale(picos).convert("RGB"),
+        "padded": lambda: ImageOps.expand(picos, border=(0, 60, 0, 60), fill=(255, 255, 255)),
+    }[edit]()
+    fb = features_of_image(copy)
+    fast, slow = verify_features(picos_features, fb), _feature_path(picos_features, fb)
+    assert fast.same and slow.same, (fast.reason, slow.reason)
+    # verified whole without matching features (the padded copy's whole similarity is just under the rule's
+    # 0.98: it goes on to the features), where the feature path fits a model
+    assert (fast.inliers == 0 and fast.matches == 0) == fast_path
+    assert slow.inliers >= 6
+    assert relation(fast) == relation(slow)
+    assert fast.scale == pytest.approx(slow.scale, rel=0.01)
+    assert abs(fast.rotation - slow.rotation) < 0.5 and fast.mirrored == slow.mirrored
+    assert fast.coverage_a == pytest.approx(slow.coverage_a, abs=0.01)
+    assert fast.coverage_b == pytest.approx(slow.coverage_b, abs=0.01)
+    assert fast.box_b == pytest.approx(slow.box_b, abs=0.01 * max(copy.size))
+    assert fast.similarity == pytest.approx(slow.similarity, abs=0.03)
+
+
+def test_a_lookalike_the_thumbnails_call_alike_is_still_rejected(picos, picos_features):
+    from dedupkit._pixels import _content_box, _probe, _thumb
+    from dedupkit.verify import FAST_PROBE
+
+    edited = picos.copy()
+    edited.paste(picos.crop((0, 0, 160, 130)).transpose(Image.Transpose.ROTATE_180), (480, 330))
+    fb = features_of_image(edited)
+    thumbs = (_thumb(f, _content_box(f)) for f in (picos_features, fb))
+    assert _probe(*thumbs)["identity"] >= FAST_PROBE  # the fast path is tried first ...
+    m = verify_features(picos_features, fb)
+    assert not m.same  # ... and the pair goes on to the features and is rejected by the pixels
+    assert m.reason == "pixels differ after alignment" and m.inliers >= 6
+    assert _feature_path(picos_features, fb).reason == m.reason
+
+
+def test_verify_pairs_extracts_features_only_where_a_pair_needs_them(picos, tmp_path):
+    files = {"a": picos, "b": picos.resize((400, 300), Image.Resampling.LANCZOS), "c": ImageOps.mirror(picos)}
+    for name, image in files.items():
+        image.save(tmp_path / f"{name}.png")
+    pairs = pd.DataFrame({"path_a": [str(tmp_path / "a.png")] * 2,
+                          "path_b": [str(tmp_path / "b.png"), str(tmp_path / "c.png")]})
+    lazy = verify_pairs(pairs, workers=1, progress=False)
+    given = {str(tmp_path / f"{n}.png"): extract_features(tmp_path / f"{n}.png") for n in files}
+    eager = verify_pairs(pairs, workers=1, progress=False, features=given)
+    assert lazy["verified"].tolist() == eager["verified"].tolist() == [True, True]
+    assert lazy.loc[0, "inliers"] == 0 and lazy.loc[1, "inliers"] >= 6  # the half-size copy: the fast path
+    assert lazy["mirrored"].tolist() == [False, True]
+    for column in ("scale", "coverage_a", "coverage_b", "similarity"):
+        assert lazy[column].to_numpy() == pytest.approx(eager[column].to_numpy())
