@@ -42,16 +42,24 @@ def _knn2(queries: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def _mutual_matches(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray]:
-    """Indexes ``(ia, ib)`` of mutual nearest neighbours that pass the ratio test."""
+    """Indexes ``(ia, ib)`` of mutual nearest neighbours that pass the ratio test.
+
+    B's descriptors are searched in A's only where one of A's chose them
+    (the nearest neighbours of the others cannot make a mutual match).
+    """
     empty = np.zeros(0, np.int64)
     if a.n < 2 or b.n < 2:
         return empty, empty
     d_ab, i_ab = _knn2(a.descriptors, b.descriptors)
-    d_ba, i_ba = _knn2(b.descriptors, a.descriptors)
     ia = np.arange(a.n)
     ib = i_ab[:, 0]
-    keep = (i_ba[ib, 0] == ia) & (d_ab[:, 0] <= MAX_HAMMING) & (d_ab[:, 0] < RATIO * d_ab[:, 1])
-    keep &= d_ba[ib, 0] < RATIO * d_ba[ib, 1]
+    keep = (d_ab[:, 0] <= MAX_HAMMING) & (d_ab[:, 0] < RATIO * d_ab[:, 1])
+    if not keep.any():
+        return empty, empty
+    ia, ib = ia[keep], ib[keep]
+    chosen, where = np.unique(ib, return_inverse=True)
+    d_ba, i_ba = _knn2(np.ascontiguousarray(b.descriptors[chosen]), a.descriptors)
+    keep = (i_ba[where, 0] == ia) & (d_ba[where, 0] < RATIO * d_ba[where, 1])
     return ia[keep], ib[keep].astype(np.int64)
 
 
