@@ -277,3 +277,31 @@ def test_verify_pairs_extracts_features_only_where_a_pair_needs_them(picos, tmp_
     assert lazy["mirrored"].tolist() == [False, True]
     for column in ("scale", "coverage_a", "coverage_b", "similarity"):
         assert lazy[column].to_numpy() == pytest.approx(eager[column].to_numpy())
+
+
+def test_mutual_matches_agree_with_brute_force():
+    from dedupkit._geometry import MAX_HAMMING, RATIO, _mutual_matches
+    from dedupkit.features import Features
+
+    rng = np.random.default_rng(7)
+    da = rng.integers(0, 256, (300, 32), dtype=np.uint8)
+    db = rng.integers(0, 256, (250, 32), dtype=np.uint8)
+    planted = rng.choice(300, 120, replace=False)
+    noise = (rng.random((120, 32, 8)) < 0.05)  # about 13 of 256 bits flipped
+    db[:120] = da[planted] ^ np.packbits(noise, axis=-1).reshape(120, 32)
+    distance = np.unpackbits(da[:, None, :] ^ db[None, :, :], axis=-1).sum(-1)  # (300, 250)
+    expected = []
+    for i in range(len(da)):
+        j = int(np.argmin(distance[i]))
+        first, second = np.sort(distance[i])[:2]
+        back_first, back_second = np.sort(distance[:, j])[:2]
+        if (first <= MAX_HAMMING and first < RATIO * second and int(np.argmin(distance[:, j])) == i
+                and back_first < RATIO * back_second):
+            expected.append((i, j))
+
+    def features(d):
+        return Features(np.zeros((len(d), 2), np.float32), d, np.zeros((8, 8), np.uint8), (8, 8), 1.0)
+
+    ia, ib = _mutual_matches(features(da), features(db))
+    assert sorted(zip(ia.tolist(), ib.tolist())) == expected
+    assert len(expected) >= 100  # the planted copies are found
