@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_verify.py                          # 1,000 1080p JPEGs, median of 3
     .venv/bin/python benchmarks/bench_verify.py --source sample-photos   # cut from 27 camera photos instead
     .venv/bin/python benchmarks/bench_verify.py --candidate-distance 12 --repeat 5
+    .venv/bin/python benchmarks/bench_verify.py --pipelines a,b                # without crop candidates
 
 The folder (made once, under the system's temp dir) holds ``--count`` JPEGs
 (quality 90), 10% of them near-duplicates: ``0.9 * count`` distinct 1920x1080
@@ -217,6 +218,8 @@ def main(argv=None) -> int:
                         help="photos the pictures are cut from (default %(default)s)")
     parser.add_argument("--verify-options", default="{}", help="JSON keyword arguments of verify_pairs")
     parser.add_argument("--crop-options", default="{}", help="JSON keyword arguments of crop_candidates")
+    parser.add_argument("--pipelines", default="a,b,c", help="which of (a), (b), (c) to run (default %(default)s; "
+                                                             "(a) always runs: the ratios are against it)")
     args = parser.parse_args(argv)
 
     folder = args.data / f"{args.source}_{args.count}"
@@ -229,9 +232,12 @@ def main(argv=None) -> int:
     if verify_pairs is None:
         notes.append(f"(b) and (c) skipped: {why}")
     else:
-        which += [f"b@{d}" for d in distances]
+        wanted = {p.strip() for p in args.pipelines.split(",")}
+        which += [f"b@{d}" for d in distances] if "b" in wanted else []
         crop_candidates, why = _crop_candidates()
-        if crop_candidates is None:
+        if "c" not in wanted:
+            pass
+        elif crop_candidates is None:
             notes.append(f"(c) skipped: {why}")
         else:
             which += [f"c@{d}" for d in distances]

@@ -22,6 +22,11 @@ table says so; turns by 90° need nothing more. Smooth pictures with too few
 features (wallpapers, gradients) are compared whole, content box to content
 box, in the orientation whose thumbnails agree best.
 
+Fast path: a pair whose thumbnails agree upright is compared whole first;
+when that verifies it, upright and aligned as it is, the features are not
+matched (nor, in :func:`verify_pairs`, extracted for it). A pair the whole
+comparison verifies was verified anyway, so the verdicts are the same.
+
 The thresholds below were chosen on the tune half of ``bench-data`` only
 (``benchmarks/tune_verify.py --pairs``): on the candidate pairs the verified
 pipelines meet there (hash, crop and dihedral candidates, hard negatives
@@ -95,7 +100,9 @@ class Match(NamedTuple):
     same
         B shows the same picture as A.
     inliers, matches
-        Feature matches consistent with the model, and all matches tried.
+        Feature matches consistent with the model, and all matches tried
+        (both 0 when the pictures were verified whole without matching
+        features: the fast path of :func:`verify_pairs`).
     scale
         Size of B's picture over A's, in full-image pixels (0.5: B is half size).
     rotation
@@ -558,7 +565,10 @@ def verify_pairs(
         ``"transverse"``) makes B mirrored the first try.
     features
         Features already extracted, by path (e.g. from the crop-candidate
-        index); the others are extracted once per distinct file.
+        index). Other files are decoded once each, and their ORB features
+        extracted only when a pair needs them: a pair whose pictures match
+        whole, upright and aligned as they are, is verified without them
+        (the same verdict as with them; ``inliers`` is then 0).
     workers
         Threads (OpenCV and faiss release the GIL); default: the number of CPUs.
     progress
