@@ -121,6 +121,8 @@ def _turned(match: Match) -> bool:
 def _details(match: Match, drawn: int | None, note: str | None) -> str:
     if match.matches == 0 and match.inliers == 0 and match.reason.startswith("cannot read"):
         text = "no features to match"
+    elif match.same and match.matches == 0 and match.inliers == 0:  # verify_pairs' fast path
+        text = f"the whole pictures agree {match.similarity:.0%} after alignment (no features matched)"
     else:
         text = f"{match.inliers} of {match.matches} feature matches agree on one geometry"
         if not match.same and match.transform is None:

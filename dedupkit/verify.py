@@ -419,6 +419,9 @@ def verify_features(a: Features, b: Features, *, mirror: bool = True, points: bo
     points
         Also return the inlier matches (``points_a``, ``points_b``, full
         pixels), e.g. to draw them (:func:`dedupkit.explain.plot_match`).
+        Without it, a pair whose pictures match whole, upright and aligned
+        as they are, is verified without matching features (the same
+        verdict; ``inliers`` and ``matches`` are then 0).
 
     Returns
     -------
@@ -437,7 +440,8 @@ def verify_features(a: Features, b: Features, *, mirror: bool = True, points: bo
     """
     if not isinstance(a, Features) or not isinstance(b, Features):
         raise TypeError(f"verify_features takes two Features, got {type(a).__name__} and {type(b).__name__}")
-    return _to_match(_measure(a, b, mirror=mirror), points=points, a=a, b=b)
+    # the inlier points are asked for (to draw them): match the features even where the fast path would not
+    return _to_match(_measure(a, b, mirror=mirror, fast=not points), points=points, a=a, b=b)
 
 
 # --- tables ----------------------------------------------------------------------------------

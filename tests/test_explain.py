@@ -194,3 +194,14 @@ def test_the_package_imports_explain_only_on_first_use():
     code = ("import sys, dedupkit; assert 'matplotlib' not in sys.modules; "
             "assert callable(dedupkit.explain.plot_match) and callable(dedupkit.explain.plot_match_gallery)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_pair_verified_without_features_says_so(sample_dir):
+    """verify_features without points takes the fast path for a half-size copy: no lines, and the caption says
+    the whole pictures were compared."""
+    path_a, path_b = sample_dir / "coffee.jpg", sample_dir / "coffee__half_size.jpg"
+    m = verify_features(extract_features(path_a), extract_features(path_b))
+    assert m.same and m.inliers == 0 and m.matches == 0
+    fig = explain.plot_match(path_a, path_b, match=m)
+    assert not _lines(fig)
+    assert fig.get_supxlabel() == f"the whole pictures agree {m.similarity:.0%} after alignment (no features matched)"

@@ -305,3 +305,11 @@ def test_mutual_matches_agree_with_brute_force():
     ia, ib = _mutual_matches(features(da), features(db))
     assert sorted(zip(ia.tolist(), ib.tolist())) == expected
     assert len(expected) >= 100  # the planted copies are found
+
+
+def test_asking_for_points_matches_the_features(picos, picos_features):
+    half = features_of_image(picos.resize((400, 300), Image.Resampling.LANCZOS))
+    fast = verify_features(picos_features, half)
+    drawn = verify_features(picos_features, half, points=True)
+    assert fast.same and drawn.same
+    assert fast.inliers == 0 and drawn.inliers >= 6 and len(drawn.points_a) == drawn.inliers
