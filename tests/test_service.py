@@ -291,7 +291,8 @@ def test_verify_confirms_a_half_size_copy_and_says_how(client):
     assert (match["id"], match["distance"], match["verified"], match["reason"]) == (stored["id"], 0, True, None)
     assert match["scale"] == pytest.approx(0.5, abs=0.01) and abs(match["rotation"]) < 1 and not match["mirrored"]
     assert match["coverage_query"] > 0.97 and match["coverage_stored"] > 0.97
-    assert match["similarity"] > 0.9 and match["inliers"] >= 12
+    assert match["similarity"] > 0.9
+    assert match["inliers"] == 0  # the whole pictures agree upright: verified without matching features
     assert match["relation"] == "The query is the stored image at 50% size"
 
 

@@ -73,7 +73,8 @@ class VerifiedMatch(Match):
     coverage_stored: float | None = Field(description="share of the stored image's area that the query shows "
                                                       "(< 1: the query is a crop)")
     similarity: float | None = Field(description="agreement of the pixels after alignment and a tone curve, 0 to 1")
-    inliers: int | None = Field(description="local feature matches consistent with the geometric model")
+    inliers: int | None = Field(description="local feature matches consistent with the geometric model "
+                                                "(0 when the pictures were verified whole, without features)")
 
 
 class AddedImage(StoredImage):
