@@ -213,25 +213,34 @@ def _with_retries(url: str, read, storage_options: Mapping | None):
         try:
             fs, path = filesystem(url, storage_options)
             return read(fs, path)
-        except FileNotFoundError:
-            raise ImageLoadError(url, "object not found", kind="missing") from None
-        except PermissionError as exc:
-            raise ImageLoadError(
-                url, f"permission denied: the object cannot be read ({exc}); check the credentials "
-                "(storage_options, or the environment variables such as AWS_SECRET_ACCESS_KEY)",
-                kind="permission") from None
-        except IsADirectoryError:
-            raise ImageLoadError(url, "is a folder, not an image", kind="folder") from None
-        except ImportError as exc:
-            raise ImageLoadError(url, str(exc), kind="unreadable") from None
         except Exception as exc:  # noqa: BLE001 - timeouts, connections, 5xx: each backend raises its own
-            last = exc
-            logger.debug("reading %s failed (attempt %d of %d): %r", url, attempt + 1, ATTEMPTS, exc)
+            last = _lasting_error(url, exc, attempt)
+    raise _gave_up(url, last)
+
+
+def _lasting_error(url: str, exc: Exception, attempt: int) -> Exception:
+    """Raise the :class:`ImageLoadError` for a failure that trying again will not mend; else return ``exc``."""
+    if isinstance(exc, FileNotFoundError):
+        raise ImageLoadError(url, "object not found", kind="missing") from None
+    if isinstance(exc, PermissionError):
+        raise ImageLoadError(
+            url, f"permission denied: the object cannot be read ({exc}); check the credentials "
+            "(storage_options, or the environment variables such as AWS_SECRET_ACCESS_KEY)",
+            kind="permission") from None
+    if isinstance(exc, IsADirectoryError):
+        raise ImageLoadError(url, "is a folder, not an image", kind="folder") from None
+    if isinstance(exc, ImportError):
+        raise ImageLoadError(url, str(exc), kind="unreadable") from None
+    logger.debug("reading %s failed (attempt %d of %d): %r", url, attempt + 1, ATTEMPTS, exc)
+    return exc
+
+
+def _gave_up(url: str, last: BaseException | None) -> ImageLoadError:
     if _is_timeout(last):
         reason = f"timed out reading the object ({ATTEMPTS} attempts: {_describe(last)})"
     else:
         reason = f"cannot read the object after {ATTEMPTS} attempts ({_describe(last)})"
-    raise ImageLoadError(url, reason, kind="unreadable")  # timeouts, dropped connections: transient
+    return ImageLoadError(url, reason, kind="unreadable")  # timeouts, dropped connections: transient
 
 
 def _is_timeout(exc: BaseException | None) -> bool:
@@ -250,8 +259,22 @@ def _describe(exc: BaseException | None) -> str:
 def read_objects(
     urls: Iterable[str], *, storage_options: Mapping | None = None, threads: int | None = None
 ) -> Iterator[tuple[str, bytes | ImageLoadError]]:
-    """Read many objects at once (``threads`` at a time), yielding ``(url, bytes or error)`` in the given order."""
+    """Read many objects at once (``threads`` at a time), yielding ``(url, bytes or error)`` in the given order.
+
+    URLs of one asynchronous filesystem (s3fs, gcsfs, adlfs, http) are read by
+    one batch of coroutines on fsspec's event loop, at most ``threads`` at
+    once: one hand-over between threads per batch, not one per object, and
+    one filesystem looked up per batch. The bytes of the first objects are
+    yielded while the later ones are still being read. Anything else (local
+    files, synchronous filesystems, URLs of several kinds) is read by a pool
+    of threads.
+    """
     urls = list(urls)
+    limit = max(1, min(threads or IO_THREADS, len(urls) or 1))
+    fs = _common_async_filesystem(urls, storage_options)
+    if fs is not None:
+        yield from _read_batch(fs, urls, limit)
+        return
 
     def read(url: str) -> bytes | ImageLoadError:
         try:
@@ -259,5 +282,65 @@ def read_objects(
         except ImageLoadError as exc:
             return exc
 
-    with ThreadPoolExecutor(max_workers=max(1, min(threads or IO_THREADS, len(urls) or 1))) as pool:
+    with ThreadPoolExecutor(max_workers=limit) as pool:
         yield from zip(urls, pool.map(read, urls))
+
+
+def _common_async_filesystem(urls: list[str], storage_options: Mapping | None):
+    """The one asynchronous fsspec filesystem all ``urls`` are read with, else ``None``."""
+    if not urls or not all(is_url(u) and local_path(u) is None for u in urls):
+        return None
+    scopes = {_scope(u) for u in urls}
+    try:
+        systems = {id(fs): fs for fs in (filesystem(scope + "/", storage_options)[0] for scope in scopes)}
+    except Exception:  # noqa: BLE001 - a missing package or bad options: each URL then reports it itself
+        return None
+    if len(systems) != 1:
+        return None
+    fs = next(iter(systems.values()))
+    return fs if getattr(fs, "async_impl", False) and getattr(fs, "loop", None) is not None else None
+
+
+def _read_batch(fs, urls: list[str], limit: int) -> Iterator[tuple[str, bytes | ImageLoadError]]:
+    """Read ``urls`` with coroutines on ``fs``'s loop, ``limit`` at once; yield them in order as they arrive."""
+    import asyncio  # noqa: PLC0415
+    from concurrent.futures import Future  # noqa: PLC0415
+
+    results: list[Future] = [Future() for _ in urls]
+    split = _splits_reads(type(fs))
+
+    async def one(index: int, url: str, gate: asyncio.Semaphore) -> None:
+        path = fs._strip_protocol(url)
+        last = None
+        async with gate:
+            for attempt in range(ATTEMPTS):
+                if attempt:
+                    await asyncio.sleep(BACKOFF * 2 ** (attempt - 1))
+                try:
+                    data = await (fs._cat_file(path, max_concurrency=1) if split else fs._cat_file(path))
+                    results[index].set_result(data)
+                    return
+                except Exception as exc:  # noqa: BLE001 - sorted out by _lasting_error
+                    try:
+                        last = _lasting_error(url, exc, attempt)
+                    except ImageLoadError as error:
+                        results[index].set_result(error)
+                        return
+        results[index].set_result(_gave_up(url, last))
+
+    async def everything() -> None:
+        gate = asyncio.Semaphore(limit)
+        try:
+            await asyncio.gather(*(one(i, u, gate) for i, u in enumerate(urls)))
+        except BaseException as exc:  # cancelled, or a bug: nobody may wait forever
+            for future in results:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+            raise
+
+    driver = asyncio.run_coroutine_threadsafe(everything(), fs.loop)
+    try:
+        for url, future in zip(urls, results):
+            yield url, future.result()
+    finally:
+        driver.cancel()  # the caller stopped early: the reads left are dropped
