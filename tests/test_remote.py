@@ -151,6 +151,43 @@ def test_cli_hash_and_find_against_read_buckets(s3, small_dir, tmp_path, monkeyp
     ]
 
 
+def test_cli_credentials_and_endpoint_only_by_storage_option_flags(s3, small_dir, tmp_path, monkeypatch, capsys):
+    """--storage-option reaches every read of find --against, report and hash; a wrong secret is named."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))  # no credentials from files either
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    bucket = "flagged"  # a bucket no other test read, so no storage options are remembered for it
+    s3.upload(bucket, small_dir, prefix="train/")
+    query = tmp_path / "query"
+    query.mkdir()
+    photo = sorted(p for p in small_dir.glob("*.jpg") if not p.name.startswith(("bad", ".")))[0]
+    shutil.copy(photo, query / "copy.jpg")
+    s3.upload(bucket, query, prefix="test/")
+    flags = ["--storage-option", f"key={s3.key}", "--storage-option", f"secret={s3.secret}",
+             "--storage-option", f'client_kwargs={{"endpoint_url": "{s3.endpoint}"}}',
+             "--storage-option", 'client_kwargs={"region_name": "us-east-1"}']  # dicts given twice merge
+    pairs = tmp_path / "pairs.csv"
+    assert main(["find", f"s3://{bucket}/test", "--against", f"s3://{bucket}/train", "-o", str(pairs),
+                 "--workers", "1", "--no-progress", *flags]) == 0
+    found = pd.read_csv(pairs)  # verified: both images of each pair read back from the bucket
+    assert sorted(found[["path", "match"]].values.tolist()) == [
+        [f"s3://{bucket}/test/copy.jpg", f"s3://{bucket}/train/{photo.name}"],
+        [f"s3://{bucket}/test/copy.jpg", f"s3://{bucket}/train/sub/half.png"],
+    ]
+    report = tmp_path / "report.html"
+    assert main(["report", f"s3://{bucket}/train", "-o", str(report), "--workers", "1", "--no-progress",
+                 *flags]) == 0
+    page = report.read_text()
+    assert page.count("data:image/jpeg;base64,") >= 2 and f"s3://{bucket}/train/sub/half.png" in page
+    capsys.readouterr()
+    wrong = [*flags[:2], "--storage-option", "secret=wrong", *flags[4:]]
+    assert main(["hash", f"s3://{bucket}/train", "-o", str(tmp_path / "h.csv"), *wrong]) == 2
+    assert f"s3://{bucket}/train: listing refused" in capsys.readouterr().err
+
+
 def test_tar_shards_in_a_bucket(s3, small_dir, local, tmp_path):
     photos = sorted(p for p in small_dir.glob("*.jpg") if not p.name.startswith(("bad", ".")))
     folder = tmp_path / "shards"
