@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ._keys import is_url
 from .load_errors import ImageLoadError
 
-__all__ = ["is_url", "list_objects", "read_object", "read_objects", "remember_storage_options"]
+__all__ = ["is_url", "list_objects", "object_states", "read_object", "read_objects", "remember_storage_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +149,33 @@ def list_objects(
         else:
             skipped.append(full)
     return sorted(urls), sorted(skipped), states
+
+
+def object_states(urls: Iterable[str], *, storage_options: Mapping | None = None) -> dict[str, tuple[int, str]]:
+    """``(size, version)`` of each of some URLs (as :func:`list_objects` gives them), by listing their folders.
+
+    One listing per distinct parent folder, not a request per object. A URL
+    whose folder cannot be listed or that is not in it is left out (a scan
+    then hashes it and does not cache its row).
+    """
+    by_folder: dict[str, list[str]] = {}
+    for url in urls:
+        if is_url(url) and local_path(url) is None:
+            by_folder.setdefault(url.rsplit("/", 1)[0], []).append(url)
+    states: dict[str, tuple[int, str]] = {}
+    for folder, wanted in by_folder.items():
+        try:
+            fs, root = filesystem(folder, storage_options)
+            fs.invalidate_cache(root)  # a listing kept from before would hide a rewritten object
+            found = {fs.unstrip_protocol(info["name"]): info for info in fs.ls(root, detail=True)}
+        except Exception as exc:  # noqa: BLE001 - not listable: those objects are hashed, not cached
+            logger.debug("cannot list %s for the cache: %r", folder, exc)
+            continue
+        for url in wanted:
+            info = found.get(url)
+            if info is not None and info.get("type", "file") == "file":
+                states[url] = (int(info.get("size") or 0), object_version(info))
+    return states
 
 
 def object_version(info: Mapping) -> str:

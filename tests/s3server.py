@@ -176,7 +176,9 @@ class FlakyProxy:
                     for name, value in answer.getheaders():
                         if name.lower() not in ("transfer-encoding", "connection", "content-length"):
                             self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(data)))
+                    # a HEAD answer has no body but the object's length, as the server said
+                    length = answer.getheader("Content-Length") if self.command == "HEAD" else None
+                    self.send_header("Content-Length", length if length is not None else str(len(data)))
                     self.end_headers()
                     if self.command != "HEAD":
                         self.wfile.write(data)

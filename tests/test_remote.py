@@ -124,6 +124,45 @@ def test_cache_knows_an_object_by_its_etag(s3, small_dir, tmp_path):
         hash_images(url, storage_options=options, workers=1, cache=True)
 
 
+def test_cache_keeps_a_list_of_urls_and_shards_in_a_bucket(s3, small_dir, tmp_path):
+    """A list of URLs is known by its folders' listings; shards behind URLs by their ETag: neither read again."""
+    s3.upload(BUCKET, small_dir, prefix="listed/")
+    options, cache = s3.storage_options(), tmp_path / "cache.parquet"
+    photos = sorted(p.name for p in small_dir.glob("*.jpg") if not p.name.startswith(("bad", ".")))
+    urls = [f"s3://{BUCKET}/listed/{name}" for name in photos] + [f"s3://{BUCKET}/listed/sub/half.png"]
+    first = hash_images(urls, storage_options=options, workers=1, cache=cache)
+    assert first["error"].isna().all() and first.attrs["hashed"] == len(urls)
+    second = hash_images(urls, storage_options=options, workers=1, cache=cache)
+    assert (second.attrs["hashed"], second.attrs["cached"]) == (0, len(urls))
+    pd.testing.assert_frame_equal(second, first, check_like=True)
+    s3.client().put_object(Bucket=BUCKET, Key=f"listed/{photos[0]}", Body=(small_dir / photos[1]).read_bytes())
+    third = hash_images(urls, storage_options=options, workers=1, cache=cache)
+    assert (third.attrs["hashed"], third.attrs["cached"]) == (1, len(urls) - 1)  # the rewritten one
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    with tarfile.open(folder / "s-0.tar", "w") as archive:
+        archive.add(small_dir / photos[0], arcname=photos[0])
+    s3.upload(BUCKET, folder, prefix="tars/")
+    proxy = FlakyProxy(s3.port, failures=0)  # counts the requests
+    try:
+        shards = f"s3://{BUCKET}/tars/s-{{0..0}}.tar"
+        flagged = s3.storage_options(endpoint=proxy.endpoint)
+        first = hash_images(shards, storage_options=flagged, workers=1, cache=cache)
+        assert first.attrs["hashed"] == 1 and first["error"].isna().all(), first["error"].tolist()
+        gets = proxy.requests["GET"]
+        again = hash_images(shards, storage_options=flagged, workers=1, cache=cache)
+        assert (again.attrs["hashed"], again.attrs["cached"]) == (0, 1)
+        assert proxy.requests["GET"] == gets  # the shard's state from a HEAD; its bytes not fetched
+        with tarfile.open(folder / "s-0.tar", "w") as archive:  # rewritten: a new ETag, read again
+            archive.add(small_dir / photos[1], arcname=photos[1])
+        s3.upload(BUCKET, folder, prefix="tars/")
+        third = hash_images(shards, storage_options=flagged, workers=1, cache=cache)
+        assert third.attrs["hashed"] == 1
+        assert third["path"].tolist() == [f"s3://{BUCKET}/tars/s-0.tar/{photos[1]}"], third["error"].tolist()
+    finally:
+        proxy.close()
+
+
 def test_cli_hash_and_find_against_read_buckets(s3, small_dir, tmp_path, monkeypatch, capsys):
     """The command line with credentials and endpoint from the environment, as s3fs reads them."""
     s3.upload(BUCKET, small_dir, prefix="train/")
