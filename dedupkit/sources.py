@@ -122,9 +122,14 @@ def list_objects(
     """
     fs, root = filesystem(url, storage_options)
     try:
-        found = fs.find(root, detail=True)
-        if not found and fs.isfile(root):
-            found = {root: fs.info(root)}
+        try:
+            found = fs.find(root, detail=True)
+            if not found and fs.isfile(root):
+                found = {root: fs.info(root)}
+        except Exception as exc:  # noqa: BLE001 - adlfs says 403 with its own HttpResponseError
+            if _is_refusal(exc) and not isinstance(exc, PermissionError):
+                raise PermissionError(_first_line(exc)) from exc
+            raise
     except PermissionError as exc:
         raise PermissionError(
             f"{url}: listing refused ({exc}); check the credentials (storage_options key/secret or token, "
@@ -142,13 +147,22 @@ def list_objects(
         relative = name[len(prefix):] if name.startswith(prefix) else name.rsplit("/", 1)[-1]
         if any(part.startswith(".") for part in relative.split("/")):
             continue  # hidden, as in a folder
-        full = fs.unstrip_protocol(name)
+        full = _url_of(fs, name, url)
         if extensions is None or os.path.splitext(name)[1].lower() in extensions:
             urls.append(full)
             states[full] = (int(info.get("size") or 0), object_version(info))
         else:
             skipped.append(full)
     return sorted(urls), sorted(skipped), states
+
+
+def _url_of(fs, name: str, given: str) -> str:
+    """The URL of a listed object, in the scheme the user gave (``az://`` stays ``az://``, not ``abfs://``)."""
+    if "://" in name:  # http(s) listings give whole URLs
+        return name
+    scheme = given.split("://", 1)[0]
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+    return f"{scheme}://{name}" if scheme in protocols else fs.unstrip_protocol(name)
 
 
 def object_states(urls: Iterable[str], *, storage_options: Mapping | None = None) -> dict[str, tuple[int, str]]:
@@ -167,7 +181,7 @@ def object_states(urls: Iterable[str], *, storage_options: Mapping | None = None
         try:
             fs, root = filesystem(folder, storage_options)
             fs.invalidate_cache(root)  # a listing kept from before would hide a rewritten object
-            found = {fs.unstrip_protocol(info["name"]): info for info in fs.ls(root, detail=True)}
+            found = {_url_of(fs, info["name"], folder): info for info in fs.ls(root, detail=True)}
         except Exception as exc:  # noqa: BLE001 - not listable: those objects are hashed, not cached
             logger.debug("cannot list %s for the cache: %r", folder, exc)
             continue
@@ -249,9 +263,9 @@ def _lasting_error(url: str, exc: Exception, attempt: int) -> Exception:
     """Raise the :class:`ImageLoadError` for a failure that trying again will not mend; else return ``exc``."""
     if isinstance(exc, FileNotFoundError):
         raise ImageLoadError(url, "object not found", kind="missing") from None
-    if isinstance(exc, PermissionError):
+    if _is_refusal(exc):
         raise ImageLoadError(
-            url, f"permission denied: the object cannot be read ({exc}); check the credentials "
+            url, f"permission denied: the object cannot be read ({_first_line(exc)}); check the credentials "
             "(storage_options, or the environment variables such as AWS_SECRET_ACCESS_KEY)",
             kind="permission") from None
     if isinstance(exc, IsADirectoryError):
@@ -268,6 +282,19 @@ def _gave_up(url: str, last: BaseException | None) -> ImageLoadError:
     else:
         reason = f"cannot read the object after {ATTEMPTS} attempts ({_describe(last)})"
     return ImageLoadError(url, reason, kind="unreadable")  # timeouts, dropped connections: transient
+
+
+def _is_refusal(exc: BaseException) -> bool:
+    """A refused request: ``PermissionError``, or an HTTP 401/403 in a backend's own error (adlfs, gcsfs)."""
+    if isinstance(exc, PermissionError):
+        return True
+    status = getattr(exc, "status_code", None) or getattr(exc, "status", None) or getattr(exc, "code", None)
+    return status in (401, 403)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _is_timeout(exc: BaseException | None) -> bool:
