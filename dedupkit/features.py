@@ -138,8 +138,11 @@ def extract_features(
     side: int = DEFAULT_SIDE,
     n_features: int = DEFAULT_N_FEATURES,
     max_pixels: int | None = None,
+    data: bytes | None = None,
 ) -> Features:
     """ORB features of an image file, decoded at reduced scale where the format allows.
+
+    ``data``: the image's bytes, already read (``path`` then only names it).
 
     Raises
     ------
@@ -148,6 +151,6 @@ def extract_features(
     """
     options = {} if max_pixels is None else {"max_pixels": max_pixels}
     # the short side of a 2:1 picture whose long side is `side`: JPEGs decode at reduced scale
-    decoded = decode_image(path, draft_size=max(1, side // 2), **options)
+    decoded = decode_image(path, draft_size=max(1, side // 2), data=data, **options)
     return features_of_image(decoded.image, side=side, n_features=n_features,
                              full_size=(decoded.width, decoded.height))
