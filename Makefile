@@ -62,7 +62,7 @@ demo: $(STAMP) $(KERNEL)
 	@echo "Figures (PNG):       out/figures/ (distance_distribution.png, threshold_edge.png, largest_groups.png, ...)"
 	@echo "Open them with:      make lab"
 
-test: $(STAMP) $(KERNEL) $(CHROMIUM)
+test: $(STAMP) $(KERNEL) $(CHROMIUM) $(AZURITE)
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) notebooks/
 
