@@ -12,10 +12,13 @@ CHROMIUM := /usr/bin/chromium
 # Seconds a notebook cell may run (nbval, papermill and tests/test_notebooks.py): a hang fails with a timeout error
 # naming the cell, instead of eating CI's time.
 CELL_TIMEOUT := 600
+# Azurite, Microsoft's Azure Storage emulator (npm), for tests/test_cloud_emulators.py: pinned, in the venv's folder.
+AZURITE_VERSION := 3.35.0
+AZURITE := $(VENV)/node/node_modules/.bin/azurite-blob
 
 .PHONY: install demo test test-min lint lab clean bench-data
 
-install: $(STAMP) $(KERNEL) $(CHROMIUM)
+install: $(STAMP) $(KERNEL) $(CHROMIUM) $(AZURITE)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +35,15 @@ $(CHROMIUM):
 	@if [ "$$(id -u)" -ne 0 ]; then echo "$(CHROMIUM) is missing: install Debian's chromium (apt-get install chromium) as root" >&2; exit 1; fi
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+# npm from Debian (nodejs, npm) when missing, as root; the package itself from the npm registry, pinned.
+$(AZURITE): $(STAMP)
+	@if ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" -ne 0 ]; then echo "npm is missing: install Debian's nodejs and npm (apt-get install nodejs npm) as root" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; \
+	fi
+	npm install --prefix $(VENV)/node --no-audit --no-fund --save-exact azurite@$(AZURITE_VERSION)
+	@touch $(AZURITE)
 
 demo: $(STAMP) $(KERNEL)
 	mkdir -p out
@@ -50,7 +62,7 @@ demo: $(STAMP) $(KERNEL)
 	@echo "Figures (PNG):       out/figures/ (distance_distribution.png, threshold_edge.png, largest_groups.png, ...)"
 	@echo "Open them with:      make lab"
 
-test: $(STAMP) $(KERNEL) $(CHROMIUM)
+test: $(STAMP) $(KERNEL) $(CHROMIUM) $(AZURITE)
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=$(CELL_TIMEOUT) notebooks/
 

@@ -44,11 +44,24 @@ def _hash(directory: Path, args: argparse.Namespace, *, dihedral: bool = False) 
         hashes = hash_images(directory, method=args.method, hash_size=args.hash_size, workers=args.workers,
                              exact=args.exact, progress=False if args.no_progress else None,
                              trim=args.trim, dihedral=dihedral, cache=args.cache,
-                             **_table_options(directory, args))
+                             storage_options=storage_options(args), **_table_options(directory, args))
     # a table of the wrong kind; a URL, shard or table that cannot be read
     except (ValueError, TypeError, FileNotFoundError, PermissionError, ImportError) as exc:
         raise CommandError(str(exc)) from None
     return hashes
+
+
+def storage_options(args: argparse.Namespace) -> dict | None:
+    """The ``--storage-option KEY=VALUE`` flags as one dict (``None`` without any): a later key wins, dicts merge."""
+    given = getattr(args, "storage_options", None)
+    if not given:
+        return None
+    options: dict = {}
+    for key, value in given:
+        if isinstance(value, dict) and isinstance(options.get(key), dict):
+            value = {**options[key], **value}
+        options[key] = value
+    return options
 
 
 def _is_table(source: Path, args: argparse.Namespace) -> bool:
@@ -266,7 +279,8 @@ def _cmd_report(args: argparse.Namespace, out) -> None:
         raise CommandError(f"--thumb-size must be at least 8 pixels, got {args.thumb_size}")
     table = _is_table(args.dir, args)
     try:
-        with (table_images(args.dir, keys=groups["path"].astype(str), **_table_options(args.dir, args)) if table
+        with (table_images(args.dir, keys=groups["path"].astype(str), storage_options=storage_options(args),
+                           **_table_options(args.dir, args)) if table
               else contextlib.nullcontext()):  # the shown rows' bytes, in one pass
             written = write_report(groups, pairs=pairs, hashes=hashes, root=None if table else args.dir,
                                    path=args.output, thumb_size=args.thumb_size, max_groups=args.max_groups,

@@ -7,6 +7,7 @@ Reached as ``dedupkit.plotting.plot_pair_gallery`` and
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,12 +17,34 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.patches import Rectangle
 
 from ._figures import DIFFERENT, KEEP, THRESHOLD, bits_text, figure_or_new
+from ._keys import is_elsewhere, locate
+from .loading import ImageLoadError
+from .opener import image_file
 from .thumbnails import mosaic, prefetch
 
 __all__ = ["plot_group_gallery", "plot_pair_gallery"]
 
 _CHAR_WIDTH = 0.68  # a wide character of the default sans-serif font, in ems: labels measured not to overlap
 _PER_ROW = 8  # thumbnails per row when a gallery shows every member of a group
+
+
+def _located(paths: Sequence[str], root: str | os.PathLike | None) -> dict[str, str]:
+    """Where each file of a table is (under ``root`` when relative); warns once when some cannot be found."""
+    where = {p: locate(root, p) for p in dict.fromkeys(paths)}
+    missing = []
+    for found in where.values():
+        try:
+            target = image_file(found, fetch=False)  # a file's path, a URL or shard member, a row of an open table
+        except ImageLoadError:
+            target = None
+        if target is None or isinstance(target, str) and not is_elsewhere(target) and not os.path.exists(target):
+            missing.append(found)
+    if missing:
+        hint = ("pass root= (the folder the table's paths are relative to)" if root is None and any(
+            not os.path.isabs(p) for p in missing) else "were they moved or deleted?")
+        warnings.warn(f"{len(missing)} of {len(where)} files in this gallery cannot be read and are drawn as grey "
+                      f"tiles (first: {missing[0]}): {hint}", UserWarning, stacklevel=3)
+    return where
 
 
 def _relative(paths: Sequence[str]) -> dict[str, str]:
@@ -104,6 +127,7 @@ def plot_pair_gallery(
     ncols: int = 3,
     size: int = 160,
     title: str | None = None,
+    root: str | os.PathLike | None = None,
     fig: Figure | SubFigure | None = None,
 ) -> Figure | SubFigure:
     """Pairs side by side: both thumbnails, both file names, the distance.
@@ -121,6 +145,11 @@ def plot_pair_gallery(
         Thumbnail size in pixels.
     title
         Title above the gallery.
+    root
+        The folder that relative paths in ``pairs`` are relative to (the
+        folder ``dedupkit find`` scanned, for its CSVs); default: the
+        working directory.
+        A file that cannot be read is a grey tile, and a warning says how many.
     fig
         A Figure or SubFigure to draw on; default: a new figure sized to fit.
 
@@ -138,8 +167,9 @@ def plot_pair_gallery(
     if n == 0:
         fig.text(0.5, 0.5, "no pairs to show", ha="center", va="center")
         return fig
-    prefetch(pd.concat([pairs["path_a"], pairs["path_b"]]).astype(str), size=size)
-    names = _relative(pd.concat([pairs["path_a"], pairs["path_b"]]).astype(str).tolist())
+    where = _located(pd.concat([pairs["path_a"], pairs["path_b"]]).astype(str).tolist(), root)
+    prefetch(list(where.values()), size=size)
+    names = _relative(list(where))
     width = _chars(_inches(fig) * 0.8 / (2 * ncols))  # two labels per pair, margins between pairs
     names = {path: _caption(name, width) for path, name in names.items()}
     gap = size // 12
@@ -148,7 +178,7 @@ def plot_pair_gallery(
         ax.set_visible(False)
     for ax, row in zip(axes, pairs.itertuples(index=False)):
         a, b = str(row.path_a), str(row.path_b)
-        image, _ = mosaic([a, b], size=size, gap=gap)
+        image, _ = mosaic([where[a], where[b]], size=size, gap=gap)
         _image_axes(ax, image, [size / 2, 1.5 * size + gap], [names[a], names[b]])
         text, colour = f"distance {bits_text(row.distance)}", "black"
         if threshold is not None:
@@ -170,6 +200,7 @@ def plot_group_gallery(
     max_members: int | None = 6,
     size: int = 140,
     title: str | None = None,
+    root: str | os.PathLike | None = None,
     fig: Figure | SubFigure | None = None,
 ) -> Figure | SubFigure:
     """Duplicate groups, one row each, the kept file framed in green.
@@ -193,6 +224,11 @@ def plot_group_gallery(
         Thumbnail size in pixels.
     title
         Title above the gallery; default says what is shown.
+    root
+        The folder that relative paths in ``groups`` are relative to (the
+        folder ``dedupkit find`` scanned, for its CSVs); default: the
+        working directory. A file that cannot be read is a grey
+        tile, and a warning says how many.
     fig
         A Figure or SubFigure to draw on; default: a new figure sized to fit.
 
@@ -227,7 +263,8 @@ def plot_group_gallery(
         fig.text(0.5, 0.5, "no duplicate groups", ha="center", va="center")
         return fig
     shown = pd.concat([r[1] for r in rows])
-    prefetch(shown["path"].astype(str), size=size)
+    where = _located(shown["path"].astype(str).tolist(), root)
+    prefetch(list(where.values()), size=size)
     width = _chars((_inches(fig) - 0.5) * 0.92 / columns)
     names = {path: _caption(name, width) for path, name in _relative(shown["path"].astype(str).tolist()).items()}
     gap = size // 12
@@ -235,7 +272,7 @@ def plot_group_gallery(
     for ax, (group, first, opening, more) in zip(np.atleast_1d(fig.subplots(len(rows), 1)).ravel(), rows):
         members = members_of[group]
         paths = first["path"].astype(str).tolist()
-        image, boxes = mosaic(paths, size=size, gap=gap)
+        image, boxes = mosaic([where[p] for p in paths], size=size, gap=gap)
         above = (size - image.shape[0]) // 2
         image = np.pad(image, ((above, size - image.shape[0] - above), (0, full - image.shape[1]), (0, 0)),
                        constant_values=255)

@@ -140,8 +140,17 @@ def _grid(a: Features, b: Features, model: np.ndarray, box: tuple, side: float):
 
 
 def _valid(grid_a: np.ndarray, grid_b: np.ndarray) -> np.ndarray:
+    """Where both copies were sampled, two grid pixels in from any edge, the grid's own included.
+
+    Near an edge, the blur before sampling mixes in pixels from beyond it (a
+    crop's border is reflected, its original's is not): the grid's border is
+    eroded too (OpenCV's default border would keep it; seen on bench-data's
+    tune half: a bright frame round every error map, and crops at the same
+    scale rejected for it).
+    """
     cv2 = _cv2()
-    return cv2.erode(((grid_a >= 0) & (grid_b >= 0)).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    both = ((grid_a >= 0) & (grid_b >= 0)).astype(np.uint8)
+    return cv2.erode(both, np.ones((5, 5), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
 
 
 def _grids(a: Features, b: Features, model: np.ndarray, box: tuple, side: float):

@@ -517,6 +517,30 @@ def table_images(source: Any, *, column: str = "image", key: str | None = None, 
         yield images
 
 
+def image_batches(hashes: pd.DataFrame, keys: Iterable[str], *, batch_size: int | None = None
+                  ) -> Iterator[tuple[list[str], list]] | None:
+    """The image bytes of the rows of ``keys``, ``batch_size`` rows at a time, in one pass over the table.
+
+    For hashes made from a table file or URL (``None`` for files, and for a
+    table in memory, whose bytes are in memory already): yields ``(keys,
+    blobs)`` as :func:`hash_table` reads them, only rows whose key is in
+    ``keys``, so that at most one batch's bytes are held at once.
+    """
+    spec = hashes.attrs.get("images")
+    if not spec or spec.get("source") is None:
+        return None
+    wanted = {str(k) for k in keys}
+    dataset, _ = _dataset(spec["source"], spec["column"], spec["key"])
+
+    def batches() -> Iterator[tuple[list[str], list]]:
+        for batch_keys, blobs in _batches(dataset, spec["column"], spec["key"], batch_size or DEFAULT_BATCH_SIZE):
+            chosen = [(k, b) for k, b in zip(batch_keys, blobs) if k in wanted]
+            if chosen:
+                yield [k for k, _ in chosen], [b for _, b in chosen]
+
+    return batches()
+
+
 def rows_of(hashes: pd.DataFrame, keys: Iterable[str], *, required: bool = True) -> contextlib.AbstractContextManager:
     """A context in which the keys of a hash table made from a table open (a no-op for files).
 

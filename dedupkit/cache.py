@@ -22,6 +22,14 @@ cache file is never half-written. An interrupted scan (Ctrl-C, a killed kernel)
 leaves its journal behind; the next scan reads it, so at most the chunks that
 were being hashed at that moment are lost.
 
+A member of a tar shard (``shards/00001.tar/cat/1.jpg``) is known by its
+shard: the shard's size and modification time (behind a URL, its size and
+ETag) and the member's name. A scan of shards asks each shard's state only
+(:meth:`HashCache.lookup_shards`), and a shard whose rows are all cached
+under that state is not read at all. The rows of one shard are recorded
+together, and none of them if reading it failed for a passing reason, so a
+cached shard is always a whole one.
+
 A broken symbolic link is known by the link itself (its own modification
 time), so its error row is reused until the link changes or its target appears.
 
@@ -54,6 +62,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ._journal import INT_COLUMNS, PANDAS_TYPES, Journal, read_journal, to_arrow, try_lock_and_remove
+from ._keys import is_url, split_member
 from .loading import TRANSIENT_KINDS
 
 __all__ = ["DEFAULT_CACHE_NAME", "HashCache", "resolve_cache_path", "settings_key"]
@@ -131,7 +140,8 @@ class HashCache:
         self._prefix = self.root.rstrip(os.sep) + os.sep
         self.settings = settings_key(settings)
         self._table, self._merged_journals, self._signature = self._load()  # every cached row, all settings
-        self._stats: dict[str, tuple[int, int]] = {}  # path -> (size, mtime_ns) of the files to hash
+        self._stats: dict[str, tuple[int, int, str]] = {}  # path -> (size, mtime_ns, version) of the files to hash
+        self._shard_stats: dict[str, tuple[int, int, str]] = {}  # the same for the shards to read
         self._journal: Journal | None = None
         self._journals_written: list[str] = []
         self._new: list[pa.Table] = []  # rows recorded by this scan
@@ -188,8 +198,9 @@ class HashCache:
             The keys of the scan.
         states
             ``(size, version)`` by key, for objects behind URLs (from their
-            listing); a key missing from it is hashed and not cached.
-            ``None``: local files, looked up on disk.
+            listing) and shard members (their shard's); a URL or member
+            missing from it is hashed and not cached, a local file missing
+            from it is looked up on disk. ``None``: local files only.
 
         Returns
         -------
@@ -203,9 +214,12 @@ class HashCache:
             if states is None:
                 state = _file_state(path)
                 version = ""
+            elif path in states:
+                state, version = (states[path][0], 0), states[path][1]
+            elif is_url(path) or split_member(path)[0] is not None:
+                state, version = None, ""
             else:
-                remote = states.get(path)
-                state, version = (None, "") if remote is None else ((remote[0], 0), remote[1])
+                state, version = _file_state(path), ""
             known.append(state is not None)
             size, mtime = state if state is not None else (_UNKNOWN, _UNKNOWN)
             sizes.append(size)
@@ -235,6 +249,55 @@ class HashCache:
                 self._stats[files[at]] = (sizes[at], mtimes[at], versions[at])
         return rows, to_hash
 
+    def lookup_shards(
+        self, shards: Sequence[str], *, states: Mapping[str, tuple[int, str] | None]
+    ) -> tuple[list[dict], list[str]]:
+        """Split a scan's tar shards into the cached rows of their members and the shards to read.
+
+        Parameters
+        ----------
+        shards
+            The shards of the scan (paths or URLs).
+        states
+            ``(size, version)`` of each shard
+            (:func:`dedupkit.shards.shard_state`); a shard without one is
+            read and not cached.
+
+        Returns
+        -------
+        rows, to_read
+            Rows (keys ``<shard>/<member>`` as the scan names them) of the
+            shards cached under their current state, and the shards to read.
+        """
+        mine = self._table[(self._table["settings"] == self.settings) & (self._table["mtime_ns"] == 0)]
+        by_shard = dict(tuple(mine.groupby(mine["path"].map(_shard_part), sort=False))) if len(mine) else {}
+        rows: list[dict] = []
+        to_read: list[str] = []
+        seen: set[str] = set()
+        for shard in shards:
+            key = self.key_path(shard)
+            seen.add(key)
+            state = states.get(shard)
+            if state is None:
+                to_read.append(shard)
+                continue
+            size, version = state
+            found = by_shard.get(key)
+            if found is not None:
+                found = found[(found["size"] == size) & (found["version"] == version)]
+            if found is None or not len(found):
+                to_read.append(shard)
+                self._shard_stats[shard] = (size, 0, version)
+                continue
+            payload = [c for c in found.columns if c not in KEY_COLUMNS]
+            values = found[payload].astype(object).where(found[payload].notna(), None)
+            for path, record in zip(found["path"], values.to_dict("records")):
+                record["path"] = shard + path[len(key):]
+                seen.add(path)
+                rows.append(record)
+        self._seen = seen
+        return rows, to_read
+
     # -- writing -------------------------------------------------------------
     def record(self, rows: Iterable[dict]) -> None:
         """Append freshly hashed rows to this scan's journal (one chunk at a time).
@@ -258,10 +321,24 @@ class HashCache:
                 self._journal.close()
             self._journal = None
 
+    def _shard_of(self, path: str) -> str | None:
+        """The shard being read that a row's key belongs to (a member, or the shard's own error row)."""
+        if not self._shard_stats:
+            return None
+        if path in self._shard_stats:
+            return path
+        shard = split_member(path)[0]
+        return shard if shard in self._shard_stats else None
+
     def _record(self, rows: Iterable[dict]) -> None:
+        rows = list(rows)
+        failed = {self._shard_of(row["path"]) for row in rows if row.get("error_kind") in TRANSIENT_KINDS}
         records = []
         for row in rows:
-            stat = self._stats.get(row["path"])
+            shard = self._shard_of(row["path"])
+            if shard is not None and shard in failed:
+                continue  # a shard that broke off for a passing reason: none of it, or it would look whole
+            stat = self._stats.get(row["path"]) if shard is None else self._shard_stats[shard]
             if stat is None or row.get("error_kind") in TRANSIENT_KINDS:  # the machine's state, not the file's
                 continue
             record = {key: value for key, value in row.items() if key != "error_kind"}
@@ -327,7 +404,8 @@ class HashCache:
             return table
         candidates = table.loc[unknown, "path"].unique()
         # an object behind a URL is not looked for (a request each): its row stays
-        gone = {p for p in candidates if "://" not in p and not os.path.lexists(os.path.join(self.root, p))}
+        gone = {p for p in candidates if "://" not in p and not os.path.lexists(os.path.join(self.root, p))
+                and not os.path.isfile(os.path.join(self.root, _shard_part(p)))}
         if gone:
             logger.info("cache: dropping %d rows of files that no longer exist", len(gone))
             table = table[~table["path"].isin(gone)].reset_index(drop=True)
@@ -356,6 +434,15 @@ def _merge(parts: list[pd.DataFrame]) -> pd.DataFrame:
         return _empty()
     table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     return table.drop_duplicates(["path", "settings"], keep="last", ignore_index=True)
+
+
+def _shard_part(path: str) -> str:
+    """The shard of a stored member key (``a/00001.tar/cat/1.jpg`` -> ``a/00001.tar``), else ``path``."""
+    for suffix in (".tar/", ".tar.gz/", ".tgz/"):
+        at = path.find(suffix)
+        if at >= 0:
+            return path[: at + len(suffix) - 1]
+    return path
 
 
 def _with_version(frame: pd.DataFrame) -> pd.DataFrame:

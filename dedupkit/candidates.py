@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import faiss
 import numpy as np
@@ -63,9 +64,9 @@ def _check_workers(workers: int | None) -> int:
     return workers or os.cpu_count() or 1
 
 
-def _features_or_none(path: str, side: int, n_features: int) -> Features | None:
+def _features_or_none(path: str, side: int, n_features: int, data: bytes | None = None) -> Features | None:
     try:
-        return extract_features(path, side=side, n_features=n_features)
+        return extract_features(path, side=side, n_features=n_features, data=data)
     except ImageLoadError as exc:
         logger.warning("skipping %s: %s", path, exc.reason)
     except Exception as exc:  # noqa: BLE001 - one odd file must not end a folder
@@ -121,12 +122,34 @@ def extract_all(
     return {path: f for path, f in zip(files, found) if f is not None}
 
 
-def _light(path: str, mirror: bool) -> tuple[np.ndarray, np.ndarray | None] | None:
-    """An image's descriptors (and its mirror image's), without the rest of its Features; None if unreadable."""
-    f = _features_or_none(path, DEFAULT_SIDE, DEFAULT_N_FEATURES)
+def _light(path: str, mirror: bool, data: bytes | Path | None = None) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """An image's descriptors (and its mirror image's), without the rest of its Features; None if unreadable.
+
+    ``data``: its bytes already read (a table row's), or the file a row names.
+    """
+    if isinstance(data, Path):
+        path, data = str(data), None
+    elif data is not None and len(data) == 0:
+        logger.warning("skipping %s: empty image (0 bytes)", path)
+        return None
+    f = _features_or_none(path, DEFAULT_SIDE, DEFAULT_N_FEATURES, data=data)
     if f is None:
         return None
     return f.descriptors, (_mirrored(f) if mirror else None)
+
+
+def _light_from_batches(images: Iterable[tuple[Sequence[str], Sequence]], paths: list[str], mirror: bool,
+                        pool: ThreadPoolExecutor, bar) -> list:
+    """:func:`_light` of each of ``paths``, in their order, from batches of image bytes; a batch at a time."""
+    where = {p: k for k, p in enumerate(paths)}
+    light: list = [None] * len(paths)
+    for keys, blobs in images:
+        chosen = [(where[str(k)], b) for k, b in zip(keys, blobs) if str(k) in where]
+        found = pool.map(lambda item: _light(paths[item[0]], mirror, item[1]), chosen)
+        for (at, _), descriptors in zip(chosen, found):
+            light[at] = descriptors
+        bar.update(len(chosen))  # the batch's bytes go with this iteration
+    return light
 
 
 def _mirrored(f: Features) -> np.ndarray:
@@ -237,6 +260,7 @@ def crop_candidates(
     max_distance: int = 64,
     workers: int | None = None,
     progress: bool | None = None,
+    images: Iterable[tuple[Sequence[str], Sequence]] | None = None,
 ) -> pd.DataFrame:
     """Propose pairs of images that share many ORB descriptors: crops, frames, captions, screenshots, turns.
 
@@ -268,6 +292,12 @@ def crop_candidates(
         Threads for extraction and search; default: the number of CPUs.
     progress
         Show progress bars; default: only for more than 200 images.
+    images
+        With file paths as ``source``: read the images from these ``(keys,
+        image bytes)`` batches, in one pass, instead of opening each path
+        (a Parquet table's rows, :func:`dedupkit.bytes_table.image_batches`);
+        only one batch's bytes are held at a time. Keys not in ``source`` are
+        left out; a key of ``source`` no batch holds counts as unreadable.
 
     Returns
     -------
@@ -318,9 +348,13 @@ def crop_candidates(
         # only the descriptors are kept (not the grey working copies): memory grows by ~15 KB per image
         paths = sorted({os.fspath(p) for p in source})
         show = progress if progress is not None else len(paths) > _PROGRESS_FROM
-        with ThreadPoolExecutor(max_workers=n_workers) as pool:
-            light = list(tqdm(pool.map(lambda p: _light(p, mirror), paths), total=len(paths), desc="features",
-                              unit="img", disable=not show))
+        with ThreadPoolExecutor(max_workers=n_workers) as pool, \
+                tqdm(total=len(paths), desc="features", unit="img", disable=not show) as bar:
+            if images is None:
+                light = list(pool.map(lambda p: _light(p, mirror), paths))
+                bar.update(len(paths))
+            else:
+                light = _light_from_batches(images, paths, mirror, pool, bar)
         names = [p for p, x in zip(paths, light) if x is not None]
         found = [x for x in light if x is not None]
         skipped = [p for p, x in zip(paths, light) if x is None]

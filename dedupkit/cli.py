@@ -9,6 +9,7 @@ have been read.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,6 +62,18 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _storage_option(value: str) -> tuple[str, object]:
+    """``KEY=VALUE`` of ``--storage-option``: the value as JSON where it parses (``true``, ``{...}``), else text."""
+    key, equals, text = value.partition("=")
+    if not equals or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. anon=true), got {value!r}")
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = text
+    return key.strip(), parsed
+
+
 _SOURCE_HELP = ("a folder of images, a URL (s3://bucket/train, gs://, az://, https://) or tar shards "
                 "(a/{0..9}.tar); or a table of image bytes: a .parquet file or a folder of Parquet files "
                 "(see --column, --key)")
@@ -84,6 +97,12 @@ def _add_hash_options(parser: argparse.ArgumentParser) -> None:
                              "DIR is then a .parquet file or a folder of Parquet files")
     parser.add_argument("--key", default=None,
                         help="a table's column that names each row, e.g. id (default: the row number)")
+    parser.add_argument("--storage-option", dest="storage_options", type=_storage_option, action="append",
+                        default=None, metavar="KEY=VALUE",
+                        help="an option of the filesystem behind a URL (s3fs, gcsfs, adlfs), repeatable; the value "
+                             "is read as JSON where it parses: anon=true, key=..., secret=..., "
+                             "'client_kwargs={\"endpoint_url\": \"http://127.0.0.1:9000\"}' (default: the "
+                             "usual environment variables, e.g. AWS_ACCESS_KEY_ID)")
 
 
 def build_parser() -> argparse.ArgumentParser:

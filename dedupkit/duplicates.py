@@ -16,12 +16,15 @@ import logging
 import numpy as np
 import pandas as pd
 
+from ._checks import check_int
 from .defaults import CANDIDATE_DISTANCE, HASH_ONLY_DISTANCE
 from .search import find_pairs
 
 __all__ = ["CANDIDATE_DISTANCE", "HASH_ONLY_DISTANCE", "find_duplicates"]
 
 logger = logging.getLogger(__name__)
+
+_VERIFY_IMAGES = 256  # a table's rows held at once while verifying (find_duplicates' batch_size)
 
 
 
@@ -42,6 +45,7 @@ def find_duplicates(
     workers: int | None = None,
     progress: bool | None = None,
     keep_rejected: bool = False,
+    batch_size: int | None = None,
 ) -> pd.DataFrame:
     """Pairs of files that show the same picture.
 
@@ -50,10 +54,12 @@ def find_duplicates(
     hashes
         A hash table from :func:`dedupkit.hash_images` (with ``dihedral=True``
         for ``dihedral``). Its paths must still point at the files when
-        ``verify`` is on. Hashes of a Parquet table fetch the candidates'
-        images from it (:mod:`dedupkit.bytes_table`; with ``crops``, every
-        image's bytes are held at once); hashes of a table in memory need
-        ``with dedupkit.table_images(table, ...)`` around the call.
+        ``verify`` is on. Hashes of a Parquet table read the images from it
+        in batches (:mod:`dedupkit.bytes_table`: with ``crops``, one pass over
+        the table for the features; then the candidates' rows, ``batch_size``
+        images at a time), so memory does not grow with the table; hashes of
+        a table in memory need ``with dedupkit.table_images(table, ...)``
+        around the call.
     max_distance
         Largest hash distance (inclusive) of a candidate pair. Default:
         :data:`CANDIDATE_DISTANCE` with verification, :data:`HASH_ONLY_DISTANCE`
@@ -75,6 +81,9 @@ def find_duplicates(
     keep_rejected
         Also return the candidates the verifier rejected (``verified`` False,
         with its ``reason``), e.g. to look at them.
+    batch_size
+        Rows of a Parquet table held at once (see ``hashes``); default 256.
+        Not used for files.
 
     Returns
     -------
@@ -98,6 +107,7 @@ def find_duplicates(
     >>> pairs = dedupkit.find_duplicates(hashes)  # doctest: +SKIP
     >>> pairs[["path_a", "path_b", "scale", "coverage_b"]]  # doctest: +SKIP
     """
+    batch_size = check_int(batch_size, "batch_size", low=1, none=True)
     if crops and not verify:
         raise ValueError("crops=True proposes pairs that only the verifier can confirm: use it with verify=True")
     if max_distance is None:
@@ -111,25 +121,60 @@ def find_duplicates(
     candidates = candidates.assign(source="hash")
     if not verify:
         return candidates
-    features = None
     readable = hashes.loc[hashes["error"].isna(), "path"].astype(str).tolist()
-    opened = readable if crops else pd.unique(candidates[["path_a", "path_b"]].astype(str).to_numpy().ravel())
-    from .bytes_table import rows_of  # noqa: PLC0415 - a table's keys open from its bytes
+    from .bytes_table import image_batches, rows_of  # noqa: PLC0415 - a table's keys open from its bytes
 
-    with rows_of(hashes, opened):  # a no-op for files
+    stream = image_batches(hashes, readable, batch_size=batch_size)  # None unless hashes of a table file
+    if stream is not None:  # its rows streamed once for the crop features, then read again in batches to verify
         if crops:
             from .candidates import crop_candidates  # noqa: PLC0415 - needs OpenCV and faiss
 
-            found = crop_candidates(readable, workers=workers, progress=progress)
-            if isinstance(found, tuple):  # (pairs, features)
-                found, features = found
+            found = crop_candidates(readable, images=stream, workers=workers, progress=progress)
             candidates = _union(candidates, found[["path_a", "path_b"]])
-        from .verify import verify_pairs  # noqa: PLC0415 - needs OpenCV
+        checked = _verify_in_batches(hashes, candidates, batch_size or _VERIFY_IMAGES, workers, progress)
+    else:
+        opened = readable if crops else pd.unique(candidates[["path_a", "path_b"]].astype(str).to_numpy().ravel())
+        with rows_of(hashes, opened):  # a no-op for files
+            if crops:
+                from .candidates import crop_candidates  # noqa: PLC0415 - needs OpenCV and faiss
 
-        checked = verify_pairs(candidates, features=features, workers=workers, progress=progress)
+                found = crop_candidates(readable, workers=workers, progress=progress)
+                candidates = _union(candidates, found[["path_a", "path_b"]])
+            from .verify import verify_pairs  # noqa: PLC0415 - needs OpenCV
+
+            checked = verify_pairs(candidates, workers=workers, progress=progress)
     if not keep_rejected:
         checked = checked[checked["verified"]]
     return checked.sort_values(["path_a", "path_b"], ignore_index=True)
+
+
+def _verify_in_batches(hashes: pd.DataFrame, candidates: pd.DataFrame, images: int, workers, progress
+                       ) -> pd.DataFrame:
+    """Verify the pairs of a table's rows a few at a time: the rows of at most ``images`` keys read per batch.
+
+    Pairs are taken in order of their keys, each batch's rows fetched in one
+    pass over the table (:func:`dedupkit.bytes_table.rows_of`) and let go
+    after it, so memory holds one batch's bytes and features, whatever the
+    table's size.
+    """
+    from .bytes_table import rows_of  # noqa: PLC0415
+    from .verify import verify_pairs  # noqa: PLC0415 - needs OpenCV
+
+    pairs = candidates.sort_values(["path_a", "path_b"], ignore_index=True)
+    a, b = pairs["path_a"].astype(str).tolist(), pairs["path_b"].astype(str).tolist()
+    bounds, held, start = [], set(), 0
+    for row, keys in enumerate(zip(a, b)):
+        if held and len(held | set(keys)) > images:
+            bounds.append((start, row))
+            held, start = set(), row
+        held.update(keys)
+    bounds.append((start, len(pairs)))
+    checked = []
+    for first, stop in bounds:
+        batch = pairs.iloc[first:stop]
+        with rows_of(hashes, set(a[first:stop]) | set(b[first:stop])):
+            checked.append(verify_pairs(batch, workers=workers, progress=progress if len(bounds) == 1 else False))
+    return pd.concat(checked, ignore_index=True)
 
 
 def _union(hash_pairs: pd.DataFrame, crop_pairs: pd.DataFrame) -> pd.DataFrame:

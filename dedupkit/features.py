@@ -153,21 +153,25 @@ def extract_features(
     side: int = DEFAULT_SIDE,
     n_features: int = DEFAULT_N_FEATURES,
     max_pixels: int | None = None,
+    data: bytes | None = None,
 ) -> Features:
     """ORB features of an image file, decoded at reduced scale where the format allows.
+
+    ``data``: the image's bytes, already read (``path`` then only names it).
 
     Raises
     ------
     ImageLoadError
         The file cannot be read as an image.
     """
-    return _with_orb(_grey_of_file(path, side=side, max_pixels=max_pixels), n_features)
+    return _with_orb(_grey_of_file(path, side=side, max_pixels=max_pixels, data=data), n_features)
 
 
-def _grey_of_file(path: str | os.PathLike, *, side: int = DEFAULT_SIDE, max_pixels: int | None = None) -> Features:
+def _grey_of_file(path: str | os.PathLike, *, side: int = DEFAULT_SIDE, max_pixels: int | None = None,
+                  data: bytes | None = None) -> Features:
     """:func:`extract_features` without the keypoints yet (``_with_orb`` adds them)."""
     options = {} if max_pixels is None else {"max_pixels": max_pixels}
     # the short side of a 2:1 picture whose long side is `side`: JPEGs decode at reduced scale
-    decoded = decode_image(path, draft_size=max(1, side // 2), **options)
+    decoded = decode_image(path, draft_size=max(1, side // 2), data=data, **options)
     grey, _, _ = _working_grey(decoded.image, side)
     return _grey_only(grey, (decoded.width, decoded.height))

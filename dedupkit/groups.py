@@ -167,8 +167,9 @@ def find_groups(
 
     _, component = connected_components(_graph(la, lb, n), directed=False)
     table = pd.DataFrame({"path": paths, "component": component, "file": np.arange(n)})
-    judge = _Judge(_facts_for(paths, hashes, facts, read_files, progress), rules, reference, prefer,
-                   relations=_relations(pairs, a, b))
+    lazy = facts is None and read_files and not (hashes is not None and hashes.attrs.get("images"))
+    judge = _Judge(_facts_for(paths, hashes, facts, read_files, progress, detail=not lazy), rules, reference,
+                   prefer, relations=_relations(pairs, a, b), measure_detail=lazy)
     rank = judge.rank(component)
     table["rank"] = rank
 
@@ -221,7 +222,7 @@ def find_groups(
 
 
 def _facts_for(paths: np.ndarray, hashes: pd.DataFrame | None, facts: pd.DataFrame | None, read_files: bool,
-               progress: bool | None) -> pd.DataFrame:
+               progress: bool | None, *, detail: bool = True) -> pd.DataFrame:
     """The keep rules' facts for ``paths``, in order: given, read, or from the hash table's columns."""
     if facts is not None:
         if "path" not in facts.columns:
@@ -232,7 +233,7 @@ def _facts_for(paths: np.ndarray, hashes: pd.DataFrame | None, facts: pd.DataFra
         from .bytes_table import rows_of  # noqa: PLC0415 - a table's keys open from its bytes
 
         with rows_of(hashes, paths, required=False) if hashes is not None else contextlib.nullcontext():
-            table = file_facts(list(paths), progress=progress).set_index("path")
+            table = file_facts(list(paths), progress=progress, detail=detail).set_index("path")
     else:
         table = pd.DataFrame(index=pd.Index(list(paths), name="path"), columns=list(FACT_COLUMNS[1:]))
     table = table.reset_index()

@@ -128,7 +128,8 @@ _STD_LUMA = np.array([
     49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], np.float64)
 
 
-def file_facts(paths: Iterable[str | os.PathLike], *, progress: bool | None = None) -> pd.DataFrame:
+def file_facts(paths: Iterable[str | os.PathLike], *, progress: bool | None = None, detail: bool = True
+               ) -> pd.DataFrame:
     """What the keep rules look at, for each file.
 
     Parameters
@@ -137,6 +138,13 @@ def file_facts(paths: Iterable[str | os.PathLike], *, progress: bool | None = No
         Image files.
     progress
         Show a progress bar; default: only for more than 200 files.
+    detail
+        Measure ``detail_pixels``, which takes a decode at full resolution
+        (tens of milliseconds for a photo). With False it is left missing
+        and a JPEG is decoded at reduced scale (at least 512 pixels a side):
+        the keep rules (:func:`dedupkit.find_groups`) then measure it only
+        for the files that need it, copies of one picture at least 1.15
+        times apart in size.
 
     Returns
     -------
@@ -162,11 +170,18 @@ def file_facts(paths: Iterable[str | os.PathLike], *, progress: bool | None = No
 
     paths = [str(p) for p in paths]
     show = progress if progress is not None else len(paths) > 200
-    rows = [_facts_of(p) for p in tqdm(paths, desc="file facts", unit="file", disable=not show)]
+    rows = [_facts_of(p, detail=bool(detail))
+            for p in tqdm(paths, desc="file facts", unit="file", disable=not show)]
     return pd.DataFrame(rows, columns=list(FACT_COLUMNS))
 
 
-def _facts_of(path: str) -> dict:
+def _detail_pixels_of(path: str) -> float:
+    """A file's ``detail_pixels`` (:func:`file_facts`), NaN when it cannot be read or holds no detail."""
+    facts = _facts_of(path, detail=True)
+    return float(facts.get("detail_pixels", np.nan)) if not facts.get("error") else float("nan")
+
+
+def _facts_of(path: str, *, detail: bool) -> dict:
     row: dict = {"path": path}
     try:
         target = image_file(path)  # the file, or the bytes of a URL, a shard member or a table row (no mtime)
@@ -186,6 +201,8 @@ def _facts_of(path: str) -> dict:
             row["quality"] = _jpeg_quality(image)
         lossless = fmt in _LOSSLESS_FORMATS or (fmt == "WEBP" and _webp_lossless(target))
         full = image.size[::-1] if image.getexif().get(_ORIENTATION, 1) in (5, 6, 7, 8) else image.size  # as shown
+        if not detail and fmt in ("JPEG", "MPO"):
+            image.draft(image.mode, (_WORK_SIDE, _WORK_SIDE))  # libjpeg's DCT scaling: frames and colour need no more
         from PIL import ImageOps  # noqa: PLC0415
 
         upright = normalize_mode(ImageOps.exif_transpose(image))
@@ -204,11 +221,12 @@ def _facts_of(path: str) -> dict:
     x0, y0, x1, y1 = trim_box(work)
     share = (x1 - x0) * (y1 - y0) / (work.size[0] * work.size[1])
     sx, sy = width / work.size[0], height / work.size[1]
-    picture = upright.crop((round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy)))  # at full resolution
-    detail = _detail_scale(_detail_shares(np.asarray(picture.convert("L"), np.float32)))
     row.update(width=full[0], height=full[1], picture_pixels=share * full[0] * full[1], framed=share < _FRAMED,
-               detail_pixels=share * full[0] * full[1] / detail**2,
                colour=_is_colour(work.crop(tuple(round(v) for v in (x0, y0, x1, y1)))))
+    if detail:
+        picture = upright.crop((round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy)))  # full resolution
+        scale = _detail_scale(_detail_shares(np.asarray(picture.convert("L"), np.float32)))
+        row["detail_pixels"] = share * full[0] * full[1] / scale**2
     return row
 
 
@@ -380,11 +398,14 @@ class _Judge:
     ``relations`` maps a pair of row positions ``(i, j)`` to how file j's
     picture relates to file i's (``coverage_a``, ``coverage_b``, ``scale`` of
     a verified pair, :func:`dedupkit.verify_pairs`): what the geometry saw is
-    surer than what each file's facts suggest.
+    surer than what each file's facts suggest. With ``measure_detail``, a
+    missing ``detail_pixels`` is measured from the file when a rule needs it
+    (:func:`file_facts` with ``detail=False`` leaves it to this).
     """
 
     def __init__(self, facts: pd.DataFrame, rules: Sequence[str], reference=None, prefer=None, *,
-                 relations: dict[tuple[int, int], tuple[float, float, float]] | None = None, total: bool = True):
+                 relations: dict[tuple[int, int], tuple[float, float, float]] | None = None, total: bool = True,
+                 measure_detail: bool = False):
         self.reference = _folders(reference, "reference")
         self.prefer = _folders(prefer, "prefer")
         self.records = facts.to_dict("records")
@@ -392,6 +413,8 @@ class _Judge:
         self._same_pixels: dict[tuple[int, int], bool] = {}
         self._resaves: dict[int, bool] = {}
         self._component: np.ndarray | None = None
+        self._unmeasured = {k for k, r in enumerate(self.records) if measure_detail and pd.isna(r.get("detail_pixels"))
+                            and not isinstance(r.get("error"), str) and isinstance(r.get("path"), str)}
         table = self._rules()
         if isinstance(rules, str) or not all(isinstance(r, str) and r in table for r in rules):
             bad = [rules] if isinstance(rules, str) else [r for r in rules if not (isinstance(r, str) and r in table)]
@@ -499,6 +522,9 @@ class _Judge:
             return False  # too close in size for the measure to tell, or unknown
         scales = []
         for k in (big, small):
+            if k in self._unmeasured:  # measured once, only for the files a rule compares by it
+                self._unmeasured.discard(k)
+                self.records[k]["detail_pixels"] = _detail_pixels_of(self.records[k]["path"])
             pixels, detail = self.records[k].get("picture_pixels"), self.records[k].get("detail_pixels")
             if pixels is None or detail is None or not (pixels > 0 and detail > 0):
                 return False

@@ -291,7 +291,7 @@ def _facts(groups: pd.DataFrame, hashes: pd.DataFrame | None, base: str) -> pd.D
         from .keep import file_facts  # noqa: PLC0415 - reads every file: only without a hash table
 
         paths = groups["path"].astype(str).drop_duplicates().tolist()
-        table = file_facts([locate(base, p) for p in paths]).assign(path=paths)
+        table = file_facts([locate(base, p) for p in paths], detail=False).assign(path=paths)
     columns = [c for c in ("width", "height", "bytes", "error") if c in table]
     return table.drop_duplicates("path").set_index("path")[columns]
 

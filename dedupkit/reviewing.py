@@ -355,7 +355,7 @@ class Review(widgets.VBox):
         if path not in self._facts:
             from .keep import file_facts  # noqa: PLC0415
 
-            row = file_facts([path], progress=False).iloc[0]
+            row = file_facts([path], progress=False, detail=False).iloc[0]
             if isinstance(row["error"], str):
                 self._facts[path] = f"<span style='color:#c62828'>{html.escape(row['error'])}</span>"
             else:

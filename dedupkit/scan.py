@@ -18,7 +18,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ._checks import check_int
-from ._keys import is_shard_pattern, split_member
+from ._keys import is_shard_pattern, is_url, split_member
 from .cache import HashCache, resolve_cache_path
 from .hashing import check_method
 from .imagerow import error_row, hash_file
@@ -102,12 +102,44 @@ def _hash_chunk(paths: Sequence[str], options: dict) -> list[dict]:
 
 
 def _hash_objects(urls: Sequence[str], options: dict, storage_options: dict | None = None) -> list[dict]:
-    """Hash a chunk of URLs, reading them a few at a time in threads (this runs on the worker)."""
+    """Hash a chunk of URLs (and files, shard members), reading them a few at a time (this runs on the worker).
+
+    Members of one tar shard are taken in one pass over the shard.
+    """
     from .sources import read_objects  # noqa: PLC0415
 
+    by_shard: dict[str, set[str]] = {}
+    others = []
+    for key in urls:
+        shard = split_member(key)[0]
+        if shard is None:
+            others.append(key)
+        else:
+            by_shard.setdefault(shard, set()).add(key)
     rows = []
-    for url, data in read_objects(urls, storage_options=storage_options):
+    for url, data in read_objects(others, storage_options=storage_options):
         rows.append(error_row(url, data) if isinstance(data, ImageLoadError) else hash_file(url, data=data, **options))
+    for shard, wanted in by_shard.items():
+        rows.extend(_hash_members(shard, wanted, options, storage_options))
+    return rows
+
+
+def _hash_members(shard: str, wanted: set[str], options: dict, storage_options: dict | None) -> list[dict]:
+    """Hash the ``wanted`` member keys of one shard, streaming it once; a member not in it is an error row."""
+    from .shards import iter_members  # noqa: PLC0415
+
+    rows, left = [], set(wanted)
+    for key, data in iter_members(shard, storage_options=storage_options):
+        if isinstance(data, ImageLoadError):  # the shard cannot be read (further): every member left says so
+            rows.extend(error_row(k, ImageLoadError(k, data.reason, kind=data.kind)) for k in sorted(left))
+            return rows
+        if key in left:
+            left.discard(key)
+            rows.append(hash_file(key, data=data, **options))
+            if not left:
+                return rows
+    rows.extend(error_row(k, ImageLoadError(k, f"no such member in the tar shard {shard}", kind="missing"))
+                for k in sorted(left))
     return rows
 
 
@@ -213,9 +245,10 @@ def hash_images(
         a few hundred spares the scheduler.
     cache
         Keep hashes in a Parquet file so that the next scan hashes only new or
-        changed files (see :mod:`dedupkit.cache`; an object of a listed URL is
-        known by its URL, size and ETag or version; tar shards and lists of
-        URLs are hashed again). ``None`` (default) or
+        changed files (see :mod:`dedupkit.cache`; an object behind a URL is
+        known by its URL, size and ETag or version, a tar shard's member by
+        the shard's size and modification time or ETag and its name, and an
+        unchanged shard is not read again). ``None`` (default) or
         ``False``: no cache. ``True``: ``.dedupkit-cache.parquet`` in the
         scanned folder. A path: that file (or that folder's
         ``.dedupkit-cache.parquet``). A file is taken from the cache when its
@@ -296,11 +329,11 @@ def hash_images(
     store = HashCache(cache_path, {**options, "hasher": _HASHER_VERSION}) if cache_path is not None else None
     rows: list[dict] = []
     to_hash = files
+    shards = task.func is _hash_shards if isinstance(task, partial) else False
     if store is not None:
-        rows, to_hash = store.lookup(files, states=states)
+        rows, to_hash = store.lookup_shards(files, states=states) if shards else store.lookup(files, states=states)
     cached = len(rows)
     show = progress if progress is not None else len(to_hash) > _PROGRESS_FROM
-    shards = task.func is _hash_shards if isinstance(task, partial) else False
     bar = tqdm(total=len(to_hash), desc="hashing", unit="shard" if shards else "img", disable=not show)
     finished = False
     chunks = None
@@ -351,10 +384,10 @@ def _plan(source, extensions, storage_options, cache):
     if is_shard_pattern(source):
         from .shards import expand_shards  # noqa: PLC0415
 
-        if cache not in (None, False):
-            raise ValueError(f"{source}: the hash cache does not keep tar shards yet; pass cache=None")
         task = partial(_hash_shards, storage_options=storage_options, extensions=_normalize_extensions(extensions))
-        return source, expand_shards(source), [], {}, task
+        shards = expand_shards(source)
+        states = _shard_states(shards, storage_options) if cache not in (None, False) else {}
+        return source, shards, [], states, task
     if isinstance(source, str) and sources.is_url(source):
         files, skipped, states = sources.list_objects(
             source, extensions=_normalize_extensions(extensions), storage_options=storage_options)
@@ -363,10 +396,31 @@ def _plan(source, extensions, storage_options, cache):
     if any(sources.is_url(f) or split_member(f)[0] is not None for f in files):  # URLs or shard members
         for url in {f for f in files if sources.is_url(f)}:
             sources.remember_storage_options(url, storage_options)
-        return source, files, skipped, {}, partial(_hash_objects, storage_options=storage_options)
+        states = _list_states(files, storage_options) if cache not in (None, False) else {}
+        return source, files, skipped, states, partial(_hash_objects, storage_options=storage_options)
     return source, files, skipped, None, _hash_chunk
 
 
+
+
+def _shard_states(shards: Sequence[str], storage_options) -> dict:
+    """``(size, version)`` of each shard, for the cache (a stat, or one metadata request, per shard)."""
+    from .shards import shard_state  # noqa: PLC0415
+
+    return {shard: shard_state(shard, storage_options=storage_options) for shard in shards}
+
+
+def _list_states(keys: Sequence[str], storage_options) -> dict:
+    """``(size, version)`` of the URLs and shard members of a list, for the cache (local files: looked up later)."""
+    from .sources import object_states  # noqa: PLC0415
+
+    states = object_states([k for k in keys if is_url(k)], storage_options=storage_options)
+    members = {key: shard for key in keys if (shard := split_member(key)[0]) is not None}
+    shards = _shard_states(sorted(set(members.values())), storage_options)
+    for key, shard in members.items():
+        if shards[shard] is not None:
+            states[key] = shards[shard]
+    return states
 
 
 def _run_here(task, files: list[str], options: dict, chunk_size: int, bar) -> Iterator[list[dict]]:

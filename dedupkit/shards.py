@@ -17,9 +17,10 @@ from collections.abc import Iterator, Mapping
 
 from ._keys import SHARD_SUFFIXES, is_shard_pattern, is_url, split_member
 from .load_errors import ImageLoadError
-from .sources import filesystem, local_path
+from .sources import filesystem, local_path, object_version
 
-__all__ = ["SHARD_SUFFIXES", "expand_shards", "is_shard_pattern", "iter_members", "read_member", "split_member"]
+__all__ = ["SHARD_SUFFIXES", "expand_shards", "is_shard_pattern", "iter_members", "read_member", "shard_state",
+           "split_member"]
 
 def expand_shards(pattern: str) -> list[str]:
     """The shards a pattern names, braces expanded as a shell does, in order.
@@ -34,6 +35,25 @@ def expand_shards(pattern: str) -> list[str]:
     from braceexpand import braceexpand  # noqa: PLC0415
 
     return list(dict.fromkeys(braceexpand(pattern)))
+
+
+def shard_state(shard: str, *, storage_options: Mapping | None = None) -> tuple[int, str] | None:
+    """``(size, version)`` by which the hash cache knows a shard unchanged, or ``None`` if it cannot be asked.
+
+    A local shard: its size and modification time (nanoseconds); behind a URL:
+    its size and ETag (or version id, generation), one metadata request.
+    """
+    path = local_path(shard) if is_url(shard) else shard
+    try:
+        if path is not None:
+            st = os.stat(path)
+            return st.st_size, f"mtime_ns:{st.st_mtime_ns}"
+        fs, inner = filesystem(shard, storage_options)
+        fs.invalidate_cache(inner)  # a listing kept from before would hide a rewritten shard
+        info = fs.info(inner)
+    except Exception:  # noqa: BLE001 - missing, refused, offline: the scan reports it when it reads the shard
+        return None
+    return int(info.get("size") or 0), object_version(info)
 
 
 def _open(shard: str, storage_options: Mapping | None):

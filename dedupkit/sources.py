@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ._keys import is_url
 from .load_errors import ImageLoadError
 
-__all__ = ["is_url", "list_objects", "read_object", "read_objects", "remember_storage_options"]
+__all__ = ["is_url", "list_objects", "object_states", "read_object", "read_objects", "remember_storage_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -122,9 +122,14 @@ def list_objects(
     """
     fs, root = filesystem(url, storage_options)
     try:
-        found = fs.find(root, detail=True)
-        if not found and fs.isfile(root):
-            found = {root: fs.info(root)}
+        try:
+            found = fs.find(root, detail=True)
+            if not found and fs.isfile(root):
+                found = {root: fs.info(root)}
+        except Exception as exc:  # noqa: BLE001 - adlfs says 403 with its own HttpResponseError
+            if _is_refusal(exc) and not isinstance(exc, PermissionError):
+                raise PermissionError(_first_line(exc)) from exc
+            raise
     except PermissionError as exc:
         raise PermissionError(
             f"{url}: listing refused ({exc}); check the credentials (storage_options key/secret or token, "
@@ -142,13 +147,49 @@ def list_objects(
         relative = name[len(prefix):] if name.startswith(prefix) else name.rsplit("/", 1)[-1]
         if any(part.startswith(".") for part in relative.split("/")):
             continue  # hidden, as in a folder
-        full = fs.unstrip_protocol(name)
+        full = _url_of(fs, name, url)
         if extensions is None or os.path.splitext(name)[1].lower() in extensions:
             urls.append(full)
             states[full] = (int(info.get("size") or 0), object_version(info))
         else:
             skipped.append(full)
     return sorted(urls), sorted(skipped), states
+
+
+def _url_of(fs, name: str, given: str) -> str:
+    """The URL of a listed object, in the scheme the user gave (``az://`` stays ``az://``, not ``abfs://``)."""
+    if "://" in name:  # http(s) listings give whole URLs
+        return name
+    scheme = given.split("://", 1)[0]
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+    return f"{scheme}://{name}" if scheme in protocols else fs.unstrip_protocol(name)
+
+
+def object_states(urls: Iterable[str], *, storage_options: Mapping | None = None) -> dict[str, tuple[int, str]]:
+    """``(size, version)`` of each of some URLs (as :func:`list_objects` gives them), by listing their folders.
+
+    One listing per distinct parent folder, not a request per object. A URL
+    whose folder cannot be listed or that is not in it is left out (a scan
+    then hashes it and does not cache its row).
+    """
+    by_folder: dict[str, list[str]] = {}
+    for url in urls:
+        if is_url(url) and local_path(url) is None:
+            by_folder.setdefault(url.rsplit("/", 1)[0], []).append(url)
+    states: dict[str, tuple[int, str]] = {}
+    for folder, wanted in by_folder.items():
+        try:
+            fs, root = filesystem(folder, storage_options)
+            fs.invalidate_cache(root)  # a listing kept from before would hide a rewritten object
+            found = {_url_of(fs, info["name"], folder): info for info in fs.ls(root, detail=True)}
+        except Exception as exc:  # noqa: BLE001 - not listable: those objects are hashed, not cached
+            logger.debug("cannot list %s for the cache: %r", folder, exc)
+            continue
+        for url in wanted:
+            info = found.get(url)
+            if info is not None and info.get("type", "file") == "file":
+                states[url] = (int(info.get("size") or 0), object_version(info))
+    return states
 
 
 def object_version(info: Mapping) -> str:
@@ -213,25 +254,47 @@ def _with_retries(url: str, read, storage_options: Mapping | None):
         try:
             fs, path = filesystem(url, storage_options)
             return read(fs, path)
-        except FileNotFoundError:
-            raise ImageLoadError(url, "object not found", kind="missing") from None
-        except PermissionError as exc:
-            raise ImageLoadError(
-                url, f"permission denied: the object cannot be read ({exc}); check the credentials "
-                "(storage_options, or the environment variables such as AWS_SECRET_ACCESS_KEY)",
-                kind="permission") from None
-        except IsADirectoryError:
-            raise ImageLoadError(url, "is a folder, not an image", kind="folder") from None
-        except ImportError as exc:
-            raise ImageLoadError(url, str(exc), kind="unreadable") from None
         except Exception as exc:  # noqa: BLE001 - timeouts, connections, 5xx: each backend raises its own
-            last = exc
-            logger.debug("reading %s failed (attempt %d of %d): %r", url, attempt + 1, ATTEMPTS, exc)
+            last = _lasting_error(url, exc, attempt)
+    raise _gave_up(url, last)
+
+
+def _lasting_error(url: str, exc: Exception, attempt: int) -> Exception:
+    """Raise the :class:`ImageLoadError` for a failure that trying again will not mend; else return ``exc``."""
+    if isinstance(exc, FileNotFoundError):
+        raise ImageLoadError(url, "object not found", kind="missing") from None
+    if _is_refusal(exc):
+        raise ImageLoadError(
+            url, f"permission denied: the object cannot be read ({_first_line(exc)}); check the credentials "
+            "(storage_options, or the environment variables such as AWS_SECRET_ACCESS_KEY)",
+            kind="permission") from None
+    if isinstance(exc, IsADirectoryError):
+        raise ImageLoadError(url, "is a folder, not an image", kind="folder") from None
+    if isinstance(exc, ImportError):
+        raise ImageLoadError(url, str(exc), kind="unreadable") from None
+    logger.debug("reading %s failed (attempt %d of %d): %r", url, attempt + 1, ATTEMPTS, exc)
+    return exc
+
+
+def _gave_up(url: str, last: BaseException | None) -> ImageLoadError:
     if _is_timeout(last):
         reason = f"timed out reading the object ({ATTEMPTS} attempts: {_describe(last)})"
     else:
         reason = f"cannot read the object after {ATTEMPTS} attempts ({_describe(last)})"
-    raise ImageLoadError(url, reason, kind="unreadable")  # timeouts, dropped connections: transient
+    return ImageLoadError(url, reason, kind="unreadable")  # timeouts, dropped connections: transient
+
+
+def _is_refusal(exc: BaseException) -> bool:
+    """A refused request: ``PermissionError``, or an HTTP 401/403 in a backend's own error (adlfs, gcsfs)."""
+    if isinstance(exc, PermissionError):
+        return True
+    status = getattr(exc, "status_code", None) or getattr(exc, "status", None) or getattr(exc, "code", None)
+    return status in (401, 403)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _is_timeout(exc: BaseException | None) -> bool:
@@ -250,8 +313,22 @@ def _describe(exc: BaseException | None) -> str:
 def read_objects(
     urls: Iterable[str], *, storage_options: Mapping | None = None, threads: int | None = None
 ) -> Iterator[tuple[str, bytes | ImageLoadError]]:
-    """Read many objects at once (``threads`` at a time), yielding ``(url, bytes or error)`` in the given order."""
+    """Read many objects at once (``threads`` at a time), yielding ``(url, bytes or error)`` in the given order.
+
+    URLs of one asynchronous filesystem (s3fs, gcsfs, adlfs, http) are read by
+    one batch of coroutines on fsspec's event loop, at most ``threads`` at
+    once: one hand-over between threads per batch, not one per object, and
+    one filesystem looked up per batch. The bytes of the first objects are
+    yielded while the later ones are still being read. Anything else (local
+    files, synchronous filesystems, URLs of several kinds) is read by a pool
+    of threads.
+    """
     urls = list(urls)
+    limit = max(1, min(threads or IO_THREADS, len(urls) or 1))
+    fs = _common_async_filesystem(urls, storage_options)
+    if fs is not None:
+        yield from _read_batch(fs, urls, limit)
+        return
 
     def read(url: str) -> bytes | ImageLoadError:
         try:
@@ -259,5 +336,65 @@ def read_objects(
         except ImageLoadError as exc:
             return exc
 
-    with ThreadPoolExecutor(max_workers=max(1, min(threads or IO_THREADS, len(urls) or 1))) as pool:
+    with ThreadPoolExecutor(max_workers=limit) as pool:
         yield from zip(urls, pool.map(read, urls))
+
+
+def _common_async_filesystem(urls: list[str], storage_options: Mapping | None):
+    """The one asynchronous fsspec filesystem all ``urls`` are read with, else ``None``."""
+    if not urls or not all(is_url(u) and local_path(u) is None for u in urls):
+        return None
+    scopes = {_scope(u) for u in urls}
+    try:
+        systems = {id(fs): fs for fs in (filesystem(scope + "/", storage_options)[0] for scope in scopes)}
+    except Exception:  # noqa: BLE001 - a missing package or bad options: each URL then reports it itself
+        return None
+    if len(systems) != 1:
+        return None
+    fs = next(iter(systems.values()))
+    return fs if getattr(fs, "async_impl", False) and getattr(fs, "loop", None) is not None else None
+
+
+def _read_batch(fs, urls: list[str], limit: int) -> Iterator[tuple[str, bytes | ImageLoadError]]:
+    """Read ``urls`` with coroutines on ``fs``'s loop, ``limit`` at once; yield them in order as they arrive."""
+    import asyncio  # noqa: PLC0415
+    from concurrent.futures import Future  # noqa: PLC0415
+
+    results: list[Future] = [Future() for _ in urls]
+    split = _splits_reads(type(fs))
+
+    async def one(index: int, url: str, gate: asyncio.Semaphore) -> None:
+        path = fs._strip_protocol(url)
+        last = None
+        async with gate:
+            for attempt in range(ATTEMPTS):
+                if attempt:
+                    await asyncio.sleep(BACKOFF * 2 ** (attempt - 1))
+                try:
+                    data = await (fs._cat_file(path, max_concurrency=1) if split else fs._cat_file(path))
+                    results[index].set_result(data)
+                    return
+                except Exception as exc:  # noqa: BLE001 - sorted out by _lasting_error
+                    try:
+                        last = _lasting_error(url, exc, attempt)
+                    except ImageLoadError as error:
+                        results[index].set_result(error)
+                        return
+        results[index].set_result(_gave_up(url, last))
+
+    async def everything() -> None:
+        gate = asyncio.Semaphore(limit)
+        try:
+            await asyncio.gather(*(one(i, u, gate) for i, u in enumerate(urls)))
+        except BaseException as exc:  # cancelled, or a bug: nobody may wait forever
+            for future in results:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+            raise
+
+    driver = asyncio.run_coroutine_threadsafe(everything(), fs.loop)
+    try:
+        for url, future in zip(urls, results):
+            yield url, future.result()
+    finally:
+        driver.cancel()  # the caller stopped early: the reads left are dropped

@@ -73,22 +73,23 @@ MIN_INLIER_RATIO = 0.1  # inliers / matches
 MAX_ANISOTROPY = 1.35  # ratio of the model's two singular values (a slight stretch)
 MIN_CONTAINED = 0.85  # the contained picture's share of its own area inside the other
 MIN_SIMILARITY = 0.85
-MAX_LOCAL_ERROR = math.inf  # the worst window's (a sixth of the side) mean error: off, the small window decides
+MAX_LOCAL_ERROR = 0.3  # the worst window's (a sixth of the side) mean error
 MAX_SMALL_ERROR = 0.25  # the worst window's (a twelfth of the side) mean error: one region that differs
-MAX_EDGE_ERROR = math.inf  # ... of a sixth, with differences at edges forgiven: off (< 1 measures it)
+MAX_EDGE_ERROR = 0.15  # ... of a sixth, with differences at edges forgiven (>= 1: not measured)
 MAX_GAIN = 0.5  # |log| of the ratio of mean brightness: not another exposure (day and night)
 # Pictures with too few features to match (smooth wallpapers, gradients) are compared whole: content box to
 # content box, in the orientation whose pixels agree best, with their own rules.
-FALLBACK_PROBE = 0.7  # correlation of 32-pixel thumbnails to try an orientation
-FALLBACK_MIN_SIMILARITY = 0.98
-FALLBACK_MAX_LOCAL_ERROR = 0.3
+FALLBACK_PROBE = 0.8  # correlation of 32-pixel thumbnails to try an orientation
+FALLBACK_MIN_SIMILARITY = 0.95
+FALLBACK_MAX_LOCAL_ERROR = 0.1
 FALLBACK_MAX_GAIN = 0.3
 # Speed only (the verdicts are the same at any value): pairs whose 32-pixel thumbnails correlate at least this
 # much upright are compared whole before their local features are matched (most such pairs are copies).
 FAST_PROBE = 0.9
 # ... and verified so when the content boxes map onto each other as they are (the fine alignment moves no corner
 # by more than this share of the side): then the box map's scale, turn and coverage are the pair's (on the tune
-# half, 1,147 of the 3,771 verified hash candidates; a turn or crop the alignment absorbed goes on to the features)
+# half, 1,147 of the 3,771 verified hash candidates under the rules of 8c60bde; a turn or crop the alignment
+# absorbed goes on to the features)
 FAST_MAX_SHIFT = 0.01
 
 

@@ -1,11 +1,18 @@
 """A real S3-compatible server on loopback for tests and benchmarks: moto in server mode, with credentials checked.
 
-``S3Server`` starts ``python -m moto.server`` on a free port of 127.0.0.1 with
+``S3Server`` starts moto's S3 application on a free port of 127.0.0.1 with
 IAM authentication on (``INITIAL_NO_AUTH_ACTION_COUNT``): the first three
 requests create a user, its access key and an allow-all policy; every request
 after them must be signed with that key, so a wrong secret is refused with 403
 as by AWS. ``FlakyProxy`` sits in front of it and answers the first ``n``
 GETs of each object with ``503 SlowDown``, as a throttled bucket does.
+
+The application is served by uvicorn (``python tests/s3server.py PORT``), not
+by ``python -m moto.server``: Werkzeug's development server answers every
+request with ``Connection: close``, so each GET would open a new TCP
+connection (connect, name look-up, close on both sides, about 0.5 ms of CPU
+in the client alone), which no real object store imposes; uvicorn keeps
+connections alive as S3 does.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ class S3Server:
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
             env.pop(name, None)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, str(Path(__file__).resolve()), str(self.port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:
@@ -169,7 +176,9 @@ class FlakyProxy:
                     for name, value in answer.getheaders():
                         if name.lower() not in ("transfer-encoding", "connection", "content-length"):
                             self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(data)))
+                    # a HEAD answer has no body but the object's length, as the server said
+                    length = answer.getheader("Content-Length") if self.command == "HEAD" else None
+                    self.send_header("Content-Length", length if length is not None else str(len(data)))
                     self.end_headers()
                     if self.command != "HEAD":
                         self.wfile.write(data)
@@ -186,3 +195,19 @@ class FlakyProxy:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def _serve(port: int) -> None:
+    """Serve moto's application (every service, S3 included) on 127.0.0.1:``port`` with keep-alive connections."""
+    import uvicorn
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from uvicorn.middleware.wsgi import WSGIMiddleware
+
+    os.environ.setdefault("MOTO_PORT", str(port))  # as python -m moto.server sets it
+    app = DomainDispatcherApplication(create_backend_app)
+    uvicorn.run(WSGIMiddleware(app, workers=8), host="127.0.0.1", port=port, log_level="warning",
+                timeout_keep_alive=60)
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]))

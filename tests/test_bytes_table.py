@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 import dedupkit
-from dedupkit import hash_images, table_images
+from dedupkit import find_duplicates, hash_images, table_images
 from dedupkit.bytes_table import TableImages, is_table_source
 from dedupkit.cli import main
 from dedupkit.thumbnails import placeholder, thumbnail
@@ -385,3 +385,79 @@ def test_cli_find_a_table_against_another_table(hf_parquet, tmp_path, capsys):
     ids = {name: key for key, name in rows.items()}
     assert {("1", ids[originals[0]]), ("2", ids[originals[1]])} <= set(zip(found["path"], found["match"]))
     assert found["verified"].all()
+
+
+_MEASURE_CROPS = textwrap.dedent("""
+    import json, sys, tracemalloc
+    import pyarrow as pa
+    from dedupkit import find_duplicates
+    from dedupkit.bytes_table import hash_table
+
+    def high_water():
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM"))
+
+    pool = pa.default_memory_pool()
+    batch = int(sys.argv[2])
+    hashes = hash_table(sys.argv[1], key="id", batch_size=batch, workers=1, progress=False)
+    small = hashes.head(12).copy()
+    small.attrs = dict(hashes.attrs)
+    find_duplicates(small, crops=True, workers=1, batch_size=batch, progress=False)  # imports OpenCV, faiss
+    before, arrow_before = high_water(), pool.max_memory()
+    tracemalloc.start()
+    pairs = find_duplicates(hashes, crops=True, workers=1, batch_size=batch, progress=False)
+    python_peak = tracemalloc.get_traced_memory()[1]
+    print(json.dumps({"pairs": sorted(map(sorted, zip(pairs["path_a"], pairs["path_b"]))), "python": python_peak,
+                      "arrow": pool.max_memory(), "rss_growth": high_water() - before}))
+""")
+
+
+@pytest.fixture(scope="module")
+def crop_table(tmp_path_factory, originals) -> tuple[Path, int]:
+    """The 27 photos, a 70% crop of the first and a caption-barred copy of the second, one row group each, every
+    image followed by 2 MB of noise (decoders stop at the image's end), so the file is as large as its rows: ~60 MB."""
+    import io
+
+    rng = np.random.default_rng(1)
+
+    def jpeg(image: Image.Image) -> bytes:
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=90)
+        return out.getvalue()
+
+    first, second = (Image.open(p).convert("RGB") for p in originals[:2])
+    w, h = first.size
+    barred = Image.new("RGB", (second.width, second.height + second.height // 5), "white")
+    barred.paste(second, (0, 0))
+    images = [p.read_bytes() for p in originals] + [
+        jpeg(first.crop((w * 15 // 100, h * 15 // 100, w * 85 // 100, h * 85 // 100))), jpeg(barred)]
+    images = [data + rng.bytes(2_000_000) for data in images]
+    path = write_hf_parquet(tmp_path_factory.mktemp("crops") / "crops.parquet", list(range(len(images))), images,
+                            [None] * len(images), row_group_size=1)
+    return path, sum(map(len, images))
+
+
+def test_crop_candidates_on_a_table_stream_its_rows(crop_table):
+    """find_duplicates(crops=True) on a Parquet table reads it in batches: the same pairs for any batch size."""
+    path, _ = crop_table
+    hashes = hash_images(path, key="id", workers=1)
+    batched = find_duplicates(hashes, crops=True, workers=1, batch_size=2)
+    whole = find_duplicates(hashes, crops=True, workers=1, batch_size=1000)
+    pd.testing.assert_frame_equal(batched, whole)
+    found = set(map(frozenset, zip(batched["path_a"], batched["path_b"])))
+    assert {frozenset({"0", "27"}), frozenset({"1", "28"})} <= found  # the crop and the caption-barred copy
+    with pytest.raises(ValueError, match="batch_size"):
+        find_duplicates(hashes, crops=True, batch_size=0)
+
+
+def test_crop_candidates_on_a_large_table_keep_memory_bounded(crop_table):
+    path, size = crop_table
+    run = subprocess.run([sys.executable, "-c", _MEASURE_CROPS, str(path), "2"], capture_output=True, text=True,
+                         check=True, timeout=600)
+    measured = json.loads(run.stdout)
+    assert ["0", "27"] in measured["pairs"] and ["1", "28"] in measured["pairs"]
+    row = size / 29  # ~2 MB
+    # every row's bytes held at once (as before) would be ~60 MB in Python and in Arrow
+    assert measured["arrow"] < min(size / 5, 6 * row), measured
+    assert measured["python"] < size / 5, measured
+    assert measured["rss_growth"] < size / 3, measured

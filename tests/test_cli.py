@@ -207,3 +207,34 @@ def test_find_and_export_write_the_same_files(sample_dir, tmp_path):
     written = export_duplicates(pairs, find_groups(pairs, hashes), tmp_path / "library", root=sample_dir)
     for name, path in written.items():
         assert path.read_text() == (tmp_path / "cli" / f"{name}.csv").read_text(), name
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["anon=true"], {"anon": True}),
+        (["requester_pays=false", "default_block_size=1048576"], {"requester_pays": False,
+                                                                  "default_block_size": 1048576}),
+        (["key=AKIA...", "token="], {"key": "AKIA...", "token": ""}),  # not JSON: the text as given
+        (['client_kwargs={"endpoint_url": "http://127.0.0.1:9000"}', 'client_kwargs={"region_name": "eu-west-1"}'],
+         {"client_kwargs": {"endpoint_url": "http://127.0.0.1:9000", "region_name": "eu-west-1"}}),
+        (["secret=a=b"], {"secret": "a=b"}),  # split at the first '='
+    ],
+    ids=["json-bool", "several", "plain-text", "dicts-merge", "equals-in-value"],
+)
+def test_storage_option_flags_are_parsed_as_json_where_they_parse(flags, expected, tmp_path):
+    from dedupkit._commands import storage_options
+    from dedupkit.cli import build_parser
+
+    argv = ["hash", str(tmp_path), "-o", str(tmp_path / "h.csv")]
+    for flag in flags:
+        argv += ["--storage-option", flag]
+    assert storage_options(build_parser().parse_args(argv)) == expected
+    assert storage_options(build_parser().parse_args(argv[:4])) is None
+
+
+def test_storage_option_without_equals_is_a_one_line_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["hash", str(tmp_path), "-o", str(tmp_path / "h.csv"), "--storage-option", "anon"])
+    assert stop.value.code == 2
+    assert "expected KEY=VALUE (e.g. anon=true), got 'anon'" in capsys.readouterr().err

@@ -295,3 +295,35 @@ def test_the_file_that_beats_the_most_is_kept_when_ties_do_not_chain(tmp_path, p
         facts = file_facts([tmp_path / name for name in order])
         rank = keep_order(facts)
         assert order[int(np.argmin(rank))] == "zz_the_original_photo.jpg", order
+
+
+def test_detail_is_measured_only_for_copies_apart_in_size_and_decides_as_when_measured_first(tmp_path, photo):
+    """``find_groups`` reads the facts without the full-resolution detail measure and measures it only where a
+    rule needs it (copies at least 1.15x apart per side): the same files are kept, for the same reasons, as with
+    every file measured first, and a same-size copy is never decoded at full size (seen: 45 ms a photo, 9.5 s of a
+    23 s scan of 230 photos)."""
+    from dedupkit.keep import KEEP_RULES, _Judge
+
+    original, same, up = tmp_path / "zz_original.jpg", tmp_path / "same.jpg", tmp_path / "up.jpg"
+    photo.save(original, quality=95)
+    photo.save(same, quality=60)
+    photo.resize((photo.width * 3 // 2, photo.height * 3 // 2), Image.Resampling.BICUBIC).save(up, quality=95)
+    for i, f in enumerate((original, same, up)):
+        os.utime(f, (1_000_000_000 * (1 + i), 1_000_000_000 * (1 + i)))
+    pairs = pd.DataFrame({"path_a": [str(original), str(up)], "path_b": [str(same), str(original)]})
+    lazy = find_groups(pairs)
+    eager = find_groups(pairs, facts=file_facts([original, same, up]))
+    columns = ["path", "keep", "keep_reason"]
+    pd.testing.assert_frame_equal(lazy[columns].sort_values("path", ignore_index=True),
+                                  eager[columns].sort_values("path", ignore_index=True))
+    assert lazy.loc[lazy["keep"], "path"].tolist() == [str(original)], lazy[columns]
+
+    quick = file_facts([original, same], detail=False)
+    assert quick["detail_pixels"].isna().all()
+    judge = _Judge(quick, KEEP_RULES, measure_detail=True)
+    judge.rank(np.zeros(2, np.int64))
+    assert all(pd.isna(r["detail_pixels"]) for r in judge.records)  # same size: nothing measured
+    judge = _Judge(file_facts([original, up], detail=False), KEEP_RULES, measure_detail=True)
+    judge.rank(np.zeros(2, np.int64))
+    measured = file_facts([original, up]).set_index("path")["detail_pixels"]
+    assert [r["detail_pixels"] for r in judge.records] == pytest.approx(measured.tolist(), rel=1e-6)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -272,3 +274,27 @@ def test_true_pairs_show_at_any_distance_not_only_within_the_search_bound():
     assert heights == {2: 1, 14: 1, 16: 1}  # the two copies past the bound are drawn
     without = plot_distances(found, max_distance=8, n_bits=16)
     assert sum(p.get_height() for p in without.containers[0].patches) == 1
+
+
+def test_galleries_of_relative_paths_find_their_files_under_root_and_warn_when_they_cannot(pictures, tmp_path,
+                                                                                          monkeypatch):
+    """A groups CSV from ``dedupkit find`` holds paths relative to the scanned folder: drawn from another working
+    directory they were grey tiles without a word (seen in a new user's notebook). ``root=`` finds them, and a
+    gallery that cannot read some files says how many and what to do."""
+    folder = os.path.dirname(pictures[0])
+    names = [os.path.basename(p) for p in pictures[:3]]
+    groups = pd.DataFrame({"group": [0, 0, 0], "path": names, "keep": [True, False, False], "size": 3,
+                           "diameter": 4})
+    pairs = _pairs([(names[0], names[1], 2)])
+    monkeypatch.chdir(tmp_path)
+    with pytest.warns(UserWarning, match=r"3 of 3 files .* grey tiles .* pass root="):
+        grey = plotting.plot_group_gallery(groups, size=48)
+    with pytest.warns(UserWarning, match=r"2 of 2 files"):
+        plotting.plot_pair_gallery(pairs, size=48)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        drawn = plotting.plot_group_gallery(groups, size=48, root=folder)
+        plotting.plot_pair_gallery(pairs, size=48, root=folder)
+    pixels = drawn.axes[0].images[0].get_array()
+    assert pixels.std() > grey.axes[0].images[0].get_array().std() + 10  # random pictures, not grey squares
+    assert [t.get_text() for t in drawn.axes[0].get_xticklabels()] == ["keep: " + names[0], *names[1:]]

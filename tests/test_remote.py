@@ -124,6 +124,45 @@ def test_cache_knows_an_object_by_its_etag(s3, small_dir, tmp_path):
         hash_images(url, storage_options=options, workers=1, cache=True)
 
 
+def test_cache_keeps_a_list_of_urls_and_shards_in_a_bucket(s3, small_dir, tmp_path):
+    """A list of URLs is known by its folders' listings; shards behind URLs by their ETag: neither read again."""
+    s3.upload(BUCKET, small_dir, prefix="listed/")
+    options, cache = s3.storage_options(), tmp_path / "cache.parquet"
+    photos = sorted(p.name for p in small_dir.glob("*.jpg") if not p.name.startswith(("bad", ".")))
+    urls = [f"s3://{BUCKET}/listed/{name}" for name in photos] + [f"s3://{BUCKET}/listed/sub/half.png"]
+    first = hash_images(urls, storage_options=options, workers=1, cache=cache)
+    assert first["error"].isna().all() and first.attrs["hashed"] == len(urls)
+    second = hash_images(urls, storage_options=options, workers=1, cache=cache)
+    assert (second.attrs["hashed"], second.attrs["cached"]) == (0, len(urls))
+    pd.testing.assert_frame_equal(second, first, check_like=True)
+    s3.client().put_object(Bucket=BUCKET, Key=f"listed/{photos[0]}", Body=(small_dir / photos[1]).read_bytes())
+    third = hash_images(urls, storage_options=options, workers=1, cache=cache)
+    assert (third.attrs["hashed"], third.attrs["cached"]) == (1, len(urls) - 1)  # the rewritten one
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    with tarfile.open(folder / "s-0.tar", "w") as archive:
+        archive.add(small_dir / photos[0], arcname=photos[0])
+    s3.upload(BUCKET, folder, prefix="tars/")
+    proxy = FlakyProxy(s3.port, failures=0)  # counts the requests
+    try:
+        shards = f"s3://{BUCKET}/tars/s-{{0..0}}.tar"
+        flagged = s3.storage_options(endpoint=proxy.endpoint)
+        first = hash_images(shards, storage_options=flagged, workers=1, cache=cache)
+        assert first.attrs["hashed"] == 1 and first["error"].isna().all(), first["error"].tolist()
+        gets = proxy.requests["GET"]
+        again = hash_images(shards, storage_options=flagged, workers=1, cache=cache)
+        assert (again.attrs["hashed"], again.attrs["cached"]) == (0, 1)
+        assert proxy.requests["GET"] == gets  # the shard's state from a HEAD; its bytes not fetched
+        with tarfile.open(folder / "s-0.tar", "w") as archive:  # rewritten: a new ETag, read again
+            archive.add(small_dir / photos[1], arcname=photos[1])
+        s3.upload(BUCKET, folder, prefix="tars/")
+        third = hash_images(shards, storage_options=flagged, workers=1, cache=cache)
+        assert third.attrs["hashed"] == 1
+        assert third["path"].tolist() == [f"s3://{BUCKET}/tars/s-0.tar/{photos[1]}"], third["error"].tolist()
+    finally:
+        proxy.close()
+
+
 def test_cli_hash_and_find_against_read_buckets(s3, small_dir, tmp_path, monkeypatch, capsys):
     """The command line with credentials and endpoint from the environment, as s3fs reads them."""
     s3.upload(BUCKET, small_dir, prefix="train/")
@@ -149,6 +188,43 @@ def test_cli_hash_and_find_against_read_buckets(s3, small_dir, tmp_path, monkeyp
         [f"s3://{BUCKET}/test/copy.jpg", f"s3://{BUCKET}/train/{photo.name}"],
         [f"s3://{BUCKET}/test/copy.jpg", f"s3://{BUCKET}/train/sub/half.png"],  # small_dir's half-size copy
     ]
+
+
+def test_cli_credentials_and_endpoint_only_by_storage_option_flags(s3, small_dir, tmp_path, monkeypatch, capsys):
+    """--storage-option reaches every read of find --against, report and hash; a wrong secret is named."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))  # no credentials from files either
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    bucket = "flagged"  # a bucket no other test read, so no storage options are remembered for it
+    s3.upload(bucket, small_dir, prefix="train/")
+    query = tmp_path / "query"
+    query.mkdir()
+    photo = sorted(p for p in small_dir.glob("*.jpg") if not p.name.startswith(("bad", ".")))[0]
+    shutil.copy(photo, query / "copy.jpg")
+    s3.upload(bucket, query, prefix="test/")
+    flags = ["--storage-option", f"key={s3.key}", "--storage-option", f"secret={s3.secret}",
+             "--storage-option", f'client_kwargs={{"endpoint_url": "{s3.endpoint}"}}',
+             "--storage-option", 'client_kwargs={"region_name": "us-east-1"}']  # dicts given twice merge
+    pairs = tmp_path / "pairs.csv"
+    assert main(["find", f"s3://{bucket}/test", "--against", f"s3://{bucket}/train", "-o", str(pairs),
+                 "--workers", "1", "--no-progress", *flags]) == 0
+    found = pd.read_csv(pairs)  # verified: both images of each pair read back from the bucket
+    assert sorted(found[["path", "match"]].values.tolist()) == [
+        [f"s3://{bucket}/test/copy.jpg", f"s3://{bucket}/train/{photo.name}"],
+        [f"s3://{bucket}/test/copy.jpg", f"s3://{bucket}/train/sub/half.png"],
+    ]
+    report = tmp_path / "report.html"
+    assert main(["report", f"s3://{bucket}/train", "-o", str(report), "--workers", "1", "--no-progress",
+                 *flags]) == 0
+    page = report.read_text()
+    assert page.count("data:image/jpeg;base64,") >= 2 and f"s3://{bucket}/train/sub/half.png" in page
+    capsys.readouterr()
+    wrong = [*flags[:2], "--storage-option", "secret=wrong", *flags[4:]]
+    assert main(["hash", f"s3://{bucket}/train", "-o", str(tmp_path / "h.csv"), *wrong]) == 2
+    assert f"s3://{bucket}/train: listing refused" in capsys.readouterr().err
 
 
 def test_tar_shards_in_a_bucket(s3, small_dir, local, tmp_path):

@@ -106,3 +106,49 @@ def test_cli_finds_copies_across_shards(tmp_path, originals, capsys):
     kept = pd.read_csv(groups).set_index("path")["keep"]
     assert kept.to_dict() == {f"{tmp_path}/a.tar/photo.jpg": True, f"{tmp_path}/b.tar/half.jpg": False}
     assert "scanned 3 files" in capsys.readouterr().out
+
+
+def test_a_second_scan_of_unchanged_shards_reads_none_of_them(shard_dir, tmp_path):
+    """The cache keeps shard members by shard state and member name: an unchanged shard is not read again."""
+    import os
+    import shutil
+
+    folder = tmp_path / "shards"
+    shutil.copytree(shard_dir, folder)
+    pattern, cache = str(folder / "{00000..00002}.tar"), tmp_path / "cache.parquet"
+    first = hash_images(pattern, workers=1, cache=cache)
+    assert (first.attrs["hashed"], first.attrs["cached"]) == (3, 0)  # shards read, rows from the cache
+    second = hash_images(pattern, workers=1, cache=cache)
+    assert (second.attrs["hashed"], second.attrs["cached"]) == (0, 10)
+    pd.testing.assert_frame_equal(second, first, check_like=True)
+    # garbage of the same size and time in place of shard 0: a scan that read it would give error rows
+    shard = folder / "00000.tar"
+    stat = shard.stat()
+    shard.write_bytes(b"\0" * stat.st_size)
+    os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    third = hash_images(pattern, workers=1, cache=cache)
+    assert third.attrs["hashed"] == 0 and third["error"].isna().sum() == 9
+    # a shard rewritten (a new modification time) is read again, and only it
+    os.utime(folder / "00001.tar", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    fourth = hash_images(pattern, workers=1, cache=cache)
+    assert (fourth.attrs["hashed"], fourth.attrs["cached"]) == (1, 6)
+    pd.testing.assert_frame_equal(fourth, first, check_like=True)
+    # a truncated shard's rows, and its own error row, are cached as the file's state
+    broken = str(folder / "broken.tar")
+    assert hash_images(broken, workers=1, cache=cache).attrs["hashed"] == 1
+    again = hash_images(broken, workers=1, cache=cache)
+    assert again.attrs["hashed"] == 0 and again.set_index("path").loc[broken, "error"].startswith("corrupt")
+
+
+def test_a_list_of_shard_members_is_cached_by_its_shards(shard_dir, tmp_path):
+    keys = [f"{shard_dir}/00000.tar/images/{name}" for name in ("nope.jpg",)]
+    table = hash_images(str(shard_dir / "00000.tar"), workers=1)
+    keys += table["path"].tolist()[:2] + [f"{shard_dir}/00002.tar/images/nope.jpg"]
+    cache = tmp_path / "cache.parquet"
+    first = hash_images(keys, workers=1, cache=cache)
+    rows = first.set_index("path")
+    assert rows.loc[keys[1], "hash"] == table.set_index("path").loc[keys[1], "hash"]
+    assert rows.loc[keys[0], "error"].startswith("no such member in the tar shard")
+    second = hash_images(keys, workers=1, cache=cache)
+    assert (second.attrs["hashed"], second.attrs["cached"]) == (2, 2)  # "missing" rows are never cached
+    pd.testing.assert_frame_equal(second, first, check_like=True)

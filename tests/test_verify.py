@@ -221,9 +221,8 @@ def _resaved(image: Image.Image, quality: int) -> Image.Image:
     return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
 
 
-@pytest.mark.parametrize("edit, fast_path", [("copy", True), ("half_size", True), ("recompressed", True),
-                                             ("greyscale", True), ("padded", False)])
-def test_fast_path_reports_what_the_feature_path_reports(picos, picos_features, edit, fast_path):
+@pytest.mark.parametrize("edit", ["copy", "half_size", "recompressed", "greyscale", "padded"])
+def test_fast_path_reports_what_the_feature_path_reports(picos, picos_features, edit):
     w, h = picos.size
     copy = {
         "copy": lambda: picos.copy(),
@@ -235,10 +234,8 @@ def test_fast_path_reports_what_the_feature_path_reports(picos, picos_features, 
     fb = features_of_image(copy)
     fast, slow = verify_features(picos_features, fb), _feature_path(picos_features, fb)
     assert fast.same and slow.same, (fast.reason, slow.reason)
-    # verified whole without matching features (the padded copy's whole similarity is just under the rule's
-    # 0.98: it goes on to the features), where the feature path fits a model
-    assert (fast.inliers == 0 and fast.matches == 0) == fast_path
-    assert slow.inliers >= 6
+    assert fast.inliers == 0 and fast.matches == 0  # verified whole, without matching features ...
+    assert slow.inliers >= 6  # ... where the feature path fits a model
     assert relation(fast) == relation(slow)
     assert fast.scale == pytest.approx(slow.scale, rel=0.01)
     assert abs(fast.rotation - slow.rotation) < 0.5 and fast.mirrored == slow.mirrored
@@ -313,3 +310,21 @@ def test_asking_for_points_matches_the_features(picos, picos_features):
     drawn = verify_features(picos_features, half, points=True)
     assert fast.same and drawn.same
     assert fast.inliers == 0 and drawn.inliers >= 6 and len(drawn.points_a) == drawn.inliers
+
+
+@pytest.mark.parametrize("name", ["picosdeeuropa", "coins", "camera", "astronaut", "brick"])
+def test_a_crop_at_the_same_scale_has_almost_no_pixel_error(sample_dir, tmp_path, name):
+    """A crop's pixels are its original's: near the crop's edge the blur before sampling sees beyond it (reflected
+    on one side, the real neighbours on the other), so the comparison leaves the grid's border out. OpenCV's erosion
+    kept that border: a bright frame round every error map, and crops at the same scale rejected for it (seen on
+    bench-data's tune half: 23 of 158 centre crops)."""
+    from dedupkit.verify import _measure
+
+    picture = Image.open(sample_dir / f"{name}.jpg").convert("RGB")
+    w, h = picture.size
+    box = (round(0.2 * w), round(0.25 * h), round(0.78 * w), round(0.83 * h))
+    picture.crop(box).save(tmp_path / "crop.jpg", quality=92)
+    crop = extract_features(tmp_path / "crop.jpg")
+    m = _measure(crop, extract_features(sample_dir / f"{name}.jpg"))
+    assert m["reason"] == "", m["reason"]
+    assert m["worst_small"] < 0.12 and m["similarity"] > 0.96, (m["worst_small"], m["similarity"])
