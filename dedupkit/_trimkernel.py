@@ -18,29 +18,46 @@ from numba import njit
 
 
 @njit(cache=True)
-def _measure(grid, line, span, scratch, doubled, plain, done, doubled_tolerance, max_outliers):  # pragma: no cover
-    """The median (``doubled``: twice it) of ``grid[line, span[0]:span[1]]`` and whether the line is plain."""
+def _measure(grid, line, span, scratch, doubled, plain, done, doubled_tolerance, max_outliers,
+             colour=-1, far_tolerance=np.inf):  # pragma: no cover
+    """The median (``doubled``: twice it) of ``grid[line, span[0]:span[1]]`` and whether the line is plain.
+
+    Gives up, leaving the line unmeasured and returning False, once more than
+    ``max_outliers`` of its pixels ``p`` have ``|2p - colour| > far_tolerance``.
+    """
     if done[line]:
-        return
-    low, high = 255, 0
+        return True
+    n = span[1] - span[0]
+    low, high, far = 255, 0, 0
     for k in range(span[0], span[1]):  # count the levels (``scratch`` is all zeros between calls)
         level = grid[line, k]
         scratch[level] += 1
         low = min(low, level)
         high = max(high, level)
-    n = span[1] - span[0]
+        if abs(2 * np.int64(level) - colour) > far_tolerance:
+            far += 1
+            if far / n > max_outliers:
+                scratch[low : high + 1] = 0
+                return False
     half = n // 2
     seen, lower, upper = 0, -1, -1
     for level in range(low, high + 1):  # the values at sorted positions half - 1 and half (np.median's middle)
         seen += scratch[level]
         if lower < 0 and seen > half - 1:
             lower = level
-        if upper < 0 and seen > half:
+        if seen > half:
             upper = level
+            break
+    middle = lower + upper if n % 2 == 0 else 2 * upper
+    off = 0
+    for level in range(low, high + 1):
+        if abs(2 * level - middle) > doubled_tolerance:
+            off += scratch[level]
         scratch[level] = 0
-    doubled[line] = lower + upper if n % 2 == 0 else 2 * upper
-    plain[line] = _off(grid, line, span, doubled[line], doubled_tolerance)[0] / n <= max_outliers
+    doubled[line] = middle
+    plain[line] = off / n <= max_outliers
     done[line] = True
+    return True
 
 
 @njit(cache=True)
@@ -59,14 +76,11 @@ def _off(grid, line, span, colour, doubled_tolerance):  # pragma: no cover
 def _same(grid, line, span, colour, scratch, doubled, plain, done, tolerance,
           max_outliers):  # pragma: no cover
     """Whether ``line`` is plain and its median within ``tolerance`` of ``colour`` (doubled, as every colour here)."""
-    if not done[line]:  # a plain line of this colour has at most its outliers further than twice the tolerance
-        n, far = span[1] - span[0], 0
-        for k in range(span[0], span[1]):
-            if abs(2 * np.int64(grid[line, k]) - colour) > 4 * tolerance:
-                far += 1
-                if far / n > max_outliers:
-                    return False  # a line of the picture, as most are: no need to count it
-    _measure(grid, line, span, scratch, doubled, plain, done, 2 * tolerance, max_outliers)
+    # a plain line of this colour has at most its outliers further than twice the tolerance: most lines of the
+    # picture are told so before they are measured
+    if not _measure(grid, line, span, scratch, doubled, plain, done, 2 * tolerance, max_outliers, colour,
+                    4 * tolerance):
+        return False
     return plain[line] and abs(doubled[line] - colour) <= 2 * tolerance
 
 
@@ -127,7 +141,7 @@ def _known(colour, colours, count, tolerance):  # pragma: no cover
 def grey_turns(pixels, tolerance, max_outliers, max_band, edge_fraction, band_fraction):  # pragma: no cover
     """The box ``(top, bottom, left, right)`` of ``trim._turns`` for a grey image (``uint8``, rows x columns)."""
     h, w = pixels.shape
-    columns = np.ascontiguousarray(pixels.T)  # the columns as rows
+    columns = pixels.T  # the columns as rows (a view)
     most = max(h, w)
     scratch = np.zeros(256, np.int64)  # a line's count of each level
     doubled = np.empty((2, most), np.int64)  # per axis (rows, columns) and line: twice its median
@@ -207,7 +221,7 @@ def grey_edges(pixels, top, bottom, left, right):  # pragma: no cover
     h, w = pixels.shape
     if min(bottom - top, right - left) < 3 or (top == 0 and bottom == h and left == 0 and right == w):
         return float(top), float(bottom), float(left), float(right)
-    columns = np.ascontiguousarray(pixels.T)
+    columns = pixels.T
     scratch = np.zeros(256, np.int64)
     return (_edge_position(pixels, (left, right), top, 1, scratch),
             _edge_position(pixels, (left, right), bottom - 1, -1, scratch) + 1,
