@@ -29,12 +29,13 @@ def _measure(grid, line, span, scratch, doubled, plain, done, doubled_tolerance,
         return True
     n = span[1] - span[0]
     low, high, far = 255, 0, 0
+    far_limit = _whole(far_tolerance)
     for k in range(span[0], span[1]):  # count the levels (``scratch`` is all zeros between calls)
-        level = grid[line, k]
+        level = np.int64(grid[line, k])
         scratch[level] += 1
         low = min(low, level)
         high = max(high, level)
-        if abs(2 * np.int64(level) - colour) > far_tolerance:
+        if abs(2 * level - colour) > far_limit:
             far += 1
             if far / n > max_outliers:
                 scratch[low : high + 1] = 0
@@ -49,9 +50,9 @@ def _measure(grid, line, span, scratch, doubled, plain, done, doubled_tolerance,
             upper = level
             break
     middle = lower + upper if n % 2 == 0 else 2 * upper
-    off = 0
+    off, limit = 0, _whole(doubled_tolerance)
     for level in range(low, high + 1):
-        if abs(2 * level - middle) > doubled_tolerance:
+        if abs(2 * level - middle) > limit:
             off += scratch[level]
         scratch[level] = 0
     doubled[line] = middle
@@ -61,12 +62,18 @@ def _measure(grid, line, span, scratch, doubled, plain, done, doubled_tolerance,
 
 
 @njit(cache=True)
+def _whole(tolerance):  # pragma: no cover
+    """The largest whole number a whole distance may reach and still be within ``tolerance`` (``inf``: any)."""
+    return np.int64(min(np.floor(tolerance), 1 << 40))
+
+
+@njit(cache=True)
 def _off(grid, line, span, colour, doubled_tolerance):  # pragma: no cover
     """Pixels ``p`` of the line with ``|2p - colour| > doubled_tolerance``, and the largest ``|2p - colour|``."""
-    off, largest = 0, 0
+    off, largest, limit = 0, 0, _whole(doubled_tolerance)
     for k in range(span[0], span[1]):
         far = abs(2 * np.int64(grid[line, k]) - colour)
-        if far > doubled_tolerance:
+        if far > limit:
             off += 1
         largest = max(largest, far)
     return off, largest
