@@ -215,17 +215,12 @@ def decode_image(
     image = open_image(path, max_pixels=max_pixels, data=data)
     fmt = image.format
     width, height = image.size
-    kept = False  # the decoded image itself is returned: not to be closed
     try:
         if turned_a_quarter(image):
             width, height = height, width
         if draft_size is not None and fmt in ("JPEG", "MPO"):
             image.draft("L", (draft_size, draft_size))
         image.load()
-        if fmt == "JPEG":  # one frame, its file done with once loaded: turned where it is, no copy to make
-            ImageOps.exif_transpose(image, in_place=True)
-            kept = True
-            return Decoded(normalize_mode(image), width, height, fmt)
         upright = ImageOps.exif_transpose(image)  # a copy, transposed if needed
         return Decoded(normalize_mode(upright), width, height, fmt)
     except OSError as exc:
@@ -239,8 +234,7 @@ def decode_image(
     except (SyntaxError, ValueError, IndexError, EOFError, TypeError, MemoryError) as exc:
         raise ImageLoadError(path, f"corrupt image ({type(exc).__name__}: {exc})", kind="corrupt") from None
     finally:
-        if not kept:
-            image.close()
+        image.close()
 
 
 def load_image(
