@@ -16,6 +16,11 @@ bar). A band of lines mostly of the frame's colour with strong contrast in it
 caption bar. A plain sky at one edge only is not a frame, so photos keep
 their pixels. Images are measured on a nearest-neighbour copy of at most 512
 pixels, and the box is mapped back to full size.
+
+The walk over the lines is numpy's for the first 2000 grey images a process
+trims, then a compiled one (:mod:`dedupkit._trimkernel`, numba) that gives the
+same boxes several times faster: loading numba costs about a second, which
+only a long scan wins back.
 """
 
 from __future__ import annotations
