@@ -36,7 +36,8 @@ the machine hits every contender alike (the best of the rounds is reported):
 * real photos: CPU time per image of ``hash_images(files, workers=1)`` (the
   whole call: open, EXIF, decode, trim, hash, the table) against the bare
   scaled decode, interleaved, medians of the rounds; the ratio says how close
-  to decoding alone a scan runs (also with ``trim=False``).
+  to decoding alone a scan runs: with the trim's numpy walk (a process's first
+  2000 trims), its compiled walk (after them) and with ``trim=False``.
 
 ``uptime`` is printed before and after: the all-core numbers mean little when
 other work loads the machine.
@@ -64,6 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import dedupkit  # noqa: E402
+import dedupkit.trim  # noqa: E402
 from dedupkit import find_pairs, hamming, hash_file, hash_images, hex_to_codes  # noqa: E402
 from dedupkit.fastpath import fast_draft_size  # noqa: E402
 
@@ -156,25 +158,41 @@ def scan_against_decode(files: list, rounds: int, at_least: int = 400) -> dict:
 
     A small set is repeated to ``at_least`` files per call, so that the table's
     fixed cost (about 3 ms a call) is spread as over a folder of that size.
+    The trim walks lines in numpy for a process's first
+    ``dedupkit.trim._COMPILED_AFTER`` images and compiled after: both are
+    measured (``hash_images``: numpy, as a scan of a few thousand images runs;
+    ``hash_images_compiled``: the rest of a larger scan), the switch set for each.
     """
+    trim = dedupkit.trim
     photos = len(files)
     files = [str(p) for p in files] * max(1, -(-at_least // photos))
+
+    def scan(after: int | None, **options):
+        trim._COMPILED_AFTER = after
+        return hash_images(files, workers=1, progress=False, **options)
+
+    switch = trim._COMPILED_AFTER
     contenders = {
         "bare_decode": lambda: [bare_decode(p) for p in files],
-        "hash_images": lambda: hash_images(files, workers=1, progress=False),
-        "hash_images_no_trim": lambda: hash_images(files, workers=1, progress=False, trim=False),
+        "hash_images": lambda: scan(sys.maxsize),
+        "hash_images_compiled": lambda: scan(0),
+        "hash_images_no_trim": lambda: scan(switch, trim=False),
     }
-    for fn in contenders.values():  # warm up: page cache, imports, weight tables
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            start = time.process_time()
+    try:
+        for fn in contenders.values():  # warm up: page cache, imports, weight tables, the compiled kernel
             fn()
-            times[name].append(1000 * (time.process_time() - start) / len(files))
+        times: dict[str, list[float]] = {name: [] for name in contenders}
+        for _ in range(rounds):
+            for name, fn in contenders.items():
+                start = time.process_time()
+                fn()
+                times[name].append(1000 * (time.process_time() - start) / len(files))
+    finally:
+        trim._COMPILED_AFTER = switch
     ms = {name: float(np.median(t)) for name, t in times.items()}
     return {"photos": photos, "images": len(files), "rounds": rounds, **{f"{k}_ms": v for k, v in ms.items()},
             "ratio": ms["bare_decode"] / ms["hash_images"],
+            "ratio_compiled": ms["bare_decode"] / ms["hash_images_compiled"],
             "ratio_no_trim": ms["bare_decode"] / ms["hash_images_no_trim"]}
 
 
@@ -501,14 +519,19 @@ def main(argv=None) -> int:
                   "bench-data/photos)")
         else:
             row = {"set": args.photos.name, **scan_against_decode(photos, 3 if args.quick else 7)}
-            print(table([row], ["set", "photos", "images", "rounds", "bare_decode_ms", "hash_images_ms", "ratio",
-                                "hash_images_no_trim_ms", "ratio_no_trim"],
-                        {c: "{:.3f}" for c in ("bare_decode_ms", "hash_images_ms", "hash_images_no_trim_ms")}
-                        | {"ratio": "{:.2f}", "ratio_no_trim": "{:.2f}"}))
+            scans = ("hash_images", "hash_images_compiled", "hash_images_no_trim")
+            ratios = ("ratio", "ratio_compiled", "ratio_no_trim")
+            print(table([row], ["set", "photos", "images", "rounds", "bare_decode_ms",
+                                *(c for pair in zip((f"{s}_ms" for s in scans), ratios) for c in pair)],
+                        {c: "{:.3f}" for c in ("bare_decode_ms", *(f"{s}_ms" for s in scans))}
+                        | dict.fromkeys(ratios, "{:.2f}")))
             print(f"\nCPU ms per image (time.process_time, this process), medians of interleaved rounds; "
                   f"bare_decode = Image.open + draft('L', ({DRAFT}, {DRAFT})) + load(), no hash; hash_images = "
                   "hash_images(files, workers=1, progress=False) (dHash, trim on), the whole call; "
-                  "ratio = bare_decode_ms / hash_images_ms (1.0: the scan costs only its decode); images: files "
+                  "ratio = bare_decode_ms / hash_images_ms (1.0: the scan costs only its decode); "
+                  "hash_images walks the trim in numpy (a process's first images), hash_images_compiled by the "
+                  "compiled kernel (after "
+                  f"{dedupkit.trim._COMPILED_AFTER} trims in a process); images: files "
                   "per call (a small set repeated, so that the table's fixed cost is spread as over a folder).")
             results["real_photos"] = row
 

@@ -206,15 +206,15 @@ def fast_hash_hex(image: Image.Image, method: str, hash_size: int, *, scale: flo
         (:func:`dedupkit.trim.trim_box` with ``subpixel=True``), so that the
         hash moves smoothly with the box.
     """
-    from .hashing import hash_hex  # noqa: PLC0415 - hashing imports nothing from here, but keep it lazy
-
     full = (0.0, 0.0, float(image.width), float(image.height))
-    box = full if box is None else tuple(float(v) for v in box)
+    box = full if box is None else tuple(map(float, box))
     inside = (max(1, round(box[2] - box[0])), max(1, round(box[3] - box[1])))
     size = working_size(method, hash_size, inside, scale)
     if method in _DIRECT and image.mode in ("L", "RGB") and _shrinkable(image, size, box):
         grey = image if image.mode == "L" else image.convert("L")
         return _hex(_DIRECT[method](_shrink_float(grey, size, box), int(hash_size)))
+    from .hashing import hash_hex  # noqa: PLC0415 - hashing imports nothing from here, but keep it lazy
+
     if box != full:
         image = image.crop(tuple(int(round(v)) for v in box))
     return hash_hex(prepare(image, method, hash_size, scale=scale), method=method, hash_size=hash_size)
@@ -253,11 +253,20 @@ def _shrink_float(image: Image.Image, size: tuple[int, int], box: tuple[float, f
     width, height = size
     left, top, right, bottom = box
     # the large first pass in single precision (a ten-thousandth of a grey level), the small second in double
-    across = np.einsum("yx,ox->yo", np.asarray(image, dtype=np.float32),
-                       _box_weights(image.width, width, left, right).astype(np.float32))
+    # np.asarray(image, dtype=np.float32) builds the same array several times slower than a cast after it
+    across = np.einsum("yx,ox->yo", np.asarray(image).astype(np.float32),
+                       _box_weights32(image.width, width, left, right))
     across = np.clip(across, 0, 255, dtype=np.float64)  # Pillow clips between the passes
     down = np.einsum("oy,yx->ox", _box_weights(image.height, height, top, bottom), across)
     return np.clip(down, 0, 255)
+
+
+@lru_cache(maxsize=1024)
+def _box_weights32(n_in: int, n_out: int, low: float, high: float) -> np.ndarray:
+    """:func:`_box_weights` in single precision, for the first pass."""
+    weights = _box_weights(n_in, n_out, low, high).astype(np.float32)
+    weights.setflags(write=False)  # shared through the cache
+    return weights
 
 
 @lru_cache(maxsize=1024)
@@ -290,7 +299,7 @@ def lanczos_shrink(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 def _shrink_array(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
     """Pillow's ``resize(size, LANCZOS)`` of an ``L`` image as ``uint8`` (8 bits between the passes)."""
     width, height = size
-    pixels = np.asarray(image, dtype=np.float32)
+    pixels = np.asarray(image).astype(np.float32)  # not asarray(dtype=): several times slower
     # einsum, not matmul: BLAS would start threads, which costs far more than
     # these tiny products whenever the other cores are busy
     across = np.einsum("yx,ox->yo", pixels, _weights(image.width, width))  # horizontal first, as Pillow

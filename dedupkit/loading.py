@@ -12,8 +12,8 @@ import functools
 import io
 import os
 import re
+import stat
 import warnings
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -97,11 +97,11 @@ def open_image(
         if not len(data):
             raise ImageLoadError(path, "empty file (0 bytes)", kind="empty")
         return _open_checked(path, io.BytesIO(data), max_pixels)
-    path = Path(path)
+    path = os.fspath(path)
     try:
-        size = path.stat().st_size
+        found = os.stat(path)  # one system call says whether it is there, a folder, and empty
     except FileNotFoundError:
-        if path.is_symlink():  # the link itself is there: not a passing state of the machine
+        if os.path.islink(path):  # the link itself is there: not a passing state of the machine
             raise ImageLoadError(path, f"broken symbolic link: its target {os.readlink(path)} is not found",
                                  kind="broken_link") from None
         raise ImageLoadError(path, "file not found", kind="missing") from None
@@ -109,9 +109,9 @@ def open_image(
         raise ImageLoadError(path, "permission denied: the file cannot be read", kind="permission") from None
     except OSError as exc:
         raise ImageLoadError(path, f"cannot read the file ({exc.strerror or exc})", kind="unreadable") from None
-    if path.is_dir():
+    if stat.S_ISDIR(found.st_mode):
         raise ImageLoadError(path, "is a folder, not an image file", kind="folder")
-    if size == 0:
+    if found.st_size == 0:
         raise ImageLoadError(path, "empty file (0 bytes)", kind="empty")
     return _open_checked(path, path, max_pixels)
 

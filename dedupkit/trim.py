@@ -16,9 +16,16 @@ bar). A band of lines mostly of the frame's colour with strong contrast in it
 caption bar. A plain sky at one edge only is not a frame, so photos keep
 their pixels. Images are measured on a nearest-neighbour copy of at most 512
 pixels, and the box is mapped back to full size.
+
+The walk over the lines is numpy's for the first 2000 grey images a process
+trims, then a compiled one (:mod:`dedupkit._trimkernel`, numba) that gives the
+same boxes several times faster: loading numba costs about a second, which
+only a long scan wins back.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 from PIL import Image
@@ -30,6 +37,10 @@ __all__ = ["trim_borders", "trim_box"]
 _WORK_SIDE = 512  # larger images are measured on a copy shrunk to this
 _EDGE_FRACTION = 0.3  # of the line after a frame that must differ from the frame's colour
 _BAND_FRACTION = 0.6  # of each line of a caption band that must have the frame's colour (text is thin)
+# Trims in a process before the compiled walk (dedupkit._trimkernel) takes over: importing numba and loading the
+# kernel costs about 0.6 s, won back only over thousands of images, so small scans, the CLI and notebooks never pay it.
+_COMPILED_AFTER = 2000
+_TRIMS = itertools.count()  # trims so far in this process
 
 
 def trim_box(
@@ -89,9 +100,41 @@ def trim_box(
     scale = max(width, height) / _WORK_SIDE
     if scale > 1:
         work = work.resize((max(1, round(width / scale)), max(1, round(height / scale))), Image.Resampling.NEAREST)
-    pixels = np.asarray(work, dtype=np.int16)
-    if pixels.ndim == 2:
-        pixels = pixels[:, :, None]
+    levels = np.asarray(work)
+    h, w = levels.shape[:2]
+    compiled = levels.ndim == 2 and h > 0 and w > 0 and next(_TRIMS) >= _COMPILED_AFTER  # grey: the fast path
+    if compiled:
+        levels = np.ascontiguousarray(levels, dtype=np.uint8).view()
+        levels.flags.writeable = False  # as Pillow's arrays are: one compiled signature for every image
+        box, pixels = _compiled_turns(levels, tolerance, max_outliers, max_band), None
+    else:
+        pixels = levels.astype(np.int16) if levels.ndim == 3 else levels.astype(np.int16)[:, :, None]
+        box = _turns(pixels, tolerance, max_outliers, max_band)
+    top, bottom, left, right = box
+    if bottom - top < min_keep * h or right - left < min_keep * w:
+        return 0, 0, width, height
+    if subpixel:
+        sx, sy = (width / w, height / h) if scale > 1 else (1.0, 1.0)
+        if compiled:
+            from ._trimkernel import grey_edges  # noqa: PLC0415
+
+            top_f, bottom_f, left_f, right_f = grey_edges(levels, *box)
+        else:
+            top_f, bottom_f, left_f, right_f = _blended_edges(pixels, box, w, h)
+        return left_f * sx, top_f * sy, right_f * sx, bottom_f * sy
+    if scale > 1:  # back to full size, keeping every pixel that may be picture
+        sx, sy = width / w, height / h
+        left, top = int(np.floor(left * sx)), int(np.floor(top * sy))
+        right, bottom = min(width, int(np.ceil(right * sx))), min(height, int(np.ceil(bottom * sy)))
+    return left, top, right, bottom
+
+
+def _turns(pixels: np.ndarray, tolerance: float, max_outliers: float, max_band: float) -> list[int]:
+    """The box ``[top, bottom, left, right]`` inside plain runs of ``pixels`` (rows x columns x channels, ``int16``).
+
+    Rows, then columns over the rows left, until nothing changes (at most six
+    turns); before the ``min_keep`` check.
+    """
     h, w = pixels.shape[:2]
     box = [0, h, 0, w]  # top, bottom, left, right
     frame_colours: list[np.ndarray] = []
@@ -106,18 +149,15 @@ def trim_box(
             box[2 * axis], box[2 * axis + 1] = box[2 * axis] + first, box[2 * axis] + last
         if box == before or box[1] <= box[0] or box[3] <= box[2]:
             break
-    top, bottom, left, right = box
-    if bottom - top < min_keep * h or right - left < min_keep * w:
-        return 0, 0, width, height
-    if subpixel:
-        sx, sy = (width / w, height / h) if scale > 1 else (1.0, 1.0)
-        top_f, bottom_f, left_f, right_f = _blended_edges(pixels, box, w, h)
-        return left_f * sx, top_f * sy, right_f * sx, bottom_f * sy
-    if scale > 1:  # back to full size, keeping every pixel that may be picture
-        sx, sy = width / w, height / h
-        left, top = int(np.floor(left * sx)), int(np.floor(top * sy))
-        right, bottom = min(width, int(np.ceil(right * sx))), min(height, int(np.ceil(bottom * sy)))
-    return left, top, right, bottom
+    return box
+
+
+def _compiled_turns(levels: np.ndarray, tolerance: float, max_outliers: float, max_band: float) -> list[int]:
+    """:func:`_turns` of a grey image (``uint8``, rows x columns, read-only) by the compiled walk: the same box."""
+    from ._trimkernel import grey_turns  # noqa: PLC0415 - numba only once a process has trimmed many images
+
+    box = grey_turns(levels, float(tolerance), float(max_outliers), float(max_band), _EDGE_FRACTION, _BAND_FRACTION)
+    return [int(side) for side in box]
 
 
 def _blended_edges(pixels: np.ndarray, box: list[int], w: int, h: int) -> tuple[float, float, float, float]:

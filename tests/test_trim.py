@@ -88,3 +88,58 @@ def test_hash_images_with_trim_hashes_a_padded_copy_like_the_photo(tmp_path, sma
     assert hash_settings(hash_images(tmp_path, workers=1, exact=True))["trim"] is False
     assert find_pairs(plain, max_distance=10).empty
     assert find_pairs(trimmed, max_distance=0)["distance"].tolist() == [0]
+
+
+@pytest.fixture(scope="module")
+def grey_pictures(sample_dir) -> list[Image.Image]:
+    """Grey pictures as the fast hashing path trims them: the sample's photos and framed, padded, captioned copies."""
+    from dedupkit.fastpath import fast_draft_size, reduce_like_jpeg
+
+    pictures = []
+    for path in sorted(sample_dir.glob("*.jpg")):
+        photo = Image.open(path).convert("RGB")
+        pictures.append(reduce_like_jpeg(photo, fast_draft_size(8)))
+        for name in ("border_white", "border_black", "letterbox_black", "pad_16x9_white", "caption", "screenshot",
+                     "screenshot_bar"):
+            framed = _jpeg(apply_edit(photo, EDITS[name], seed=len(pictures), key=path.stem).image)
+            pictures.append(reduce_like_jpeg(framed, fast_draft_size(8)))
+            pictures.append(ImageOps.grayscale(framed))  # full size: measured on the 512-pixel copy
+    return pictures
+
+
+@pytest.mark.parametrize("options", [{}, {"tolerance": 12, "max_outliers": 0.05, "max_band": 0.4},
+                                     {"tolerance": 40, "max_outliers": 0.0, "max_band": 0.1}],
+                         ids=["default", "tight", "loose"])
+def test_the_compiled_walk_gives_the_numpy_walks_boxes(monkeypatch, grey_pictures, options):
+    import dedupkit.trim as trim
+
+    cut = 0
+    for picture in grey_pictures:
+        for subpixel in (False, True):
+            monkeypatch.setattr(trim, "_COMPILED_AFTER", 10**12)  # numpy's walk
+            expected = trim_box(picture, subpixel=subpixel, **options)
+            monkeypatch.setattr(trim, "_COMPILED_AFTER", 0)  # the compiled walk
+            assert trim_box(picture, subpixel=subpixel, **options) == expected, (picture.size, subpixel)
+            cut += expected != (0, 0, *picture.size)
+    assert cut >= len(grey_pictures) // 2  # frames were found, so the walks' rules were exercised
+
+
+def test_numba_is_loaded_only_after_many_trims():
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from PIL import Image, ImageOps
+import dedupkit.trim as trim
+framed = ImageOps.expand(Image.effect_noise((60, 40), 64), border=10, fill=255)
+for _ in range(50):
+    assert trim.trim_box(framed) == (10, 10, 70, 50)
+print("numba" in sys.modules, "dedupkit._trimkernel" in sys.modules)
+trim._COMPILED_AFTER = 60
+for _ in range(20):
+    assert trim.trim_box(framed) == (10, 10, 70, 50)
+print("numba" in sys.modules, "dedupkit._trimkernel" in sys.modules)
+"""
+    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert shown.split("\n")[:2] == ["False False", "True True"]
