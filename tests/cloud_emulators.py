@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from s3server import free_port
+from s3server import LoopbackServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE = ROOT / ".venv" / "node" / "node_modules" / ".bin" / "azurite-blob"
@@ -63,24 +63,7 @@ def _wait(process: subprocess.Popen, port: int, name: str) -> None:
             time.sleep(0.1)
 
 
-class _Server:
-    _process: subprocess.Popen
-
-    def stop(self) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-class GcsEmulator(_Server):
+class GcsEmulator(LoopbackServer):
     """gcp-storage-emulator on a free port of 127.0.0.1, in memory; ``storage_options()`` reach it with gcsfs."""
 
     def __init__(self) -> None:
@@ -110,7 +93,7 @@ class GcsEmulator(_Server):
                 fs.pipe_file(f"{bucket}/{prefix}{path.relative_to(folder).as_posix()}", path.read_bytes())
 
 
-class Azurite(_Server):
+class Azurite(LoopbackServer):
     """Azurite's blob service on a free port of 127.0.0.1, in memory; shared-key signatures checked."""
 
     def __init__(self) -> None:

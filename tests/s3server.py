@@ -39,7 +39,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class S3Server:
+class LoopbackServer:
+    """A server in its own process (``_process``), stopped on leaving a ``with`` block."""
+
+    _process: subprocess.Popen
+
+    def stop(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class S3Server(LoopbackServer):
     """moto's S3 server in its own process; ``storage_options`` reach it with valid credentials.
 
     ``auth=False``: credentials are not checked (no IAM look-up per request).
@@ -115,18 +134,6 @@ class S3Server:
                 keys.append(key)
         return keys
 
-    def stop(self) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-
-    def __enter__(self) -> S3Server:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 class FlakyProxy:
