@@ -22,6 +22,8 @@ NATIVE_SHRINK = 2.0  # the coarser copy's pixels per compared pixel, at least
 EDGE_WEIGHT = 2.0  # how much an edge (a spread per pixel) excuses a difference
 MIN_SPREAD = 10.0  # grey levels: errors are measured against the picture's contrast, at least this
 ECC_ITERATIONS = 20  # fine alignment of the pixels before they are compared
+DETAIL_SIGMA = 1.0  # grid pixels: the fine detail a sharpened copy strengthens
+MAX_SHARPEN = 4.0  # the most a copy's detail may be strengthened (an unsharp mask of 400%)
 
 
 def _content_box(f: Features) -> tuple[float, float, float, float]:
@@ -37,18 +39,39 @@ def _content_box(f: Features) -> tuple[float, float, float, float]:
     w, h = f.size
     return (min(x0 * f.scale, w), min(y0 * f.scale, h), min(x1 * f.scale, w), min(y1 * f.scale, h))
 
-def _tone_residual(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """|y - f(x)|, with f the tone curve through y's mean in each 4-level bin of x.
+def _tone_residual(x: np.ndarray, y: np.ndarray, detail_x: np.ndarray | None = None) -> np.ndarray:
+    """|y - f(x) - b * detail_x|, with f the tone curve through y's mean in each 4-level bin of x.
 
     Brightness, contrast, gamma, greyscale and clipping are such curves; a
     change in one place only (a moved person, lights at night) is not.
+    ``detail_x`` (x's fine detail, :func:`_detail`) is added with the one
+    weight ``b >= 0`` that fits best: y is x sharpened (an unsharp mask
+    strengthens every edge alike); a weight found over the whole overlap
+    cannot explain a difference in one place.
     """
     which = np.clip(x, 0, 255).astype(np.int64) // 4
     count = np.bincount(which, minlength=64)
     seen = count > 0
     centres = np.bincount(which, x, 64)[seen] / count[seen]
-    means = np.bincount(which, y, 64)[seen] / count[seen]
-    return np.abs(y - np.interp(x, centres, means))
+
+    def off_the_curve(v: np.ndarray) -> np.ndarray:  # v less the curve through its means over x's bins
+        return v - np.interp(x, centres, np.bincount(which, v, 64)[seen] / count[seen])
+
+    residual = off_the_curve(y)
+    if detail_x is not None:  # fitted with the tone curve: the detail is taken off the curve too
+        detail = off_the_curve(detail_x)
+        weight = float(np.dot(residual, detail)) / max(float(np.dot(detail, detail)), 1e-6)
+        residual = residual - min(max(weight, 0.0), MAX_SHARPEN) * detail
+    return np.abs(residual)
+
+
+def _detail(grid: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``grid`` minus its blur (a Gaussian of ``DETAIL_SIGMA`` grid pixels over the valid pixels only)."""
+    cv2 = _cv2()
+    weight = valid.astype(np.float32)
+    blur = cv2.GaussianBlur(np.where(valid, grid, 0).astype(np.float32), (0, 0), DETAIL_SIGMA)
+    norm = cv2.GaussianBlur(weight, (0, 0), DETAIL_SIGMA)
+    return grid - blur / np.maximum(norm, 1e-6)
 
 
 def _sample(grey: np.ndarray, m: np.ndarray, size: tuple[int, int], shrink: float) -> np.ndarray:
@@ -194,7 +217,8 @@ def _compare(a: Features, b: Features, model: np.ndarray, polygon_a: np.ndarray,
         return {"similarity": 0.0, "worst_local": 1.0, "worst_small": 1.0, "edge_local": 1.0, "gain": 0.0,
                 "valid": n_valid}
     va, vb = grid_a[valid], grid_b[valid]
-    ra, rb = _tone_residual(vb, va), _tone_residual(va, vb)
+    ra = _tone_residual(vb, va, _detail(grid_b, valid)[valid])  # A from B (A the sharper, maybe)
+    rb = _tone_residual(va, vb, _detail(grid_a, valid)[valid])
     sa, sb = max(float(np.std(va)), MIN_SPREAD), max(float(np.std(vb)), MIN_SPREAD)
     residual = ra / sa if ra.mean() / sa < rb.mean() / sb else rb / sb
     error = np.zeros(grid_a.shape, np.float32)
