@@ -10,6 +10,7 @@ also saves the screenshot of the widget there (``tools/review_screenshot.py``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -51,9 +52,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture()
-def lab(tmp_path, sample_dir):
-    """A JupyterLab server on loopback whose python3 kernel is this interpreter and imports this dedupkit."""
+@contextlib.contextmanager
+def _lab_server(tmp_path: Path, cells: list[str], name: str):
+    """A JupyterLab server on loopback whose python3 kernel is this interpreter and imports this dedupkit,
+    serving one notebook of ``cells``; yields its URL, its ``out`` folder and the server's log."""
     pytest.importorskip("jupyterlab")
     home = tmp_path / "lab"
     kernel = home / "data" / "kernels" / "python3"
@@ -64,11 +66,10 @@ def lab(tmp_path, sample_dir):
     notebooks = home / "notebooks"
     notebooks.mkdir()
     out = notebooks / "out"  # output_dir="out", beside the notebook: as a user writes it (and the screenshot shows)
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        NOTEBOOK.format(sample=str(sample_dir), out="out"))])
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell) for cell in cells])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (dedupkit tests)",
                                        "language": "python"}
-    nbformat.write(notebook, notebooks / "review.ipynb")
+    nbformat.write(notebook, notebooks / name)
     # no "get Jupyter news?" toast over the widget (and no request for them)
     (home / "config" / "labconfig").mkdir(parents=True)
     (home / "config" / "labconfig" / "page_config.json").write_text(json.dumps(
@@ -96,7 +97,7 @@ def lab(tmp_path, sample_dir):
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"JupyterLab did not start: {(tmp_path / 'lab.log').read_text()[-3000:]}")
                 time.sleep(0.5)
-        yield {"url": f"{base}/lab/tree/review.ipynb?token={token}", "out": out, "log": tmp_path / "lab.log"}
+        yield {"url": f"{base}/lab/tree/{name}?token={token}", "out": out, "log": tmp_path / "lab.log"}
     finally:
         server.terminate()
         try:
@@ -105,6 +106,13 @@ def lab(tmp_path, sample_dir):
             server.kill()
             server.wait()
         log.close()
+
+
+@pytest.fixture()
+def lab(tmp_path, sample_dir):
+    """JupyterLab with a notebook that shows the sample's groups in ``dedupkit.review``."""
+    with _lab_server(tmp_path, [NOTEBOOK.format(sample=str(sample_dir), out="out")], "review.ipynb") as server:
+        yield server
 
 
 def _rows(out: Path, n: int) -> pd.DataFrame:
@@ -119,12 +127,9 @@ def _rows(out: Path, n: int) -> pd.DataFrame:
         time.sleep(0.2)
 
 
-def test_the_widget_works_in_jupyterlab(lab, sample_dir, tmp_path):
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `make install` installs Debian's chromium"
-    from playwright.sync_api import sync_playwright
-
-    elsewhere: list[str] = []
-
+def _run_all_cells(browser, url: str, elsewhere: list[str]):
+    """A page of JupyterLab at ``url`` (loopback only: any other request is refused and noted in ``elsewhere``),
+    once its kernel is up, with every cell sent to run."""
     def loopback_only(route):
         if route.request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
             route.continue_()
@@ -132,20 +137,29 @@ def test_the_widget_works_in_jupyterlab(lab, sample_dir, tmp_path):
             elsewhere.append(route.request.url)
             route.abort()
 
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.set_default_timeout(CELLS * 1000)
+    page.route("**/*", loopback_only)
+    page.goto(url)
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel")
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    return page
+
+
+def test_the_widget_works_in_jupyterlab(lab, sample_dir, tmp_path):
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `make install` installs Debian's chromium"
+    from playwright.sync_api import sync_playwright
+
+    elsewhere: list[str] = []
     shot = tmp_path / "review.png"
     out, started = lab["out"], time.monotonic()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            page.set_default_timeout(CELLS * 1000)
-            page.route("**/*", loopback_only)
-            page.goto(lab["url"])
-            page.wait_for_selector(".jp-Notebook .jp-Cell")
-            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel")
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            page = _run_all_cells(browser, lab["url"], elsewhere)
             widget = page.locator(".dk-review")
             widget.wait_for(state="visible")
             page.wait_for_function("() => [...document.querySelectorAll('.dk-review img')].length == 2 && "
@@ -209,3 +223,50 @@ def test_the_widget_works_in_jupyterlab(lab, sample_dir, tmp_path):
     assert kept_green.sum() > 1000  # the kept file's green frame
     if os.environ.get("REVIEW_SCREENSHOT"):
         shutil.copy(shot, os.environ["REVIEW_SCREENSHOT"])
+
+
+def test_the_threshold_slider_redraws_in_jupyterlab(tmp_path, sample_dir):
+    """Notebook 2's slider, moved in the browser, redraws the figure and the counts from the kernel."""
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `make install` installs Debian's chromium"
+    from playwright.sync_api import sync_playwright
+
+    source = nbformat.read(REPO / "notebooks" / "02_tune_threshold.ipynb", as_version=4)
+    cells = [c.source for c in source.cells if c.cell_type == "code"]
+    out = tmp_path / "out"
+    cells.insert(1, f"image_dir, output_dir = {str(sample_dir)!r}, {str(out)!r}")  # after the parameters cell
+    elsewhere: list[str] = []
+    with _lab_server(tmp_path, cells, "tune.ipynb") as lab, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = _run_all_cells(browser, lab["url"], elsewhere)
+            page.wait_for_function("() => [...document.querySelectorAll('.widget-vbox .widget-html-content')]"
+                                   ".some(h => h.textContent.includes('threshold 10,'))")
+            picture = page.locator(".widget-vbox .widget-image").first
+            page.wait_for_function("() => [...document.querySelectorAll('.widget-vbox .widget-image')]"
+                                   ".some(i => i.complete && i.naturalWidth > 300)")
+            first = picture.get_attribute("src")
+            # the last cell moves the slider to 11 and back: wait for the whole notebook to have run
+            page.wait_for_function("() => !document.querySelector('.jp-Notebook .jp-InputArea-prompt')"
+                                   " || ![...document.querySelectorAll('.jp-InputArea-prompt')]"
+                                   ".some(p => p.innerText.includes('*'))")
+            page.set_default_timeout(ANSWER * 1000)
+            readout = page.locator(".widget-vbox .widget-readout").first
+            readout.scroll_into_view_if_needed()
+            readout.click()
+            page.keyboard.press("Control+A")
+            page.keyboard.type("13")
+            page.keyboard.press("Enter")
+            page.wait_for_function("() => [...document.querySelectorAll('.widget-vbox .widget-html-content')]"
+                                   ".some(h => h.textContent.includes('threshold 13,'))")
+            page.wait_for_function("src => document.querySelector('.widget-vbox .widget-image').src != src", arg=first)
+            picture.scroll_into_view_if_needed()
+            page.locator(".widget-vbox").filter(has=page.locator(".widget-image")).first.screenshot(path=tmp_path / "slider.png")
+            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            assert "Error" not in " ".join(errors.all_inner_texts())
+        finally:
+            browser.close()
+    assert elsewhere == []
+    pixels = np.asarray(Image.open(tmp_path / "slider.png").convert("RGB"))
+    assert pixels.shape[0] > 300 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50  # a figure, not a box
+    if os.environ.get("SLIDER_SCREENSHOT"):
+        shutil.copy(tmp_path / "slider.png", os.environ["SLIDER_SCREENSHOT"])
