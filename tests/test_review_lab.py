@@ -260,7 +260,8 @@ def test_the_threshold_slider_redraws_in_jupyterlab(tmp_path, sample_dir):
                                    ".some(h => h.textContent.includes('threshold 13,'))")
             page.wait_for_function("src => document.querySelector('.widget-vbox .widget-image').src != src", arg=first)
             picture.scroll_into_view_if_needed()
-            page.locator(".widget-vbox").filter(has=page.locator(".widget-image")).first.screenshot(path=tmp_path / "slider.png")
+            shown = page.locator(".widget-vbox").filter(has=page.locator(".widget-image")).first
+            shown.screenshot(path=tmp_path / "slider.png")
             errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
             assert "Error" not in " ".join(errors.all_inner_texts())
         finally:
