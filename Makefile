@@ -76,8 +76,8 @@ test-min:
 	rm -rf .venv-min
 	$(PYTHON) -m venv .venv-min
 	.venv-min/bin/python -m pip install --quiet --upgrade pip
-	$(PYTHON) tools/min_constraints.py pytest httpx > .venv-min/constraints.txt
-	.venv-min/bin/python -m pip install --quiet -c .venv-min/constraints.txt -e . pytest httpx
+	$(PYTHON) tools/min_constraints.py pytest pytest-timeout httpx > .venv-min/constraints.txt
+	.venv-min/bin/python -m pip install --quiet -c .venv-min/constraints.txt -e . pytest pytest-timeout httpx
 	.venv-min/bin/python -m pip list --format=freeze | grep -iE "^($$(cut -d= -f1 .venv-min/constraints.txt | paste -sd'|'))=="
 	.venv-min/bin/python -m pytest -q -p no:cacheprovider tests/test_smoke.py
 
