@@ -68,10 +68,9 @@ def _tone_residual(x: np.ndarray, y: np.ndarray, detail_x: np.ndarray | None = N
 def _detail(grid: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """``grid`` minus its blur (a Gaussian of ``DETAIL_SIGMA`` grid pixels over the valid pixels only)."""
     cv2 = _cv2()
-    weight = valid.astype(np.float32)
     blur = cv2.GaussianBlur(np.where(valid, grid, 0).astype(np.float32), (0, 0), DETAIL_SIGMA)
-    norm = cv2.GaussianBlur(weight, (0, 0), DETAIL_SIGMA)
-    return grid - blur / np.maximum(norm, 1e-6)
+    share = cv2.GaussianBlur(valid.astype(np.float32), (0, 0), DETAIL_SIGMA)  # of the blur that fell on valid pixels
+    return grid - blur / np.maximum(share, 1e-6)
 
 
 def _sample(grey: np.ndarray, m: np.ndarray, size: tuple[int, int], shrink: float) -> np.ndarray:
