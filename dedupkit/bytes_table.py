@@ -29,7 +29,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ._keys import is_url
+from ._workers import process_pool
 from .imagerow import hash_file
 from .loading import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS
 from .opener import _SOURCES, reading_images
@@ -364,7 +365,7 @@ def hash_table(
         elif executor is not None:
             rows = _run(executor, batches, options, chunk_size or _CHUNK, n_workers, bar)
         else:
-            with ProcessPoolExecutor(max_workers=n_workers) as pool:
+            with process_pool(n_workers) as pool:
                 rows = _run(pool, batches, options, chunk_size or _CHUNK, n_workers, bar)
     columns = [*HASH_COLUMNS, "hash_dihedral"] if dihedral else list(HASH_COLUMNS)
     table = typed(pd.DataFrame.from_records(rows, columns=columns))

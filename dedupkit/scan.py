@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 from functools import partial
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from ._checks import check_int
 from ._keys import is_shard_pattern, is_url, split_member
+from ._workers import process_pool
 from .cache import HashCache, resolve_cache_path
 from .hashing import check_method
 from .imagerow import error_row, hash_file
@@ -345,7 +346,7 @@ def hash_images(
         elif executor is not None:
             chunks = _run(executor, task, to_hash, options, size, bar)
         else:
-            pool = ProcessPoolExecutor(max_workers=n_workers)
+            pool = process_pool(n_workers)
             chunks = _run(pool, task, to_hash, options, size, bar, owned=True)
         for chunk_rows in chunks:
             rows.extend(chunk_rows)
