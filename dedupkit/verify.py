@@ -366,26 +366,63 @@ def _decide(m: dict) -> str:
 def _frame_share(f: Features, polygon: np.ndarray) -> float:
     """How much ``f`` outside ``polygon`` (full pixels) looks like an added frame, 0 to 1.
 
-    The share of that part within 6 grey levels of its commonest level, times
-    the share of the picture's edge next to it that is *not* that colour: a
-    frame is plain and stops at the picture, while more of a picture with a
-    plain part (a night sky, a wallpaper's background) goes on across the edge.
+    A frame is plain and the picture stops at it; the part of a picture a crop
+    cut away goes on across the crop's edge. The smaller of two shares:
+
+    - plain: the share of the part outside within 6 grey levels of its
+      commonest level, times the share of the picture's edge next to it that
+      is *not* that colour (more of a picture with a plain part, a night sky
+      or a wallpaper's background, goes on across the edge);
+    - break: the share of the pixels a few pixels outside the edge that
+      differ from the picture a few pixels inside it (their local mean) by
+      more than :data:`_BREAK_LEVELS` grey levels and twice its local
+      spread: a frame, a caption bar or a screen's widgets, but not the rest
+      of a photo (a retina's black surround, cut by a crop, is plain but the
+      picture goes on across the cut).
     """
     import cv2  # noqa: PLC0415
 
-    outside = np.ones(f.grey.shape, np.uint8)
+    inside = np.zeros(f.grey.shape, np.uint8)
     if len(polygon) >= 3:
-        cv2.fillPoly(outside, [np.round(np.asarray(polygon) / f.scale).astype(np.int32)], 0)
-    mask = outside.astype(bool)
+        cv2.fillPoly(inside, [np.round(np.asarray(polygon) / f.scale).astype(np.int32)], 1)
+    mask = inside == 0
     values = f.grey[mask]
-    if values.size < 0.01 * outside.size:
+    if values.size < 0.01 * inside.size:
         return float("nan")
     counts = np.convolve(np.bincount(values.astype(np.uint8).ravel(), minlength=256), np.ones(13), mode="same")
     level = int(np.argmax(counts))
-    edge = cv2.dilate(outside, np.ones((5, 5), np.uint8)).astype(bool) & ~mask
+    edge = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & ~mask
     inner = f.grey[edge].astype(np.int16)
     continued = float((np.abs(inner - level) <= 6).mean()) if inner.size else 0.0
-    return float(counts[level] / values.size) * (1.0 - continued)
+    plain = float(counts[level] / values.size) * (1.0 - continued)
+    return min(plain, _edge_break(f.grey, inside))
+
+
+_BREAK_GAP = 2  # pixels either side of the edge left out (alignment, resampling, JPEG ringing)
+_BREAK_RING = 3  # pixels compared either side, beyond the gap
+_BREAK_LEVELS = 10.0  # grey levels a pixel must differ by (and twice the picture's local spread) to break
+
+
+def _edge_break(grey: np.ndarray, inside: np.ndarray) -> float:
+    """The share of the ring just outside ``inside`` (a 0/1 mask) that breaks from the picture next to it."""
+    import cv2  # noqa: PLC0415
+
+    cross = np.ones((3, 3), np.uint8)
+    far, near = _BREAK_GAP + _BREAK_RING, _BREAK_GAP
+    outer = (cv2.dilate(inside, cross, iterations=far) > 0) & (cv2.dilate(inside, cross, iterations=near) == 0)
+    shrunk = [cv2.erode(inside, cross, iterations=n, borderType=cv2.BORDER_REPLICATE) for n in (near, far)]
+    ring = ((shrunk[0] > 0) & (shrunk[1] == 0)).astype(np.float32)  # the picture's side
+    g = grey.astype(np.float32)
+    side = 2 * far + 3
+    sums = [cv2.boxFilter(x, -1, (side, side), normalize=False, borderType=cv2.BORDER_CONSTANT)
+            for x in (ring, g * ring, g * g * ring)]
+    where = outer & (sums[0] > 0.5)
+    if where.sum() < 10:
+        return float("nan")
+    n = sums[0][where]
+    mean = sums[1][where] / n
+    spread = np.sqrt(np.maximum(sums[2][where] / n - mean * mean, 0.0))
+    return float((np.abs(g[where] - mean) > np.maximum(_BREAK_LEVELS, 2.0 * spread)).mean())
 
 
 def _to_match(m: dict, points: bool = False, a: Features | None = None, b: Features | None = None) -> Match:

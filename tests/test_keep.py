@@ -53,6 +53,24 @@ def test_a_crop_and_a_framed_copy_lose_to_the_original_whatever_their_names(tmp_
     assert "crop" in reasons["a.jpg"] and "frame" in reasons["b.jpg"]
 
 
+def test_a_crop_of_a_picture_on_black_loses_to_it_and_a_framed_copy_too(tmp_path, sample_dir):
+    """A retina on its black surround: the crop cuts away mostly black, which is plain but is not a frame.
+
+    It was taken for one (its plain share 0.44, over the rule's 0.4) and the
+    crop was kept; the picture goes on across the crop's edge, while it
+    stops at an added frame.
+    """
+    retina = Image.open(sample_dir / "retina.jpg").convert("RGB")
+    retina.save(tmp_path / "retina.jpg", quality=92)
+    w, h = retina.size
+    retina.crop((w // 10, h // 10, w - w // 10, h - h // 10)).save(tmp_path / "retina_crop.jpg", quality=75)
+    ImageOps.expand(retina, border=w // 12, fill=(255, 255, 255)).save(tmp_path / "retina_border.png")
+    kept, groups = _kept(tmp_path)
+    assert kept == ["retina.jpg"]
+    reasons = dict(zip(groups["path"].map(os.path.basename), groups["keep_reason"]))
+    assert "crop" in reasons["retina_crop.jpg"] and "frame" in reasons["retina_border.png"]
+
+
 def test_colour_wins_over_greyscale_and_quality_over_a_lossy_copy(tmp_path, photo):
     photo.save(tmp_path / "colour_original.jpg", quality=92)
     photo.convert("L").save(tmp_path / "g.jpg", quality=92)
