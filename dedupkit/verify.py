@@ -135,7 +135,8 @@ class Match(NamedTuple):
         looks like an added frame, 0 to 1: one plain colour that stops at the
         picture's edge. Near 1 for a frame, padding, caption bar or a turn's
         filled corners; low for more of the picture (the other is a crop).
-        ``nan`` when that part is under 1% of the image.
+        ``nan`` when that part is under 1% of the image, and for pairs not
+        verified (measured for the keep rules, which read verified pairs only).
     """
 
     same: bool
@@ -408,11 +409,11 @@ def _edge_break(grey: np.ndarray, inside: np.ndarray) -> float:
     import cv2  # noqa: PLC0415
 
     far, near = _BREAK_GAP + _BREAK_RING, _BREAK_GAP
-    # chessboard distances to the other side (the image's own border is no edge): the two rings in one pass each
-    out = cv2.distanceTransform((inside == 0).astype(np.uint8), cv2.DIST_C, 3)
-    into = cv2.distanceTransform(inside, cv2.DIST_C, 3)
-    outer = (out > near) & (out <= far)
-    ring = ((into > near) & (into <= far)).astype(np.float32)  # the picture's side
+    square = {n: np.ones((2 * n + 1, 2 * n + 1), np.uint8) for n in (near, far)}  # n pixels in any direction
+    outer = (cv2.dilate(inside, square[far]) > 0) & (cv2.dilate(inside, square[near]) == 0)
+    # the image's own border is no edge of the picture
+    shrunk = {n: cv2.erode(inside, square[n], borderType=cv2.BORDER_REPLICATE) for n in (near, far)}
+    ring = ((shrunk[near] > 0) & (shrunk[far] == 0)).astype(np.float32)  # the picture's side
     g = grey.astype(np.float32)
     side = 2 * far + 3
     sums = [cv2.boxFilter(x, -1, (side, side), normalize=False, borderType=cv2.BORDER_CONSTANT)
@@ -429,6 +430,7 @@ def _edge_break(grey: np.ndarray, inside: np.ndarray) -> float:
 def _to_match(m: dict, points: bool = False, a: Features | None = None, b: Features | None = None) -> Match:
     reason = m["reason"]
     pa, pb = m["points"] if points and "points" in m else (None, None)
+    measure_frames = a is not None and b is not None and not reason  # the keep rules read them of verified pairs only
     if m.get("model") is None:
         return Match(False, m["inliers"], m["matches"], mirrored=m["mirrored"], reason=reason, points_a=pa,
                      points_b=pb)
@@ -440,8 +442,8 @@ def _to_match(m: dict, points: bool = False, a: Features | None = None, b: Featu
         box_a=_box(m.get("poly_a", ())), box_b=_box(m.get("poly_b", ())), reason=reason,
         transform=m["model"][:2].copy(),
         points_a=pa, points_b=pb,
-        frame_a=_frame_share(a, m["poly_a"]) if a is not None and "poly_a" in m else float("nan"),
-        frame_b=_frame_share(b, m["poly_b"]) if b is not None and "poly_b" in m else float("nan"),
+        frame_a=_frame_share(a, m["poly_a"]) if measure_frames and "poly_a" in m else float("nan"),
+        frame_b=_frame_share(b, m["poly_b"]) if measure_frames and "poly_b" in m else float("nan"),
     )
 
 
