@@ -399,7 +399,7 @@ def _frame_share(f: Features, polygon: np.ndarray) -> float:
     return min(plain, _edge_break(f.grey, inside))
 
 
-_BREAK_GAP = 2  # pixels either side of the edge left out (alignment, resampling, JPEG ringing)
+_BREAK_GAP = 1  # pixels either side of the edge left out (alignment, resampling, JPEG ringing)
 _BREAK_RING = 3  # pixels compared either side, beyond the gap
 _BREAK_LEVELS = 10.0  # grey levels a pixel must differ by (and twice the picture's local spread) to break
 
