@@ -396,7 +396,8 @@ def _frame_share(f: Features, polygon: np.ndarray) -> float:
     inner = f.grey[edge].astype(np.int16)
     continued = float((np.abs(inner - level) <= 6).mean()) if inner.size else 0.0
     plain = float(counts[level] / values.size) * (1.0 - continued)
-    return min(plain, _edge_break(f.grey, inside))
+    stop = _edge_break(f.grey, inside)
+    return plain if math.isnan(stop) else min(plain, stop)  # too short an edge to measure: the plain share alone
 
 
 _BREAK_GAP = 1  # pixels either side of the edge left out (alignment, resampling, JPEG ringing)

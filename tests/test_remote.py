@@ -92,10 +92,9 @@ def test_a_second_scan_does_not_wait_for_lost_connections(s3, tmp_path):
     objects, for a worker to collect its garbage.
     """
     rng = np.random.default_rng(5)
+    (tmp_path / "tiny").mkdir()
     for i in range(500):
-        tiny = tmp_path / "tiny" / f"{i:03d}.png"
-        tiny.parent.mkdir(exist_ok=True)
-        Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).save(tiny)
+        Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).save(tmp_path / "tiny" / f"{i:03d}.png")
     s3.upload(BUCKET, tmp_path / "tiny", prefix="tiny/")
     options = s3.storage_options(config_kwargs={"read_timeout": 10})
     done = subprocess.run([sys.executable, "-c", _SCAN_TWICE, f"s3://{BUCKET}/tiny/", json.dumps(options)],
@@ -375,4 +374,3 @@ def test_notebook_1_hashes_a_bucket(s3, small_dir, local, tmp_path, monkeypatch,
     assert hashes["path"].str.startswith(f"s3://{BUCKET}/notebook/").all()
     pd.testing.assert_series_equal(_by_name(hashes, f"s3://{BUCKET}/notebook")["hash"],
                                    _by_name(local, small_dir)["hash"])
-
