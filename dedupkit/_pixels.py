@@ -17,11 +17,10 @@ from ._geometry import _ORIENT
 from .features import Features, _cv2
 
 COMPARE_SIDE = 192  # long side of the overlap when pixels are compared
-ECC_SIDE = 192  # ... and when they are aligned finely first
 NATIVE_SHRINK = 2.0  # the coarser copy's pixels per compared pixel, at least
 EDGE_WEIGHT = 2.0  # how much an edge (a spread per pixel) excuses a difference
 MIN_SPREAD = 10.0  # grey levels: errors are measured against the picture's contrast, at least this
-ECC_ITERATIONS = 20  # fine alignment of the pixels before they are compared
+ECC_ITERATIONS = 20  # fine alignment (ECC) of the pixels before they are compared, on the same grid
 ECC_ROUNDS = 3  # ... refined again from where the last round left them, the best kept
 _HOPELESS = 0.2  # mean error (in spreads) past which another round of alignment is not tried: no copy there
 _SETTLED = 0.002  # ... nor when the last round moved no corner by more than this share of the side
