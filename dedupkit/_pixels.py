@@ -24,6 +24,7 @@ ECC_ITERATIONS = 20  # fine alignment (ECC) of the pixels before they are compar
 ECC_ROUNDS = 3  # ... refined again from where the last round left them, the best kept
 _HOPELESS = 0.2  # mean error (in spreads) past which another round of alignment is not tried: no copy there
 _SETTLED = 0.002  # ... nor when the last round moved no corner by more than this share of the side
+FINE_SIDE = 384  # long side of the finer grid a pair near the rules is aligned on first (verify.FINE_RETRY)
 DETAIL_SIGMA = 1.0  # grid pixels: the fine detail a sharpened copy strengthens
 MAX_SHARPEN = 4.0  # the most a copy's detail may be strengthened (an unsharp mask of 400%)
 
@@ -123,18 +124,20 @@ def _refine(template: np.ndarray, moving: np.ndarray, mask: np.ndarray) -> np.nd
 
 
 def _aligned(a: Features, b: Features, model: np.ndarray, to_a: np.ndarray, size: tuple[int, int], shrink_b: float,
-             grid_a: np.ndarray, grid_b: np.ndarray, valid: np.ndarray):
+             grid_a: np.ndarray, grid_b: np.ndarray, valid: np.ndarray, finer: np.ndarray | None = None):
     """The model (3x3) after fine alignment, B's grid and the valid pixels there, and how far the alignment moved.
-
-    The move is the kept model's from the features' (corners on the grid, as a
-    share of its side); when no round is kept, the first round's; ``None``
-    when no round ran.
 
     Each round of ECC refines the last; the model whose pixels agree best
     (least mean error off the tone curve) is kept, the features' own included:
     one round alone can leave the copies further apart than they started
     (seen on a letterboxed screenshot, identical pixels: worst window 0.08 from
-    the features' model, 0.13 after one round, 0.02 after two).
+    the features' model, 0.13 after one round, 0.02 after two). ``finer`` (a
+    model from :func:`_finer`) is where the rounds start when its pixels fit
+    better than the features' model's.
+
+    The move is the kept model's from the features' (corners on the grid, as a
+    share of its side); when no round is kept, the first round's; ``None``
+    when no round ran.
     """
     if valid.sum() < 64:
         return model, grid_b, valid, None
@@ -143,6 +146,14 @@ def _aligned(a: Features, b: Features, model: np.ndarray, to_a: np.ndarray, size
     start = model
     best = (_misfit(grid_a, grid_b, valid), model, grid_b, valid, None)
     first = None  # how far the first round moved: the shift reported when no round is kept
+    if finer is not None:
+        grid_f = _sample(b.grey, (finer @ to_a)[:2], size, shrink_b)
+        valid_f = _valid(grid_a, grid_f)
+        moved = np.linalg.inv(to_a) @ np.linalg.inv(start) @ finer @ to_a
+        shift = float(np.abs(corners @ (moved - np.eye(3))[:2].T).max()) / max(w, h)
+        if shift < 0.1 and valid_f.sum() >= 64 and (misfit := _misfit(grid_a, grid_f, valid_f)) < best[0]:
+            model, grid_b, valid, first = finer, grid_f, valid_f, shift
+            best = (misfit, model, grid_b, valid, shift)
     for _ in range(ECC_ROUNDS):
         warp = _refine(np.where(valid, grid_a, 0).astype(np.float32),
                        np.where(grid_b >= 0, grid_b, 0).astype(np.float32), valid.astype(np.uint8))
@@ -166,6 +177,24 @@ def _aligned(a: Features, b: Features, model: np.ndarray, to_a: np.ndarray, size
         if best[0] > _HOPELESS or step < _SETTLED:
             break  # far from any copy, or settled: another round would change nothing
     return best[1], best[2], best[3], first if best[4] is None else best[4]
+
+
+def _finer(a: Features, b: Features, model: np.ndarray, box: tuple) -> np.ndarray | None:
+    """``model`` (3x3) refined by one round of ECC on a grid of up to ``FINE_SIDE`` pixels over ``box``.
+
+    The grid's pixels are the coarser copy's own, not two of them as the
+    comparison's: a fraction of a pixel that grid cannot see is seen here.
+    ``None`` when ECC fails or too little of the grid is valid.
+    """
+    size, to_a, shrink_a, shrink_b = _grid(a, b, model, box, FINE_SIDE, native=1.0)
+    grid_a = _sample(a.grey, to_a[:2], size, shrink_a)
+    grid_b = _sample(b.grey, (model @ to_a)[:2], size, shrink_b)
+    valid = _valid(grid_a, grid_b)
+    if valid.sum() < 64:
+        return None
+    warp = _refine(np.where(valid, grid_a, 0).astype(np.float32), np.where(grid_b >= 0, grid_b, 0).astype(np.float32),
+                   valid.astype(np.uint8))
+    return None if warp is None else model @ to_a @ np.vstack([warp, [0, 0, 1]]) @ np.linalg.inv(to_a)
 
 
 def _misfit(grid_a: np.ndarray, grid_b: np.ndarray, valid: np.ndarray) -> float:
@@ -200,16 +229,16 @@ def _largest_blob(bad: np.ndarray) -> float:
     return float(stats[1:, cv2.CC_STAT_AREA].max()) if n > 1 else 0.0
 
 
-def _grid(a: Features, b: Features, model: np.ndarray, box: tuple, side: float):
+def _grid(a: Features, b: Features, model: np.ndarray, box: tuple, side: float, native: float = NATIVE_SHRINK):
     """A grid over ``box`` (A's working pixels): its size, the grid-to-A map (3x3) and each copy's shrink factor.
 
     ``model`` (3x3) maps A's working pixels to B's. Both copies are shrunk
-    (and so blurred alike) at least ``NATIVE_SHRINK`` times.
+    (and so blurred alike) at least ``native`` times.
     """
     x0, y0, x1, y1 = box
     extent = max(x1 - x0, y1 - y0, 1.0)
     s_b = math.sqrt(abs(np.linalg.det(model[:2, :2])))  # B's working pixels per A's
-    k = extent / max(8.0, min(side, min(extent, extent * s_b) / NATIVE_SHRINK))  # A's working pixels per grid pixel
+    k = extent / max(8.0, min(side, min(extent, extent * s_b) / native))  # A's working pixels per grid pixel
     size = (max(2, math.ceil((x1 - x0) / k)), max(2, math.ceil((y1 - y0) / k)))
     to_a = np.array([[k, 0, x0 + 0.5 * k - 0.5], [0, k, y0 + 0.5 * k - 0.5], [0, 0, 1]])
     return size, to_a, k, k * s_b
@@ -238,12 +267,14 @@ def _grids(a: Features, b: Features, model: np.ndarray, box: tuple, side: float)
 
 
 def _compare(a: Features, b: Features, model: np.ndarray, polygon_a: np.ndarray, full: bool = False,
-             edges: bool = False) -> dict:
+             edges: bool = False, fine: bool = False) -> dict:
     """Align the two working copies finely over the overlap, then compare their pixels.
 
     ``model`` (2x3) maps A's working pixels to B's; ``polygon_a`` is the
     overlap in A's full pixels. ``edges`` adds the edge-forgiving error,
-    ``full`` all the statistics the tuning script looks at.
+    ``full`` all the statistics the tuning script looks at. ``fine`` first
+    aligns them on a grid of the coarser copy's own pixels (:func:`_finer`):
+    slower, and closer.
     """
     poly = polygon_a / a.scale
     box = (*poly.min(0), *poly.max(0))
@@ -253,7 +284,8 @@ def _compare(a: Features, b: Features, model: np.ndarray, polygon_a: np.ndarray,
     grid_b = _sample(b.grey, (model @ to_a)[:2], size, shrink_b)
     valid = _valid(grid_a, grid_b)
     out = {}
-    model, grid_b, valid, ecc_shift = _aligned(a, b, model, to_a, size, shrink_b, grid_a, grid_b, valid)
+    finer = _finer(a, b, model, box) if fine else None
+    model, grid_b, valid, ecc_shift = _aligned(a, b, model, to_a, size, shrink_b, grid_a, grid_b, valid, finer)
     if ecc_shift is not None:
         out["ecc_shift"] = ecc_shift
     n_valid = int(valid.sum())

@@ -364,6 +364,24 @@ def test_a_letterboxed_screenshot_is_aligned_to_its_own_pixels(bars):
     assert m["worst_small"] < 0.22 and m["similarity"] > 0.94, (m["worst_small"], m["similarity"])
 
 
+@pytest.mark.parametrize(("scale", "bars"), [(0.7, (0, 60, 0, 60)), (0.85, (0, 60, 0, 60)), (0.7, (50, 0, 50, 0))])
+def test_a_shrunk_screenshot_near_the_rules_is_aligned_again_on_a_finer_grid(monkeypatch, scale, bars):
+    """Shrunk and boxed, the dialog's glyphs are a fraction of a comparison pixel: aligned on that grid alone, every
+    edge stays lit and a window fails (0.26, 0.32, 0.38 here). A pair rejected only by its pixels, whose similarity
+    meets the rule, is aligned again on a grid of the coarser copy's own pixels and compared once more."""
+    from dedupkit import verify
+    from dedupkit.verify import _measure
+
+    dialog = _dialog()
+    shrunk = dialog.resize((round(dialog.width * scale), round(dialog.height * scale)), Image.Resampling.LANCZOS)
+    a, b = features_of_image(dialog), features_of_image(ImageOps.expand(shrunk, bars, fill="white"))
+    m = _measure(a, b)
+    assert m["reason"] == "", (m["reason"], m["worst_small"])
+    assert m["worst_small"] < 0.22, m["worst_small"]
+    monkeypatch.setattr(verify, "FINE_RETRY", 2.0)  # never aligned again: rejected
+    assert _measure(a, b)["reason"] == "pixels differ after alignment"
+
+
 def test_a_sharpened_copy_is_explained_by_its_detail_but_a_changed_region_is_not(sample_dir):
     """An unsharp mask strengthens every edge alike: one weight of the original's fine detail explains the copy.
     The same weight cannot explain a change in one place (seen on bench-data's tune half: sharpened copies were
