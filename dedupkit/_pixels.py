@@ -131,38 +131,36 @@ def _aligned(a: Features, b: Features, model: np.ndarray, to_a: np.ndarray, size
     (least mean error off the tone curve) is kept, the features' own included:
     one round alone can leave the copies further apart than they started
     (seen on a letterboxed screenshot, identical pixels: worst window 0.08 from
-    the features' model, 0.13 after one round, 0.02 after two). ``finer`` (a
-    model from :func:`_finer`) is where the rounds start when its pixels fit
-    better than the features' model's.
+    the features' model, 0.13 after one round, 0.02 after two). With
+    ``finer`` (a model from :func:`_finer`) no round is run: the better
+    fitting of it and the features' model is kept.
 
     The move is the kept model's from the features' (corners on the grid, as a
-    share of its side); when no round is kept, the first round's; ``None``
-    when no round ran.
+    share of its side); when the features' model is kept, the first round's
+    (or ``finer``'s); ``None`` when there was none.
     """
     if valid.sum() < 64:
         return model, grid_b, valid, None
-    h, w = grid_a.shape
-    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], float)
     start = model
+
+    def move(before: np.ndarray, after: np.ndarray) -> float:  # the largest move of a grid corner, per side
+        h, w = grid_a.shape
+        corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], float)
+        moved = np.linalg.inv(to_a) @ np.linalg.inv(before) @ after @ to_a
+        return float(np.abs(corners @ (moved - np.eye(3))[:2].T).max()) / max(w, h)
+
     best = (_misfit(grid_a, grid_b, valid), model, grid_b, valid, None)
-    first = None  # how far the first round moved: the shift reported when no round is kept
-    if finer is not None:
-        grid_f = _sample(b.grey, (finer @ to_a)[:2], size, shrink_b)
-        valid_f = _valid(grid_a, grid_f)
-        moved = np.linalg.inv(to_a) @ np.linalg.inv(start) @ finer @ to_a
-        shift = float(np.abs(corners @ (moved - np.eye(3))[:2].T).max()) / max(w, h)
-        if shift < 0.1 and valid_f.sum() >= 64 and (misfit := _misfit(grid_a, grid_f, valid_f)) < best[0]:
-            model, grid_b, valid, first = finer, grid_f, valid_f, shift
-            best = (misfit, model, grid_b, valid, shift)
-    for _ in range(ECC_ROUNDS):
-        warp = _refine(np.where(valid, grid_a, 0).astype(np.float32),
-                       np.where(grid_b >= 0, grid_b, 0).astype(np.float32), valid.astype(np.uint8))
-        if warp is None:
-            break
-        refined = model @ to_a @ np.vstack([warp, [0, 0, 1]]) @ np.linalg.inv(to_a)
-        step = float(np.abs(corners @ (warp - np.eye(2, 3)).T).max()) / max(w, h)  # this round's own move
-        moved = np.linalg.inv(to_a) @ np.linalg.inv(start) @ refined @ to_a  # on the grid, from the features' model
-        shift = float(np.abs(corners @ (moved - np.eye(3))[:2].T).max()) / max(w, h)
+    first = None  # how far the first try moved: the move reported when the features' model is kept
+    for _ in range(1 if finer is not None else ECC_ROUNDS):
+        if finer is not None:
+            refined = finer
+        else:
+            warp = _refine(np.where(valid, grid_a, 0).astype(np.float32),
+                           np.where(grid_b >= 0, grid_b, 0).astype(np.float32), valid.astype(np.uint8))
+            if warp is None:
+                break
+            refined = model @ to_a @ np.vstack([warp, [0, 0, 1]]) @ np.linalg.inv(to_a)
+        shift, step = move(start, refined), move(model, refined)  # from the features' model; this round's own
         first = shift if first is None else first
         if shift >= 0.1:  # a refinement, not another answer
             break

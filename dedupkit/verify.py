@@ -91,9 +91,11 @@ FAST_PROBE = 0.9
 # half, 1,147 of the 3,771 verified hash candidates under the rules of 8c60bde; a turn or crop the alignment
 # absorbed goes on to the features)
 FAST_MAX_SHIFT = 0.01
-# A pair rejected only by its pixels, whose similarity is at least this, is aligned again on a finer grid and
-# compared once more (_pixels._finer): a fraction of a pixel of misalignment lights every edge of a screenshot.
+# A pair rejected only by its pixels, whose similarity is at least this and whose differences lie at edges (the
+# edge-forgiving error at most FINE_RETRY_EDGE), is aligned again on a finer grid and compared once more
+# (_pixels._finer): a fraction of a pixel of misalignment lights every edge of a screenshot.
 FINE_RETRY = 0.85
+FINE_RETRY_EDGE = MAX_EDGE_ERROR
 _PIXELS = "pixels differ after alignment"
 
 
@@ -282,7 +284,7 @@ def _evaluate(a: Features, b: Features, other: Features, flipped: bool, boxes, f
                contained_b=area_b / max(_area(_corners(content_b)), 1.0))
     if len(poly_a) >= 3 and len(poly_b) >= 3 and (full or _contained(out)):
         out.update(_compare(a, b, work[:2], poly_a, full, MAX_EDGE_ERROR < 1))
-        if _decide(out) == _PIXELS and out["similarity"] >= FINE_RETRY:  # near the rules: align closer, look again
+        if _near(out) and _decide(out) == _PIXELS:  # differences at edges only: align closer, look again
             finer = {**out, **_compare(a, b, work[:2], poly_a, full, MAX_EDGE_ERROR < 1, fine=True)}
             out = finer if not _decide(finer) else out
     return out
@@ -328,10 +330,15 @@ def _whole(a: Features, b: Features, boxes, full: bool, mirror: bool = True, pro
            "coverage_a": _area(poly_a) / (a.size[0] * a.size[1]), "coverage_b": _area(poly_b) / (b.size[0] * b.size[1]),
            "contained_a": 1.0, "contained_b": 1.0}
     out.update(_compare(a, b, work[:2], poly_a, full, MAX_EDGE_ERROR < 1))
-    if not _whole_ok(out) and best_r >= FALLBACK_PROBE and out["similarity"] >= FINE_RETRY:  # as in _evaluate
+    if _near(out) and best_r >= FALLBACK_PROBE and not _whole_ok(out):  # as in _evaluate
         finer = {**out, **_compare(a, b, work[:2], poly_a, full, MAX_EDGE_ERROR < 1, fine=True)}
         out = finer if _whole_ok(finer) else out
     return out
+
+
+def _near(m: dict) -> bool:
+    """Rejected by its pixels, maybe, but near the rules: alike overall, and what differs is at edges."""
+    return m.get("similarity", 0.0) >= FINE_RETRY and m.get("edge_local", 1.0) <= FINE_RETRY_EDGE
 
 
 def _whole_ok(m: dict) -> bool:
