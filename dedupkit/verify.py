@@ -10,11 +10,14 @@ Each candidate pair is checked three ways:
    picture. Two framings of one scene that each show something the other does
    not are not the same picture;
 3. **pixels** (:mod:`dedupkit._pixels`): both grey working copies are
-   sampled on one grid over the overlap, aligned finely (ECC) and compared
-   after fitting a global tone curve, so that brightness, contrast, gamma,
-   greyscale, blur and noise change little, while a changed region (a moved
-   person, another language's labels, another phase of the moon) or another
-   exposure does not pass.
+   sampled on one grid over the overlap, aligned finely (rounds of ECC, the
+   best fit kept) and compared after fitting a global tone curve, so that
+   brightness, contrast, gamma, greyscale, blur and noise change little,
+   while a changed region (a moved person, another language's labels,
+   another phase of the moon) or another exposure does not pass. A pair
+   that fails only there, alike overall and different only at edges, is
+   aligned again on a grid of the coarser copy's own pixels and compared
+   once more (a fraction of a pixel lights every edge of a screenshot).
 
 Mirror images are matched by recomputing ORB on B mirrored (ORB is not
 mirror invariant), when the thumbnails agree better mirrored or the pair
@@ -59,7 +62,8 @@ from ._geometry import (
     _overlap,
     _to_full,
 )
-from ._pixels import _compare, _content_box, _probe, _probe_part, _probe_parts, _thumb
+from ._pixels import _compare, _content_box
+from ._thumbs import _probe, _probe_part, _probe_parts, _thumb
 from .features import DEFAULT_N_FEATURES, DEFAULT_SIDE, Features, _grey_of_file, _with_orb
 
 __all__ = ["Match", "relation", "verify_features", "verify_pairs"]

@@ -246,7 +246,8 @@ def test_fast_path_reports_what_the_feature_path_reports(picos, picos_features, 
 
 
 def test_a_lookalike_the_thumbnails_call_alike_is_still_rejected(picos, picos_features):
-    from dedupkit._pixels import _content_box, _probe, _thumb
+    from dedupkit._pixels import _content_box
+    from dedupkit._thumbs import _probe, _thumb
     from dedupkit.verify import FAST_PROBE
 
     edited = picos.copy()
@@ -367,8 +368,8 @@ def test_a_letterboxed_screenshot_is_aligned_to_its_own_pixels(bars):
 @pytest.mark.parametrize(("scale", "bars"), [(0.7, (0, 60, 0, 60)), (0.85, (0, 60, 0, 60)), (0.7, (50, 0, 50, 0))])
 def test_a_shrunk_screenshot_near_the_rules_is_aligned_again_on_a_finer_grid(monkeypatch, scale, bars):
     """Shrunk and boxed, the dialog's glyphs are a fraction of a comparison pixel: aligned on that grid alone, every
-    edge stays lit and a window fails (0.26, 0.32, 0.38 here). A pair rejected only by its pixels, whose similarity
-    meets the rule, is aligned again on a grid of the coarser copy's own pixels and compared once more."""
+    edge stays lit and a window fails (0.26, 0.32, 0.38 here). A pair rejected only by its pixels, alike overall and
+    different only at edges, is aligned again on a grid of the coarser copy's own pixels and compared once more."""
     from dedupkit import verify
     from dedupkit.verify import _measure
 
