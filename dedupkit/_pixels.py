@@ -152,14 +152,9 @@ def _aligned(a: Features, b: Features, model: np.ndarray, to_a: np.ndarray, size
     best = (_misfit(grid_a, grid_b, valid), model, grid_b, valid, None)
     first = None  # how far the first try moved: the move reported when the features' model is kept
     for _ in range(1 if finer is not None else ECC_ROUNDS):
-        if finer is not None:
-            refined = finer
-        else:
-            warp = _refine(np.where(valid, grid_a, 0).astype(np.float32),
-                           np.where(grid_b >= 0, grid_b, 0).astype(np.float32), valid.astype(np.uint8))
-            if warp is None:
-                break
-            refined = model @ to_a @ np.vstack([warp, [0, 0, 1]]) @ np.linalg.inv(to_a)
+        refined = finer if finer is not None else _ecc_step(model, to_a, grid_a, grid_b, valid)
+        if refined is None:
+            break
         shift, step = move(start, refined), move(model, refined)  # from the features' model; this round's own
         first = shift if first is None else first
         if shift >= 0.1:  # a refinement, not another answer
@@ -184,12 +179,13 @@ def _finer(a: Features, b: Features, model: np.ndarray, box: tuple) -> np.ndarra
     comparison's: a fraction of a pixel that grid cannot see is seen here.
     ``None`` when ECC fails or too little of the grid is valid.
     """
-    size, to_a, shrink_a, shrink_b = _grid(a, b, model, box, FINE_SIDE, native=1.0)
-    grid_a = _sample(a.grey, to_a[:2], size, shrink_a)
-    grid_b = _sample(b.grey, (model @ to_a)[:2], size, shrink_b)
-    valid = _valid(grid_a, grid_b)
-    if valid.sum() < 64:
-        return None
+    grid_a, grid_b, valid, to_a = _grids(a, b, model, box, FINE_SIDE, native=1.0)
+    return _ecc_step(model, to_a, grid_a, grid_b, valid) if valid.sum() >= 64 else None
+
+
+def _ecc_step(model: np.ndarray, to_a: np.ndarray, grid_a: np.ndarray, grid_b: np.ndarray,
+              valid: np.ndarray) -> np.ndarray | None:
+    """``model`` (3x3) corrected by one round of ECC between the grids (``to_a``: grid to A); ``None`` if it fails."""
     warp = _refine(np.where(valid, grid_a, 0).astype(np.float32), np.where(grid_b >= 0, grid_b, 0).astype(np.float32),
                    valid.astype(np.uint8))
     return None if warp is None else model @ to_a @ np.vstack([warp, [0, 0, 1]]) @ np.linalg.inv(to_a)
@@ -256,9 +252,9 @@ def _valid(grid_a: np.ndarray, grid_b: np.ndarray) -> np.ndarray:
     return cv2.erode(both, np.ones((5, 5), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
 
 
-def _grids(a: Features, b: Features, model: np.ndarray, box: tuple, side: float):
+def _grids(a: Features, b: Features, model: np.ndarray, box: tuple, side: float, native: float = NATIVE_SHRINK):
     """A's and B's working copies on one grid over ``box``, where both are valid, and the grid-to-A map."""
-    size, to_a, shrink_a, shrink_b = _grid(a, b, model, box, side)
+    size, to_a, shrink_a, shrink_b = _grid(a, b, model, box, side, native)
     grid_a = _sample(a.grey, to_a[:2], size, shrink_a)
     grid_b = _sample(b.grey, (model @ to_a)[:2], size, shrink_b)
     return grid_a, grid_b, _valid(grid_a, grid_b), to_a

@@ -289,8 +289,7 @@ def _evaluate(a: Features, b: Features, other: Features, flipped: bool, boxes, f
     if len(poly_a) >= 3 and len(poly_b) >= 3 and (full or _contained(out)):
         out.update(_compare(a, b, work[:2], poly_a, full, MAX_EDGE_ERROR < 1))
         if _near(out) and _decide(out) == _PIXELS:  # differences at edges only: align closer, look again
-            finer = {**out, **_compare(a, b, work[:2], poly_a, full, MAX_EDGE_ERROR < 1, fine=True)}
-            out = finer if not _decide(finer) else out
+            out = _closer(out, a, b, work[:2], poly_a, full, lambda m: not _decide(m))
     return out
 
 
@@ -335,9 +334,14 @@ def _whole(a: Features, b: Features, boxes, full: bool, mirror: bool = True, pro
            "contained_a": 1.0, "contained_b": 1.0}
     out.update(_compare(a, b, work[:2], poly_a, full, MAX_EDGE_ERROR < 1))
     if _near(out) and best_r >= FALLBACK_PROBE and not _whole_ok(out):  # as in _evaluate
-        finer = {**out, **_compare(a, b, work[:2], poly_a, full, MAX_EDGE_ERROR < 1, fine=True)}
-        out = finer if _whole_ok(finer) else out
+        out = _closer(out, a, b, work[:2], poly_a, full, _whole_ok)
     return out
+
+
+def _closer(out: dict, a: Features, b: Features, work: np.ndarray, poly_a: np.ndarray, full: bool, passes) -> dict:
+    """``out`` with the pixels compared again after a finer alignment (:func:`_pixels._finer`), if that passes."""
+    again = {**out, **_compare(a, b, work, poly_a, full, MAX_EDGE_ERROR < 1, fine=True)}
+    return again if passes(again) else out
 
 
 def _near(m: dict) -> bool:
