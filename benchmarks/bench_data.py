@@ -354,9 +354,13 @@ def select(roots: dict[str, Path]) -> tuple[list[Item], list[Item]]:
     # (faces/1280px-Solvay... is another scan with another framing: left out as ambiguous)
     for p in images(r, f"{v}/Solvay"):
         add(p, pkg, "visp-solvay", p.stem, same="visp-solvay")
-    # One rendered scene with another tag printed in it: keep two tags at each size.
+    # One rendered scene with another tag printed in it: two tags, each rendered at two sizes. The two
+    # sizes of one tag are one picture (the 640x480 render shows all of the 1920x1080 one, with more floor
+    # and sky: a natural crop, joined when SIFT maps one into the other); the two tags are lookalikes.
     for p in images(r, f"{v}/AprilTag/benchmark", "tag[13]6_*"):
         add(p, pkg, "visp-apriltag", p.stem, "visp-apriltag")
+        if items and items[-1].path == p:
+            items[-1].variant = "visp-apriltag-" + "-".join(p.stem.split("_")[:2])
     add(r / f"{v}/mire/mire.jpg", pkg, "visp-mire", "mire")
 
     r, pkg = roots["imagemagick-6-doc"], "imagemagick-6-doc"
