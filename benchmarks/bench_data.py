@@ -712,26 +712,46 @@ def filler_images(roots: dict[str, Path]) -> list[Path]:
 
 
 # ------------------------------------------------------------------ split
-def assign_split(table: pd.DataFrame) -> dict[str, str]:
+FROZEN_SPLIT = Path(__file__).resolve().parent / "bench_split.csv"  # series -> half, as first tuned on
+
+
+def assign_split(table: pd.DataFrame, frozen: dict[str, str] | None = None) -> dict[str, str]:
     """Split units (series joined by natural copies) to ``tune``/``report``.
 
-    Deterministic: units are taken in the order of a hash of their name; those
-    with natural copies first, each to the half with fewer natural groups, then
-    the rest to the half with fewer originals, so both halves get about half of
-    the originals and of the natural groups.
+    A unit whose series are in ``frozen`` (series -> half; by default
+    ``bench_split.csv``, the halves the rules were first chosen on) stays in
+    its half: once a half has been tuned on, no change of the labels or the
+    pictures may move photos across (one did: joining two AprilTag renders
+    as one picture changed the counts below and moved three series). The
+    other units are assigned deterministically: in the order of a hash of
+    their name; those with natural copies first, each to the half with fewer
+    natural groups, then the rest to the half with fewer originals, so both
+    halves get about half of the originals and of the natural groups.
     """
+    if frozen is None:
+        frozen = dict(pd.read_csv(FROZEN_SPLIT).itertuples(index=False)) if FROZEN_SPLIT.exists() else {}
     orig = table[table.kind == "original"].groupby("unit").size()
     nat = table[table.kind == "natural"].groupby("unit")["group"].nunique()
-    order = sorted(orig.index, key=lambda u: hashlib.sha256(u.encode()).hexdigest())
-    order = [u for u in order if u in nat.index] + [u for u in order if u not in nat.index]
     count = {h: [0, 0] for h in ("tune", "report")}  # natural groups, originals
     split = {}
-    for u in order:
-        key = (lambda h: tuple(count[h])) if u in nat.index else (lambda h: count[h][1])
-        half = min(("tune", "report"), key=key)
+
+    def put(u: str, half: str) -> None:
         split[u] = half
         count[half][0] += int(nat.get(u, 0))
         count[half][1] += int(orig[u])
+
+    for u in orig.index:
+        halves = {frozen[s] for s in u.split("+") if s in frozen}
+        if len(halves) > 1:
+            raise ValueError(f"unit {u!r} joins series of both halves in {FROZEN_SPLIT.name}: a natural copy "
+                             "now links a tuned series to a reported one; decide which half it belongs to there")
+        if halves:
+            put(u, halves.pop())
+    order = sorted((u for u in orig.index if u not in split), key=lambda u: hashlib.sha256(u.encode()).hexdigest())
+    order = [u for u in order if u in nat.index] + [u for u in order if u not in nat.index]
+    for u in order:
+        key = (lambda h: tuple(count[h])) if u in nat.index else (lambda h: count[h][1])
+        put(u, min(("tune", "report"), key=key))
     return split
 
 
