@@ -36,7 +36,6 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_edits  # noqa: E402
 
-Image.MAX_IMAGE_PIXELS = None
 MAX_SIDE = 1600
 MIN_SIDE = 200
 EDITS_VERSION = 2  # bump when bench_edits changes what it draws, to redo the edits
@@ -757,6 +756,7 @@ def assign_split(table: pd.DataFrame, frozen: dict[str, str] | None = None) -> d
 
 # ------------------------------------------------------------------ main
 def build(out: Path, seed: int, workers: int) -> pd.DataFrame:
+    Image.MAX_IMAGE_PIXELS = None  # the packages' own large wallpapers (set here, not on import)
     roots = fetch_packages(out, PACKAGES + tuple(sorted(set(COPYRIGHT_FROM.values()))))
     texts = {pkg: copyright_text(roots, pkg) for pkg in PACKAGES}
     licences = {pkg: licence_of(texts[pkg]) for pkg in PACKAGES}

@@ -27,6 +27,7 @@ _SETTLED = 0.002  # ... nor when the last round moved no corner by more than thi
 FINE_SIDE = 384  # long side of the finer grid a pair near the rules is aligned on first (verify.FINE_RETRY)
 DETAIL_SIGMA = 1.0  # grid pixels: the fine detail a sharpened copy strengthens
 MAX_SHARPEN = 4.0  # the most a copy's detail may be strengthened (an unsharp mask of 400%)
+PATCH_LEVEL = 0.5  # spreads: a pixel this far off the tone curve differs clearly (a patch laid over the picture)
 
 
 def _content_box(f: Features) -> tuple[float, float, float, float]:
@@ -207,6 +208,35 @@ def _worst_window(error: np.ndarray, valid: np.ndarray, win: int) -> float:
     return float((e_sum[full] / n_sum[full]).max()) if full.any() else 1.0
 
 
+def _one_patch(error: np.ndarray, valid: np.ndarray) -> dict:
+    """The largest patch of clear differences, and how the rest compares without it.
+
+    Pixels off by more than :data:`PATCH_LEVEL` spreads (specks removed) are
+    joined when closer than a 32nd of the side (the letters of a word, a
+    logo's parts): ``patch_share`` is the share of the overlap in the box of
+    the largest such patch, ``outside_small`` the worst small window (a
+    twelfth of the side) outside that box (1.0: nothing left to compare).
+    """
+    cv2 = _cv2()
+    side = max(error.shape)
+    bad = cv2.morphologyEx(((error > PATCH_LEVEL) & valid).astype(np.uint8), cv2.MORPH_OPEN,
+                           np.ones((2, 2), np.uint8))
+    reach = max(3, round(side / 32))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(bad, np.ones((reach, reach), np.uint8)),
+                                                      connectivity=8)
+    if n < 2:
+        return {"patch_share": 0.0, "outside_small": 1.0}
+    x, y, w, h = (int(v) for v in stats[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA])), :4])
+    outside = valid.copy()
+    outside[y:y + h, x:x + w] = False
+    share = w * h / max(int(valid.sum()), 1)
+    if outside.sum() < 64:
+        return {"patch_share": share, "outside_small": 1.0}
+    return {"patch_share": share,
+            "outside_small": _worst_window(np.where(outside, error, 0.0).astype(np.float32), outside,
+                                           max(3, round(side / 12)))}
+
+
 def _gradient(grid: np.ndarray, spread: float) -> np.ndarray:
     """Local gradient magnitude (largest in a 3x3 neighbourhood), in units of the picture's spread per pixel."""
     cv2 = _cv2()
@@ -308,6 +338,7 @@ def _compare(a: Features, b: Features, model: np.ndarray, polygon_a: np.ndarray,
         edge_error = np.zeros(grid_a.shape, np.float32)
         edge_error[valid] = np.minimum(residual / (1.0 + EDGE_WEIGHT * gradient[valid]), 1.0)
         out["edge_local"] = _worst_window(edge_error, valid, max(3, round(side / 6)))
+        out.update(_one_patch(error, valid))
     if full:
         out.update({
             "bad_share": float((error[valid] > 0.5).mean()),
