@@ -214,8 +214,9 @@ def _one_patch(error: np.ndarray, valid: np.ndarray) -> dict:
     Pixels off by more than :data:`PATCH_LEVEL` spreads (specks removed) are
     joined when closer than a 32nd of the side (the letters of a word, a
     logo's parts): ``patch_share`` is the share of the overlap in the box of
-    the largest such patch, ``outside_small`` the worst small window (a
-    twelfth of the side) outside that box (1.0: nothing left to compare).
+    the largest such patch (``patch_box``: x0, y0, x1, y1 in grid pixels),
+    ``outside_small`` the worst small window (a twelfth of the side) outside
+    that box (1.0: nothing left to compare).
     """
     cv2 = _cv2()
     side = max(error.shape)
@@ -230,9 +231,10 @@ def _one_patch(error: np.ndarray, valid: np.ndarray) -> dict:
     outside = valid.copy()
     outside[y:y + h, x:x + w] = False
     share = w * h / max(int(valid.sum()), 1)
+    box = (x - 0.5, y - 0.5, x + w - 0.5, y + h - 0.5)
     if outside.sum() < 64:
-        return {"patch_share": share, "outside_small": 1.0}
-    return {"patch_share": share,
+        return {"patch_share": share, "patch_box": box, "outside_small": 1.0}
+    return {"patch_share": share, "patch_box": box,
             "outside_small": _worst_window(np.where(outside, error, 0.0).astype(np.float32), outside,
                                            max(3, round(side / 12)))}
 
@@ -339,6 +341,10 @@ def _compare(a: Features, b: Features, model: np.ndarray, polygon_a: np.ndarray,
         edge_error[valid] = np.minimum(residual / (1.0 + EDGE_WEIGHT * gradient[valid]), 1.0)
         out["edge_local"] = _worst_window(edge_error, valid, max(3, round(side / 6)))
         out.update(_one_patch(error, valid))
+        if "patch_box" in out:  # grid pixels -> A's full pixels
+            x0, y0, x1, y1 = out.pop("patch_box")
+            k, ox, oy = to_a[0, 0] * a.scale, to_a[0, 2] * a.scale, to_a[1, 2] * a.scale
+            out["patch_box_a"] = (k * x0 + ox, k * y0 + oy, k * x1 + ox, k * y1 + oy)
     if full:
         out.update({
             "bad_share": float((error[valid] > 0.5).mean()),

@@ -177,7 +177,8 @@ def plot_match(
         boxes' coordinates are :attr:`Match.box_a` and :attr:`Match.box_b`);
         one :class:`~matplotlib.patches.ConnectionPatch` per match drawn,
         among the figure's ``artists``; one
-        :class:`~matplotlib.patches.Rectangle` per box; when B is turned by
+        :class:`~matplotlib.patches.Rectangle` per box (and a dashed one on A
+        round :attr:`Match.overlay_box`, when there is one); when B is turned by
         other than a multiple of 90°, each picture's frame mapped onto the
         other as a dashed :class:`~matplotlib.patches.Polygon`.
 
@@ -216,6 +217,11 @@ def plot_match(
         ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=BOX, linewidth=2.2,
                                path_effects=_EDGE, label=words, zorder=3))
         legend.append(f"blue box: {words} ({share})")
+    if match.overlay_box is not None:
+        x0, y0, x1, y1 = match.overlay_box
+        ax_a.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=DIFFERENT, linewidth=1.8,
+                                 linestyle="--", path_effects=_THIN_EDGE, label="the patch that differs", zorder=3))
+        legend_a.append("dashed: the patch that differs")
     if _turned(match) and size_a and size_b:
         outline_b = _frame_outline(_inverse(match.transform), size_b)  # B's frame on A
         outline_a = _frame_outline(match.transform, size_a)  # A's frame on B

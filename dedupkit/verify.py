@@ -160,6 +160,9 @@ class Match(NamedTuple):
         clearly while agreeing everywhere else: a logo or text laid over one
         of the two. 0 when the pixels agree all over, and for pairs not
         verified.
+    overlay_box
+        ``(x0, y0, x1, y1)`` in A's full pixels: that patch, when ``overlay``
+        is above 0; else ``None``.
     """
 
     same: bool
@@ -180,6 +183,7 @@ class Match(NamedTuple):
     frame_a: float = float("nan")
     frame_b: float = float("nan")
     overlay: float = 0.0
+    overlay_box: tuple[float, float, float, float] | None = None
 
 
 # --- one pair --------------------------------------------------------------------------------
@@ -481,6 +485,7 @@ def _to_match(m: dict, points: bool = False, a: Features | None = None, b: Featu
     reason = m["reason"]
     pa, pb = m["points"] if points and "points" in m else (None, None)
     measure_frames = a is not None and b is not None and not reason  # the keep rules read them of verified pairs only
+    overlaid = not reason and "similarity" in m and _pixels_differ(m)  # verified for one patch laid over it
     if m.get("model") is None:
         return Match(False, m["inliers"], m["matches"], mirrored=m["mirrored"], reason=reason, points_a=pa,
                      points_b=pb)
@@ -494,7 +499,8 @@ def _to_match(m: dict, points: bool = False, a: Features | None = None, b: Featu
         points_a=pa, points_b=pb,
         frame_a=_frame_share(a, m["poly_a"]) if measure_frames and "poly_a" in m else float("nan"),
         frame_b=_frame_share(b, m["poly_b"]) if measure_frames and "poly_b" in m else float("nan"),
-        overlay=float(m["patch_share"]) if not reason and "similarity" in m and _pixels_differ(m) else 0.0,
+        overlay=float(m["patch_share"]) if overlaid else 0.0,
+        overlay_box=tuple(float(v) for v in m["patch_box_a"]) if overlaid and "patch_box_a" in m else None,
     )
 
 

@@ -205,3 +205,14 @@ def test_a_pair_verified_without_features_says_so(sample_dir):
     fig = explain.plot_match(path_a, path_b, match=m)
     assert not _lines(fig)
     assert fig.get_supxlabel() == f"the whole pictures agree {m.similarity:.0%} after alignment (no features matched)"
+
+
+def test_a_logo_laid_over_the_copy_is_boxed_dashed_on_a(crop_pair):
+    path_a, path_b, m = crop_pair
+    assert m.overlay_box is None
+    fig = explain.plot_match(path_a, path_b, match=m._replace(overlay=0.01, overlay_box=(10.0, 20.0, 60.0, 50.0)))
+    dashed = [r for r in _boxes(fig.axes[0]) if r.get_linestyle() == "--"]
+    assert len(dashed) == 1 and (dashed[0].get_x(), dashed[0].get_y()) == (10.0, 20.0)
+    assert to_hex(dashed[0].get_edgecolor()) == to_hex(DIFFERENT)
+    assert "one patch laid over it" in fig.get_suptitle() and "patch that differs" in fig.axes[0].get_xlabel()
+    assert not [r for r in _boxes(fig.axes[1]) if r.get_linestyle() == "--"]

@@ -438,7 +438,11 @@ def test_a_logo_laid_over_the_picture_is_the_same_picture(picos, picos_features,
     assert m.same, m.reason
     assert 0 < m.overlay <= verify.PATCH_MAX_SHARE
     assert "one patch laid over it" in relation(m)
-    assert verify_features(picos_features, features_of_image(picos.crop((60, 40, 800, 600)))).overlay == 0.0
+    x0, y0, x1, y1 = m.overlay_box  # in A's full pixels: round the logo (100..180), not much more
+    assert x0 <= 110 and y0 <= 110 and x1 >= 170 and y1 >= 170
+    assert (x1 - x0) * (y1 - y0) < 4 * 80 * 80
+    plain = verify_features(picos_features, features_of_image(picos.crop((60, 40, 800, 600))))
+    assert plain.overlay == 0.0 and plain.overlay_box is None
     monkeypatch.setattr(verify, "PATCH_MAX_SHARE", 0.0)
     m = verify_features(picos_features, features_of_image(marked))
     assert not m.same
