@@ -93,7 +93,8 @@ def find_duplicates(
         ``source`` (``"hash"``, ``"crop"`` or ``"hash+crop"``), and with
         ``verify`` the verifier's columns: ``verified``, ``inliers``,
         ``scale``, ``rotation``, ``mirrored``, ``coverage_a``, ``coverage_b``,
-        ``similarity``, ``reason``. Sorted by ``path_a``, ``path_b``.
+        ``frame_a``, ``frame_b``, ``similarity``, ``overlay``, ``reason``.
+        Sorted by ``path_a``, ``path_b``.
 
     Raises
     ------

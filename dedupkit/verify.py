@@ -546,7 +546,7 @@ def verify_features(a: Features, b: Features, *, mirror: bool = True, points: bo
 
 _PROGRESS_FROM = 200  # pairs: show a bar by default above this
 _OUT_COLUMNS = ("verified", "inliers", "scale", "rotation", "mirrored", "coverage_a", "coverage_b", "frame_a",
-                "frame_b", "similarity", "reason")
+                "frame_b", "similarity", "overlay", "reason")
 
 
 class _Images:
@@ -686,7 +686,8 @@ def verify_pairs(
     pandas.DataFrame
         ``pairs`` with the columns ``verified`` (bool), ``inliers``,
         ``scale``, ``rotation``, ``mirrored``, ``coverage_a``, ``coverage_b``,
-        ``frame_a``, ``frame_b``, ``similarity`` and ``reason`` (empty when verified) added (replaced
+        ``frame_a``, ``frame_b``, ``similarity``, ``overlay`` (:attr:`Match.overlay`: above 0 when B
+        is A but for one patch laid over one of them) and ``reason`` (empty when verified) added (replaced
         if present). A file that cannot be read gives ``verified=False``
         and says why in ``reason``.
 
@@ -738,6 +739,7 @@ def verify_pairs(
         "frame_a": np.array([m.frame_a for m in found], np.float64),
         "frame_b": np.array([m.frame_b for m in found], np.float64),
         "similarity": np.array([m.similarity for m in found], np.float64),
+        "overlay": np.array([m.overlay for m in found], np.float64),
         "reason": pd.array([m.reason for m in found], dtype="string"),
     }
     for name, values in columns.items():

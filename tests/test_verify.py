@@ -131,8 +131,9 @@ def test_verify_pairs_table(sample_dir, tmp_path):
     out = verify_pairs(pairs, workers=2, progress=False)
     assert list(out.columns) == ["path_a", "path_b", "distance", "orientation", "verified", "inliers", "scale",
                                  "rotation", "mirrored", "coverage_a", "coverage_b", "frame_a", "frame_b",
-                                 "similarity", "reason"]
+                                 "similarity", "overlay", "reason"]
     assert out["verified"].tolist() == [True, True, False, False]
+    assert out["overlay"].tolist() == [0.0, 0.0, 0.0, 0.0]  # nothing laid over these copies
     assert out["mirrored"].tolist() == [False, True, False, False]
     assert out.loc[0, "scale"] == pytest.approx(0.5, abs=0.02)
     assert "broken.jpg" in out.loc[3, "reason"] and out.loc[3, "inliers"] == 0
@@ -428,7 +429,7 @@ def _with_logo(image: Image.Image, xy: tuple[int, int], size: int, alpha: float 
     return out.convert("RGB")
 
 
-def test_a_logo_laid_over_the_picture_is_the_same_picture(picos, picos_features, monkeypatch):
+def test_a_logo_laid_over_the_picture_is_the_same_picture(picos, picos_features, monkeypatch, tmp_path):
     """One small patch that differs clearly, and close agreement everywhere else: a watermark (seen on bench-data's
     tune half: logo and text watermarks rejected for their one region; 131 more true pairs, none false)."""
     from dedupkit import verify
@@ -443,6 +444,11 @@ def test_a_logo_laid_over_the_picture_is_the_same_picture(picos, picos_features,
     assert (x1 - x0) * (y1 - y0) < 4 * 80 * 80
     plain = verify_features(picos_features, features_of_image(picos.crop((60, 40, 800, 600))))
     assert plain.overlay == 0.0 and plain.overlay_box is None
+    picos.save(tmp_path / "a.png")
+    marked.save(tmp_path / "b.png")
+    table = verify_pairs(pd.DataFrame({"path_a": [str(tmp_path / "a.png")], "path_b": [str(tmp_path / "b.png")]}),
+                         workers=1, progress=False)
+    assert table.loc[0, "verified"] and table.loc[0, "overlay"] == pytest.approx(m.overlay)
     monkeypatch.setattr(verify, "PATCH_MAX_SHARE", 0.0)
     m = verify_features(picos_features, features_of_image(marked))
     assert not m.same
