@@ -86,18 +86,16 @@ def slug(text: str) -> str:
 
 
 # ------------------------------------------------------------------ packages
-def fetch_packages(out: Path, packages: tuple[str, ...]) -> dict[str, Path]:
-    """Download (once) and unpack each package; return its unpacked root."""
-    debs, roots = out / "debs", {}
+def download_and_unpack(packages: tuple[str, ...], debs: Path, unpacked: Path) -> dict[str, Path]:
+    """``apt-get download`` each package into ``debs`` (once) and unpack it under ``unpacked``; its root."""
     debs.mkdir(parents=True, exist_ok=True)
     missing = [p for p in packages if not list(debs.glob(f"{p}_*.deb"))]
     if missing:
         print(f"apt-get download {' '.join(missing)}", file=sys.stderr)
         subprocess.run(["apt-get", "download", *missing], cwd=debs, check=True)
+    roots = {}
     for pkg in tqdm(packages, desc="unpack"):
-        if pkg in FORBIDDEN:
-            raise ValueError(f"{pkg} is kept for an independent check; remove it from PACKAGES")
-        root = out / "cache" / "unpacked" / pkg
+        root = unpacked / pkg
         if not (root / ".done").exists():
             deb = sorted(debs.glob(f"{pkg}_*.deb"))[-1]
             shutil.rmtree(root, ignore_errors=True)
@@ -106,6 +104,14 @@ def fetch_packages(out: Path, packages: tuple[str, ...]) -> dict[str, Path]:
             (root / ".done").touch()
         roots[pkg] = root
     return roots
+
+
+def fetch_packages(out: Path, packages: tuple[str, ...]) -> dict[str, Path]:
+    """Download (once) and unpack each package; return its unpacked root."""
+    for pkg in packages:
+        if pkg in FORBIDDEN:
+            raise ValueError(f"{pkg} is kept for an independent check; remove it from PACKAGES")
+    return download_and_unpack(packages, out / "debs", out / "cache" / "unpacked")
 
 
 # Packages whose doc folder is a link to another package's: read that one's copyright.

@@ -36,7 +36,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,7 +45,7 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_data import FORBIDDEN, PACKAGES  # noqa: E402
+from bench_data import FORBIDDEN, PACKAGES, download_and_unpack  # noqa: E402
 
 import dedupkit  # noqa: E402
 
@@ -62,22 +61,7 @@ def fetch(cache: Path) -> dict[str, Path]:
     overlap = set(SOURCES) & (set(PACKAGES) | FORBIDDEN)
     if overlap:
         raise ValueError(f"{sorted(overlap)} are bench-data's packages (or kept out of it): choose others")
-    debs = cache / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    missing = [p for p in SOURCES if not list(debs.glob(f"{p}_*.deb"))]
-    if missing:
-        print(f"apt-get download {' '.join(missing)}", file=sys.stderr)
-        subprocess.run(["apt-get", "download", *missing], cwd=debs, check=True)
-    roots = {}
-    for package in SOURCES:
-        root = cache / "unpacked" / package
-        if not (root / ".done").exists():
-            shutil.rmtree(root, ignore_errors=True)
-            root.mkdir(parents=True)
-            subprocess.run(["dpkg-deb", "-x", str(sorted(debs.glob(f"{package}_*.deb"))[-1]), str(root)], check=True)
-            (root / ".done").touch()
-        roots[package] = root
-    return roots
+    return download_and_unpack(SOURCES, cache / "debs", cache / "unpacked")
 
 
 def originals(roots: dict[str, Path]) -> dict[str, bytes]:

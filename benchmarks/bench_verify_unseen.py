@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_data import FORBIDDEN  # noqa: E402
+from bench_data import FORBIDDEN, download_and_unpack  # noqa: E402
 
 SOURCES = ("plasma-workspace-wallpapers", "mate-backgrounds")
 MAX_SIDE = 1920
@@ -44,22 +43,7 @@ def fetch(cache: Path) -> dict[str, Path]:
     """Download (once) and unpack each source package; its unpacked root."""
     if not set(SOURCES) <= FORBIDDEN:
         raise ValueError("the independent check takes only packages bench-data keeps out (bench_data.FORBIDDEN)")
-    debs = cache / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    missing = [p for p in SOURCES if not list(debs.glob(f"{p}_*.deb"))]
-    if missing:
-        print(f"apt-get download {' '.join(missing)}", file=sys.stderr)
-        subprocess.run(["apt-get", "download", *missing], cwd=debs, check=True)
-    roots = {}
-    for package in SOURCES:
-        root = cache / "unpacked" / package
-        if not (root / ".done").exists():
-            shutil.rmtree(root, ignore_errors=True)
-            root.mkdir(parents=True)
-            subprocess.run(["dpkg-deb", "-x", str(sorted(debs.glob(f"{package}_*.deb"))[-1]), str(root)], check=True)
-            (root / ".done").touch()
-        roots[package] = root
-    return roots
+    return download_and_unpack(SOURCES, cache / "debs", cache / "unpacked")
 
 
 def _pixels(path: Path) -> int:
