@@ -20,7 +20,8 @@ AZURITE := $(VENV)/node/node_modules/.bin/azurite-blob
 
 install: $(STAMP) $(KERNEL) $(CHROMIUM) $(AZURITE)
 
-$(STAMP): pyproject.toml
+# setup.py builds the two C extensions (dedupkit/_trimwalk.c, dedupkit/_lanczos.c): rebuilt when they change.
+$(STAMP): pyproject.toml setup.py dedupkit/_trimwalk.c dedupkit/_lanczos.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"

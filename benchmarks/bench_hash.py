@@ -36,8 +36,9 @@ the machine hits every contender alike (the best of the rounds is reported):
 * real photos: CPU time per image of ``hash_images(files, workers=1)`` (the
   whole call: open, EXIF, decode, trim, hash, the table) against the bare
   scaled decode, interleaved, medians of the rounds; the ratio says how close
-  to decoding alone a scan runs: with the trim's numpy walk (a process's first
-  2000 trims), its compiled walk (after them) and with ``trim=False``.
+  to decoding alone a scan runs: as installed (the trim's compiled walk,
+  ``dedupkit/_trimwalk.c``), with numpy's walk (an install without a C
+  compiler) and with ``trim=False``.
 
 ``uptime`` is printed before and after: the all-core numbers mean little when
 other work loads the machine.
@@ -66,7 +67,7 @@ sys.path.insert(0, str(ROOT))
 
 import dedupkit  # noqa: E402
 import dedupkit.trim  # noqa: E402
-from dedupkit import find_pairs, hamming, hash_file, hash_images, hex_to_codes  # noqa: E402
+from dedupkit import fastpath, find_pairs, hamming, hash_file, hash_images, hex_to_codes  # noqa: E402
 from dedupkit.fastpath import fast_draft_size  # noqa: E402
 
 SIZES = {"640x480": (640, 480), "1920x1080": (1920, 1080), "4000x3000": (4000, 3000)}
@@ -158,25 +159,29 @@ def scan_against_decode(files: list, rounds: int, at_least: int = 400) -> dict:
 
     A small set is repeated to ``at_least`` files per call, so that the table's
     fixed cost (about 3 ms a call) is spread as over a folder of that size.
-    The trim walks lines in numpy for a process's first
-    ``dedupkit.trim._COMPILED_AFTER`` images and compiled after: both are
-    measured (``hash_images``: numpy, as a scan of a few thousand images runs;
-    ``hash_images_compiled``: the rest of a larger scan), the switch set for each.
+    The weights that shrink a trimmed box are cached by the box, so the cache
+    is emptied before each call: the set is repeated, a folder's photos are
+    not. The trim's walk is compiled (``dedupkit._trimwalk``) when the extension was
+    built at install, numpy's otherwise: both are measured
+    (``hash_images``: as installed; ``hash_images_numpy_walk``: without the
+    extension).
     """
     trim = dedupkit.trim
     photos = len(files)
     files = [str(p) for p in files] * max(1, -(-at_least // photos))
 
-    def scan(after: int | None, **options):
-        trim._COMPILED_AFTER = after
+    def scan(walk, **options):
+        trim._trimwalk = walk
+        for weights in (fastpath._box_weights, fastpath._box_weights32):  # a trimmed photo's box is its own: in a
+            weights.cache_clear()  # folder of distinct photos its shrinking weights are made for it, not found cached
         return hash_images(files, workers=1, progress=False, **options)
 
-    switch = trim._COMPILED_AFTER
+    installed = trim._trimwalk
     contenders = {
         "bare_decode": lambda: [bare_decode(p) for p in files],
-        "hash_images": lambda: scan(sys.maxsize),
-        "hash_images_compiled": lambda: scan(0),
-        "hash_images_no_trim": lambda: scan(switch, trim=False),
+        "hash_images": lambda: scan(installed),
+        "hash_images_numpy_walk": lambda: scan(None),
+        "hash_images_no_trim": lambda: scan(installed, trim=False),
     }
     try:
         for fn in contenders.values():  # warm up: page cache, imports, weight tables, the compiled kernel
@@ -188,11 +193,11 @@ def scan_against_decode(files: list, rounds: int, at_least: int = 400) -> dict:
                 fn()
                 times[name].append(1000 * (time.process_time() - start) / len(files))
     finally:
-        trim._COMPILED_AFTER = switch
+        trim._trimwalk = installed
     ms = {name: float(np.median(t)) for name, t in times.items()}
     return {"photos": photos, "images": len(files), "rounds": rounds, **{f"{k}_ms": v for k, v in ms.items()},
             "ratio": ms["bare_decode"] / ms["hash_images"],
-            "ratio_compiled": ms["bare_decode"] / ms["hash_images_compiled"],
+            "ratio_numpy_walk": ms["bare_decode"] / ms["hash_images_numpy_walk"],
             "ratio_no_trim": ms["bare_decode"] / ms["hash_images_no_trim"]}
 
 
@@ -519,20 +524,20 @@ def main(argv=None) -> int:
                   "bench-data/photos)")
         else:
             row = {"set": args.photos.name, **scan_against_decode(photos, 3 if args.quick else 7)}
-            scans = ("hash_images", "hash_images_compiled", "hash_images_no_trim")
-            ratios = ("ratio", "ratio_compiled", "ratio_no_trim")
+            scans = ("hash_images", "hash_images_numpy_walk", "hash_images_no_trim")
+            ratios = ("ratio", "ratio_numpy_walk", "ratio_no_trim")
             print(table([row], ["set", "photos", "images", "rounds", "bare_decode_ms",
                                 *(c for pair in zip((f"{s}_ms" for s in scans), ratios) for c in pair)],
                         {c: "{:.3f}" for c in ("bare_decode_ms", *(f"{s}_ms" for s in scans))}
                         | dict.fromkeys(ratios, "{:.2f}")))
+            walk = "compiled: dedupkit._trimwalk" if dedupkit.trim._trimwalk else "numpy: the extension is not built"
             print(f"\nCPU ms per image (time.process_time, this process), medians of interleaved rounds; "
                   f"bare_decode = Image.open + draft('L', ({DRAFT}, {DRAFT})) + load(), no hash; hash_images = "
                   "hash_images(files, workers=1, progress=False) (dHash, trim on), the whole call; "
                   "ratio = bare_decode_ms / hash_images_ms (1.0: the scan costs only its decode); "
-                  "hash_images walks the trim in numpy (a process's first images), hash_images_compiled by the "
-                  "compiled kernel (after "
-                  f"{dedupkit.trim._COMPILED_AFTER} trims in a process); images: files "
-                  "per call (a small set repeated, so that the table's fixed cost is spread as over a folder).")
+                  f"hash_images walks the trim as installed ({walk}), hash_images_numpy_walk in numpy (an install "
+                  "without a C compiler); images: files per call (a small set repeated, so that the table's fixed "
+                  "cost is spread as over a folder; the cache of box weights emptied before each call).")
             results["real_photos"] = row
 
     print(f"\nuptime at end: {uptime()}")

@@ -46,6 +46,11 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
+try:
+    from . import _lanczos  # compiled box weights (setup.py); None: numpy's
+except ImportError:  # pragma: no cover - an install without a C compiler
+    _lanczos = None
+
 __all__ = ["draft_scale", "fast_draft_size", "fast_hash_hex", "prepare", "reduce_like_jpeg"]
 
 DRAFT_PER_CELL = 12  # decoded pixels per hash cell, at least
@@ -177,7 +182,7 @@ def prepare(image: Image.Image, method: str, hash_size: int, *, scale: float = 1
 
 
 def fast_hash_hex(image: Image.Image, method: str, hash_size: int, *, scale: float = 1.0,
-                  box: tuple[float, float, float, float] | None = None) -> str:
+                  box: tuple[float, float, float, float] | None = None, pixels: np.ndarray | None = None) -> str:
     """The fast path's hash of a decoded image, as imagehash's hex string.
 
     For ``dhash``, ``dhash_vertical``, ``ahash`` and ``phash`` the bits come
@@ -205,14 +210,18 @@ def fast_hash_hex(image: Image.Image, method: str, hash_size: int, *, scale: flo
         part, a partly covered edge pixel weighted by how much of it is inside
         (:func:`dedupkit.trim.trim_box` with ``subpixel=True``), so that the
         hash moves smoothly with the box.
+    pixels
+        ``np.asarray(image)`` of an ``L`` image, if already made (the trim
+        measures it too).
     """
     full = (0.0, 0.0, float(image.width), float(image.height))
     box = full if box is None else tuple(map(float, box))
     inside = (max(1, round(box[2] - box[0])), max(1, round(box[3] - box[1])))
     size = working_size(method, hash_size, inside, scale)
     if method in _DIRECT and image.mode in ("L", "RGB") and _shrinkable(image, size, box):
-        grey = image if image.mode == "L" else image.convert("L")
-        return _hex(_DIRECT[method](_shrink_float(grey, size, box), int(hash_size)))
+        if pixels is None or image.mode != "L":
+            pixels = np.asarray(image if image.mode == "L" else image.convert("L"))
+        return _hex(_DIRECT[method](_shrink_float(pixels, size, box), int(hash_size)))
     from .hashing import hash_hex  # noqa: PLC0415 - hashing imports nothing from here, but keep it lazy
 
     if box != full:
@@ -248,17 +257,16 @@ _DIRECT = {  # imagehash's formulas on the shrunk pixels, kept in floating point
 }
 
 
-def _shrink_float(image: Image.Image, size: tuple[int, int], box: tuple[float, float, float, float]) -> np.ndarray:
-    """Pillow's two-pass LANCZOS shrink of an ``L`` image (or of ``box`` of it), without rounding."""
+def _shrink_float(pixels: np.ndarray, size: tuple[int, int], box: tuple[float, float, float, float]) -> np.ndarray:
+    """Pillow's two-pass LANCZOS shrink of a grey image's pixels (or of ``box`` of them), without rounding."""
     width, height = size
     left, top, right, bottom = box
-    # the large first pass in single precision (a ten-thousandth of a grey level), the small second in double
-    # np.asarray(image, dtype=np.float32) builds the same array several times slower than a cast after it
-    across = np.einsum("yx,ox->yo", np.asarray(image).astype(np.float32),
-                       _box_weights32(image.width, width, left, right))
-    across = np.clip(across, 0, 255, dtype=np.float64)  # Pillow clips between the passes
-    down = np.einsum("oy,yx->ox", _box_weights(image.height, height, top, bottom), across)
-    return np.clip(down, 0, 255)
+    # the large first pass in single precision (a ten-thousandth of a grey level), by einsum: a scan measured slower
+    # with BLAS (threads, packing); the small second in double, by BLAS (too small for threads, 5-8x einsum's speed)
+    across = np.einsum("yx,ox->yo", pixels.astype(np.float32), _box_weights32(pixels.shape[1], width, left, right))
+    across = np.minimum(np.maximum(across, 0.0, dtype=np.float64), 255.0)  # Pillow clips between the passes
+    down = _box_weights(pixels.shape[0], height, top, bottom) @ across
+    return np.minimum(np.maximum(down, 0.0), 255.0)  # np.clip's checks cost more than these two ufuncs
 
 
 @lru_cache(maxsize=1024)
@@ -271,12 +279,23 @@ def _box_weights32(n_in: int, n_out: int, low: float, high: float) -> np.ndarray
 
 @lru_cache(maxsize=1024)
 def _box_weights(n_in: int, n_out: int, low: float, high: float) -> np.ndarray:
-    """LANCZOS (a = 3) weights from the part ``[low, high]`` of ``n_in`` samples to ``n_out``.
+    """LANCZOS (a = 3) weights from the part ``[low, high]`` of ``n_in`` samples to ``n_out`` (rows of ``n_in``).
 
     For a whole-pixel part these are Pillow's weights for the cropped image; a
     pixel partly inside counts by the part of it that is, so the weights move
-    smoothly with ``low`` and ``high``.
+    smoothly with ``low`` and ``high``. Compiled (:mod:`dedupkit._lanczos`) when
+    the extension was built: a trimmed box's weights are made for each image.
     """
+    if _lanczos is None:
+        weights = _box_weights_numpy(n_in, n_out, low, high)
+    else:
+        weights = np.frombuffer(_lanczos.box_weights(n_in, n_out, low, high), dtype=np.float64).reshape(n_out, n_in)
+    weights.setflags(write=False)  # shared through the cache (a buffer of bytes: read-only already)
+    return weights
+
+
+def _box_weights_numpy(n_in: int, n_out: int, low: float, high: float) -> np.ndarray:
+    """:func:`_box_weights` in numpy."""
     scale = (high - low) / n_out
     filter_scale = max(scale, 1.0)
     first, last = int(np.floor(low)), min(n_in, int(np.ceil(high)))
@@ -287,7 +306,6 @@ def _box_weights(n_in: int, n_out: int, low: float, high: float) -> np.ndarray:
     taps = np.where(np.abs(x) < 3.0, np.sinc(x) * np.sinc(x / 3.0), 0.0) * cover
     weights = np.zeros((n_out, n_in))
     weights[:, first:last] = taps / taps.sum(axis=1, keepdims=True)
-    weights.setflags(write=False)  # shared through the cache
     return weights
 
 

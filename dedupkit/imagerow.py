@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 
+import numpy as np
+
 from .fastpath import fast_draft_size, fast_hash_hex, prepare, reduce_like_jpeg
 from .hashing import dihedral_hex, hash_hex
 from .loading import DEFAULT_MAX_PIXELS, ImageLoadError, decode_image
@@ -92,8 +94,9 @@ def hash_file(
             image = prepare(image, method, hash_size, scale=scale, square_only=True)
             row["hash"] = hash_hex(image, method=method, hash_size=hash_size)
         else:  # shrink as imagehash would, cheaper; a frame cut to a fraction of a pixel (see dedupkit.fastpath)
-            box = trim_box(image, subpixel=True) if resolve_trim(trim, exact) else None
-            row["hash"] = fast_hash_hex(image, method, hash_size, scale=scale, box=box)
+            levels = np.asarray(image) if image.mode == "L" else None  # made once: the trim measures it too
+            box = trim_box(image if levels is None else levels, subpixel=True) if resolve_trim(trim, exact) else None
+            row["hash"] = fast_hash_hex(image, method, hash_size, scale=scale, box=box, pixels=levels)
         if dihedral:
             row["hash_dihedral"] = dihedral_hex(image, method=method, hash_size=hash_size)
         row["width"], row["height"], row["format"] = decoded.width, decoded.height, decoded.format

@@ -23,6 +23,8 @@ from .load_errors import LOAD_ERROR_KINDS, TRANSIENT_KINDS, ImageLoadError
 from .orientations import EXIF_ORIENTATION as _ORIENTATION  # noqa: F401 - keep.py still imports it from here
 from .orientations import turned_a_quarter
 
+_TURNED = range(2, 9)  # EXIF orientations that ImageOps.exif_transpose turns or mirrors
+
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
@@ -221,6 +223,9 @@ def decode_image(
         if draft_size is not None and fmt in ("JPEG", "MPO"):
             image.draft("L", (draft_size, draft_size))
         image.load()
+        if image.getexif().get(_ORIENTATION, 1) not in _TURNED and getattr(image, "fp", None) is None:
+            decoded, image = image, None  # upright, and the file closed by load(): no copy to make, nothing to close
+            return Decoded(normalize_mode(decoded), width, height, fmt)
         upright = ImageOps.exif_transpose(image)  # a copy, transposed if needed
         return Decoded(normalize_mode(upright), width, height, fmt)
     except OSError as exc:
@@ -234,7 +239,8 @@ def decode_image(
     except (SyntaxError, ValueError, IndexError, EOFError, TypeError, MemoryError) as exc:
         raise ImageLoadError(path, f"corrupt image ({type(exc).__name__}: {exc})", kind="corrupt") from None
     finally:
-        image.close()
+        if image is not None:
+            image.close()
 
 
 def load_image(

@@ -17,34 +17,34 @@ caption bar. A plain sky at one edge only is not a frame, so photos keep
 their pixels. Images are measured on a nearest-neighbour copy of at most 512
 pixels, and the box is mapped back to full size.
 
-The walk over the lines is numpy's for the first 2000 grey images a process
-trims, then a compiled one (:mod:`dedupkit._trimkernel`, numba) that gives the
-same boxes several times faster: loading numba costs about a second, which
-only a long scan wins back.
+The walk over the lines of a grey image (what the fast hashing path trims) is
+compiled (:mod:`dedupkit._trimwalk`, C, built at install): it measures only
+the lines a walk from an edge reaches, several times faster than numpy's walk,
+which gives the same boxes and is used for colour images and when the
+extension was not built (an install without a C compiler).
 """
 
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 from PIL import Image
 
 from ._checks import check_real
 
+try:
+    from . import _trimwalk  # the compiled walk (setup.py); None: numpy's, the same boxes
+except ImportError:  # pragma: no cover - an install without a C compiler
+    _trimwalk = None
+
 __all__ = ["trim_borders", "trim_box"]
 
 _WORK_SIDE = 512  # larger images are measured on a copy shrunk to this
 _EDGE_FRACTION = 0.3  # of the line after a frame that must differ from the frame's colour
 _BAND_FRACTION = 0.6  # of each line of a caption band that must have the frame's colour (text is thin)
-# Trims in a process before the compiled walk (dedupkit._trimkernel) takes over: importing numba and loading the
-# kernel costs about 0.6 s, won back only over thousands of images, so small scans, the CLI and notebooks never pay it.
-_COMPILED_AFTER = 2000
-_TRIMS = itertools.count()  # trims so far in this process
 
 
 def trim_box(
-    image: Image.Image,
+    image: Image.Image | np.ndarray,
     *,
     tolerance: int = 24,
     max_outliers: float = 0.02,
@@ -57,7 +57,10 @@ def trim_box(
     Parameters
     ----------
     image
-        A decoded image (``RGB``, ``L`` or anything that converts to ``RGB``).
+        A decoded image (``RGB``, ``L`` or anything that converts to ``RGB``),
+        or its pixels as ``np.asarray`` gives them (``uint8``, rows x columns,
+        with a last axis of 3 for colour): the same box, without making the
+        array again.
     tolerance
         Largest difference, in levels of 0..255 on any channel, between a
         pixel and its line's median colour for the pixel to count as plain.
@@ -95,18 +98,27 @@ def trim_box(
     for name, value, low, high in (("max_outliers", max_outliers, 0, 1), ("max_band", max_band, 0, 1),
                                    ("min_keep", min_keep, 0, 1), ("tolerance", tolerance, 0, 255)):
         check_real(value, name, low=low, high=high)
-    width, height = image.size
-    work = image if image.mode in ("RGB", "L") else image.convert("RGB")
+    if isinstance(image, np.ndarray):
+        height, width = image.shape[:2]
+        if max(width, height) > _WORK_SIDE:
+            image = Image.fromarray(image)
+    else:
+        width, height = image.size
     scale = max(width, height) / _WORK_SIDE
-    if scale > 1:
-        work = work.resize((max(1, round(width / scale)), max(1, round(height / scale))), Image.Resampling.NEAREST)
-    levels = np.asarray(work)
+    if isinstance(image, np.ndarray):
+        levels = image
+    else:
+        work = image if image.mode in ("RGB", "L") else image.convert("RGB")
+        if scale > 1:
+            work = work.resize((max(1, round(width / scale)), max(1, round(height / scale))),
+                               Image.Resampling.NEAREST)
+        levels = np.asarray(work)
     h, w = levels.shape[:2]
-    compiled = levels.ndim == 2 and h > 0 and w > 0 and next(_TRIMS) >= _COMPILED_AFTER  # grey: the fast path
+    compiled = _trimwalk is not None and levels.ndim == 2 and h > 0 and w > 0  # grey: the fast hashing path
     if compiled:
-        levels = np.ascontiguousarray(levels, dtype=np.uint8).view()
-        levels.flags.writeable = False  # as Pillow's arrays are: one compiled signature for every image
-        box, pixels = _compiled_turns(levels, tolerance, max_outliers, max_band), None
+        levels = np.ascontiguousarray(levels, dtype=np.uint8)
+        box = list(_trimwalk.grey_turns(levels, tolerance, max_outliers, max_band, _EDGE_FRACTION, _BAND_FRACTION))
+        pixels = None
     else:
         pixels = levels.astype(np.int16) if levels.ndim == 3 else levels.astype(np.int16)[:, :, None]
         box = _turns(pixels, tolerance, max_outliers, max_band)
@@ -116,9 +128,7 @@ def trim_box(
     if subpixel:
         sx, sy = (width / w, height / h) if scale > 1 else (1.0, 1.0)
         if compiled:
-            from ._trimkernel import grey_edges  # noqa: PLC0415
-
-            top_f, bottom_f, left_f, right_f = grey_edges(levels, *box)
+            top_f, bottom_f, left_f, right_f = _trimwalk.grey_edges(levels, *box)
         else:
             top_f, bottom_f, left_f, right_f = _blended_edges(pixels, box, w, h)
         return left_f * sx, top_f * sy, right_f * sx, bottom_f * sy
@@ -150,14 +160,6 @@ def _turns(pixels: np.ndarray, tolerance: float, max_outliers: float, max_band: 
         if box == before or box[1] <= box[0] or box[3] <= box[2]:
             break
     return box
-
-
-def _compiled_turns(levels: np.ndarray, tolerance: float, max_outliers: float, max_band: float) -> list[int]:
-    """:func:`_turns` of a grey image (``uint8``, rows x columns, read-only) by the compiled walk: the same box."""
-    from ._trimkernel import grey_turns  # noqa: PLC0415 - numba only once a process has trimmed many images
-
-    box = grey_turns(levels, float(tolerance), float(max_outliers), float(max_band), _EDGE_FRACTION, _BAND_FRACTION)
-    return [int(side) for side in box]
 
 
 def _blended_edges(pixels: np.ndarray, box: list[int], w: int, h: int) -> tuple[float, float, float, float]:

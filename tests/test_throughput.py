@@ -189,3 +189,23 @@ def test_fast_hash_is_imagehash_on_the_shrunk_image(sample_dir, method):
             expected = str(FUNCTIONS[method](small, hash_size=8))
         assert fast_hash_hex(decoded.image, method, 8, scale=scale) == expected
         assert hash_file(path, method=method)["hash"] == expected
+
+
+def test_the_compiled_box_weights_are_numpys():
+    """dedupkit/_lanczos.c against the numpy reference: whole and fractional boxes, shrinking and enlarging."""
+    from dedupkit import fastpath
+
+    assert fastpath._lanczos is not None, "the C weights (dedupkit/_lanczos.c) were not built: run make install"
+    rng = np.random.default_rng(0)
+    cases = [(320, 9, 0.0, 320.0), (180, 8, 2.25, 171.5), (96, 32, 0.0, 96.0), (20, 33, 0.5, 19.75), (1, 1, 0.0, 1.0)]
+    for _ in range(300):
+        n_in, n_out = int(rng.integers(1, 600)), int(rng.integers(1, 40))
+        low = float(rng.uniform(0, n_in / 3))
+        cases.append((n_in, n_out, low, float(rng.uniform(low + 0.01, n_in))))
+    for case in cases:
+        compiled, reference = fastpath._box_weights.__wrapped__(*case), fastpath._box_weights_numpy(*case)
+        assert compiled.shape == reference.shape == (case[1], case[0])
+        np.testing.assert_allclose(compiled, reference, rtol=0, atol=1e-12, err_msg=str(case))
+        np.testing.assert_allclose(compiled.sum(axis=1), 1.0, atol=1e-12)
+    with pytest.raises(ValueError, match="low < high"):
+        fastpath._lanczos.box_weights(10, 3, 5.0, 5.0)

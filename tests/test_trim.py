@@ -113,33 +113,26 @@ def grey_pictures(sample_dir) -> list[Image.Image]:
 def test_the_compiled_walk_gives_the_numpy_walks_boxes(monkeypatch, grey_pictures, options):
     import dedupkit.trim as trim
 
+    assert trim._trimwalk is not None, "the C walk (dedupkit/_trimwalk.c) was not built: run make install"
+    compiled = trim._trimwalk
     cut = 0
     for picture in grey_pictures:
         for subpixel in (False, True):
-            monkeypatch.setattr(trim, "_COMPILED_AFTER", 10**12)  # numpy's walk
-            expected = trim_box(picture, subpixel=subpixel, **options)
-            monkeypatch.setattr(trim, "_COMPILED_AFTER", 0)  # the compiled walk
-            assert trim_box(picture, subpixel=subpixel, **options) == expected, (picture.size, subpixel)
+            for image in (picture, np.asarray(picture)):  # an image, or its pixels: the same box
+                monkeypatch.setattr(trim, "_trimwalk", None)  # numpy's walk
+                expected = trim_box(image, subpixel=subpixel, **options)
+                monkeypatch.setattr(trim, "_trimwalk", compiled)
+                assert trim_box(image, subpixel=subpixel, **options) == expected, (picture.size, subpixel)
             cut += expected != (0, 0, *picture.size)
     assert cut >= len(grey_pictures) // 2  # frames were found, so the walks' rules were exercised
 
 
-def test_numba_is_loaded_only_after_many_trims():
-    import subprocess
-    import sys
+def test_the_compiled_walk_refuses_what_is_not_a_grey_image():
+    from dedupkit import _trimwalk
 
-    script = """
-import sys
-from PIL import Image, ImageOps
-import dedupkit.trim as trim
-framed = ImageOps.expand(Image.effect_noise((60, 40), 64), border=10, fill=255)
-for _ in range(50):
-    assert trim.trim_box(framed) == (10, 10, 70, 50)
-print("numba" in sys.modules, "dedupkit._trimkernel" in sys.modules)
-trim._COMPILED_AFTER = 60
-for _ in range(20):
-    assert trim.trim_box(framed) == (10, 10, 70, 50)
-print("numba" in sys.modules, "dedupkit._trimkernel" in sys.modules)
-"""
-    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    assert shown.split("\n")[:2] == ["False False", "True True"]
+    with pytest.raises(ValueError, match="grey image"):
+        _trimwalk.grey_turns(np.zeros((4, 4, 3), np.uint8), 24, 0.02, 0.25, 0.3, 0.6)
+    with pytest.raises(ValueError, match="grey image"):
+        _trimwalk.grey_turns(np.zeros((4, 4), np.float64), 24, 0.02, 0.25, 0.3, 0.6)
+    with pytest.raises(ValueError, match="not inside"):
+        _trimwalk.grey_edges(np.zeros((4, 4), np.uint8), 0, 5, 0, 4)
