@@ -296,6 +296,29 @@ def test_verify_confirms_a_half_size_copy_and_says_how(client):
     assert match["relation"] == "The query is the stored image at 50% size"
 
 
+def test_verify_says_where_a_logo_was_laid_over_the_stored_picture(client):
+    """A watermarked copy is the stored picture "but for one patch": its share and its box in the stored image."""
+    from PIL import ImageDraw
+
+    stored = add(client, sample("picosdeeuropa.jpg"))["images"][0]
+    marked = Image.open(SAMPLE / "picosdeeuropa.jpg").convert("RGBA")  # 800x600
+    logo = Image.new("RGBA", (80, 80), (0, 0, 0, 0))
+    ImageDraw.Draw(logo).ellipse([10, 10, 70, 70], outline=(230, 40, 200, 255), width=10)
+    marked.alpha_composite(logo, (100, 100))
+    buffer = io.BytesIO()
+    marked.convert("RGB").save(buffer, "PNG")
+    response = client.post("/search", files={"file": ("marked.png", buffer.getvalue())}, params={"verify": "true"})
+    assert response.status_code == 200, response.text
+    (match,) = response.json()["matches"]
+    assert match["id"] == stored["id"] and match["verified"]
+    assert 0 < match["overlay"] <= 0.02
+    x0, y0, x1, y1 = match["overlay_box"]  # in the stored image's pixels: round the logo at 100..180
+    assert x0 <= 110 and y0 <= 110 and x1 >= 170 and y1 >= 170 and (x1 - x0) * (y1 - y0) < 4 * 80 * 80
+    assert "but for one patch laid over it" in match["relation"]
+    plain = search(client, "picosdeeuropa.jpg", verify="true")["matches"][0]
+    assert plain["overlay"] == 0 and plain["overlay_box"] is None
+
+
 def test_verify_rejects_a_different_photo_within_the_hash_threshold(client):
     stored, query = "retina.jpg", "rocket.jpg"
     distance = int(hamming(*hex_to_codes([hash_file(SAMPLE / stored)["hash"], hash_file(SAMPLE / query)["hash"]])))

@@ -73,6 +73,10 @@ class VerifiedMatch(Match):
     coverage_stored: float | None = Field(description="share of the stored image's area that the query shows "
                                                       "(< 1: the query is a crop)")
     similarity: float | None = Field(description="agreement of the pixels after alignment and a tone curve, 0 to 1")
+    overlay: float | None = Field(description="above 0 when the query is the stored picture but for one patch laid "
+                                             "over it (a logo or text): the patch's share of the stored picture")
+    overlay_box: list[float] | None = Field(description="that patch, [x0, y0, x1, y1] in the stored image's full "
+                                                        "pixels; null when there is none")
     inliers: int | None = Field(description="local feature matches consistent with the geometric model "
                                                 "(0 when the pictures were verified whole, without features)")
 

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 NO_FEATURES = ("no features stored: the image was added before the database kept local features (or with "
                "store_features off); delete it and add it again to make it checkable")
 _UNCHECKED = dict.fromkeys(("relation", "scale", "rotation", "mirrored", "coverage_query", "coverage_stored",
-                            "similarity", "inliers"))
+                            "similarity", "overlay", "overlay_box", "inliers"))
 
 
 def verify_matches(query: Features, found: Found) -> tuple[list[VerifiedMatch], int]:
@@ -74,7 +74,9 @@ def _confirmed(match: MatchRecord, verdict: Verdict) -> VerifiedMatch:
         **asdict(match), verified=True, reason=None, relation=_relation(verdict),
         scale=_number(verdict.scale), rotation=_number(verdict.rotation), mirrored=bool(verdict.mirrored),
         coverage_query=_number(verdict.coverage_b), coverage_stored=_number(verdict.coverage_a),
-        similarity=_number(verdict.similarity), inliers=int(verdict.inliers),
+        similarity=_number(verdict.similarity), overlay=_number(verdict.overlay),
+        overlay_box=None if verdict.overlay_box is None else [_number(v) for v in verdict.overlay_box],
+        inliers=int(verdict.inliers),
     )
 
 
@@ -82,7 +84,7 @@ def _identical(match: MatchRecord) -> VerifiedMatch:
     return VerifiedMatch(
         **asdict(match), verified=True, reason=None, relation="The query has the same bytes as the stored image",
         scale=1.0, rotation=0.0, mirrored=False, coverage_query=1.0, coverage_stored=1.0, similarity=1.0,
-        inliers=None,
+        overlay=0.0, overlay_box=None, inliers=None,
     )
 
 

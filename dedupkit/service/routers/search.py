@@ -45,8 +45,10 @@ def search(
     With ``verify=true`` (a query parameter or a form field) each hash match is
     checked by local features, a geometric model and the pixels after
     alignment, against the features stored with the image: only the same
-    picture is answered, with its scale, turn, mirror, coverage of each image
-    and similarity. The hash threshold is then looser by default (16 bits of
+    picture is answered, with its scale, turn, mirror, coverage of each image,
+    similarity and, for a copy with a logo or text laid over it, that patch
+    (``overlay``: its share; ``overlay_box``: where, in the stored image's
+    pixels). The hash threshold is then looser by default (16 bits of
     64; ``k`` alone does not lift it). Images stored before the server kept
     features are answered with ``verified: null`` and the reason.
     """
