@@ -80,27 +80,50 @@ def _inches(fig: Figure | SubFigure) -> float:
 def _caption(name: str, width: int, lines: int = 3) -> str:
     """A relative path wrapped at its slashes into at most ``lines`` lines of ``width`` characters.
 
-    The file name is always on the last line (cut in the middle when too
-    long); the folders fill the lines above, the deepest kept, and folders
-    that do not fit become ``…/``.
+    The file name takes the last lines, wrapped rather than cut (after a
+    ``-``, ``_``, ``.`` or space where it can), so that names that differ only
+    in the middle (``Mate-Cold-no-logo.png``, ``Mate-Warm-no-logo.png``) still
+    read apart under their pictures; a name longer than its lines is cut in
+    the middle. The folders fill the lines above (at least one line when there
+    are folders), the deepest kept, and folders that do not fit become ``…/``.
     """
     *folders, file = name.replace(os.sep, "/").split("/")
-    out = [_middle(file, width)]
+    out = _wrap(file, width, lines - 1 if folders else lines)
+    room = lines - len(out)  # lines left for the folders
+    above: list[str] = []
     line = ""
     for folder in reversed(folders):
         part = _middle(folder, width - 1) + "/"
         if len(part) + len(line) <= width:
             line = part + line
             continue
-        if len(out) == lines - 1:  # no line left: say that folders are missing
+        if len(above) == room - 1:  # no line left: say that folders are missing
             line = ("\u2026/" + line) if len(line) + 2 <= width else _middle("\u2026/" + line, width)
             break
         if line:
-            out.insert(0, line)
+            above.insert(0, line)
         line = part
     if line:
-        out.insert(0, line)
-    return "\n".join(out[-lines:])
+        above.insert(0, line)
+    return "\n".join([*above, *out][-lines:])
+
+
+def _wrap(text: str, width: int, lines: int) -> list[str]:
+    """``text`` in at most ``lines`` lines of ``width`` characters, broken after a separator where one is near the
+    end of a line; cut in the middle first when it cannot fit."""
+    if len(text) <= width:
+        return [text]
+    text = _middle(text, width * lines)
+    out, rest = [], text
+    while len(rest) > width:
+        cut = max(rest.rfind(mark, 0, width) for mark in "-_. ") + 1
+        cut = cut if cut > width // 2 else width
+        out.append(rest[:cut])
+        rest = rest[cut:]
+    out.append(rest)
+    if len(out) > lines:  # short lines at the separators: plain lines of ``width`` always fit
+        out = [text[k : k + width] for k in range(0, len(text), width)]
+    return out
 
 
 def _middle(text: str, width: int) -> str:

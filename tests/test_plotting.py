@@ -298,3 +298,21 @@ def test_galleries_of_relative_paths_find_their_files_under_root_and_warn_when_t
     pixels = drawn.axes[0].images[0].get_array()
     assert pixels.std() > grey.axes[0].images[0].get_array().std() + 10  # random pictures, not grey squares
     assert [t.get_text() for t in drawn.axes[0].get_xticklabels()] == ["keep: " + names[0], *names[1:]]
+
+
+def test_names_that_differ_in_the_middle_read_apart_under_their_pictures(pictures, tmp_path):
+    """MATE ships Ubuntu-Mate-Cold-no-logo.png beside Ubuntu-Mate-Warm-no-logo.png: a caption cut in the middle
+    (Ubuntu-Ma…-logo.png) showed two different files under one name."""
+    paths = []
+    for tone, source in (("Cold", pictures[0]), ("Warm", pictures[1])):
+        (tmp_path / "desktop").mkdir(exist_ok=True)
+        path = tmp_path / "desktop" / f"Ubuntu-Mate-{tone}-no-logo.png"
+        shutil.copy(source, path)
+        paths.append(str(path))
+    gallery = plotting.plot_pair_gallery(_pairs([(paths[0], paths[1], 7)]), ncols=3, size=64)
+    labels = [t.get_text() for ax in gallery.axes for t in ax.get_xticklabels() if t.get_text()]
+    assert len(labels) == 2 and labels[0] != labels[1]
+    for label, tone in zip(labels, ("Cold", "Warm")):  # the whole name, wrapped (desktop/ is their common folder)
+        assert len(label.splitlines()) > 1 and "".join(label.splitlines()) == f"Ubuntu-Mate-{tone}-no-logo.png"
+    (boxes,) = _label_boxes(gallery)
+    assert boxes[0][1] < boxes[1][0]  # side by side, not running into each other
