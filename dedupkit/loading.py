@@ -156,11 +156,27 @@ def _bomb_reason(exc: Image.DecompressionBombError, max_pixels: int) -> str:
             f"opens at most {2 * (Image.MAX_IMAGE_PIXELS or 0):,} (PIL.Image.MAX_IMAGE_PIXELS x 2)")
 
 
+_BLANK_SPREAD = 16  # grey levels: composited onto white, a picture spanning fewer shows next to nothing
+_SHAPE_SPREAD = 64  # ... while its alpha spans at least this many: there is a shape, drawn light
+
+
 def _flatten_alpha(image: Image.Image) -> Image.Image:
-    """Composite an image with transparency onto white, as a viewer shows it."""
+    """Composite an image with transparency onto white, as a viewer shows it.
+
+    A light drawing on a transparent background (a white glyph or icon, the
+    white overlays that desktop themes ship as wallpapers) would vanish on
+    white, and every such image would look, and hash, alike. When white hides
+    the shape the alpha channel draws (the composite spans fewer than 16 grey
+    levels, the alpha at least 64), it is composited onto black instead.
+    """
     rgba = image.convert("RGBA")
-    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(background, rgba).convert("RGB")
+    on_white = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+    low, high = on_white.convert("L").getextrema()
+    if high - low < _BLANK_SPREAD:
+        alpha_low, alpha_high = rgba.getchannel("A").getextrema()
+        if alpha_high - alpha_low >= _SHAPE_SPREAD:
+            return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("RGB")
+    return on_white
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:
@@ -179,7 +195,8 @@ def _to_8bit(image: Image.Image) -> Image.Image:
 def normalize_mode(image: Image.Image) -> Image.Image:
     """Return an ``RGB`` or ``L`` image that looks like ``image`` on screen.
 
-    Alpha is composited onto white; palette, CMYK, bilevel, 16-bit and float
+    Alpha is composited onto white (onto black when white would hide a light
+    drawing: :func:`_flatten_alpha`); palette, CMYK, bilevel, 16-bit and float
     images are converted.
     """
     mode = image.mode

@@ -158,3 +158,24 @@ def test_real_bomb_header_is_refused_without_decoding(tmp_path):
     # dedupkit's own limit is the one quoted, not Pillow's (which refused to open the file)
     error = hash_file(path, max_pixels=50_000_000)["error"]
     assert error == "image too large to open safely: it has 240,000,000 pixels, over the limit of 50,000,000"
+
+
+def test_a_white_drawing_on_transparency_is_shown_on_black(tmp_path):
+    """A white glyph on a transparent background (MATE ships wallpapers so) vanished on white: every such image was
+    blank, hashed alike and matched nothing. White that hides the alpha channel's shape gives way to black."""
+    from PIL import ImageDraw
+
+    hashes = []
+    for name, draw in (("ring", lambda d: d.ellipse([20, 20, 100, 100], outline=(255, 255, 255, 255), width=8)),
+                       ("bars", lambda d: [d.rectangle([x, 10, x + 10, 110], fill=(255, 255, 255, 200))
+                                           for x in (15, 55, 95)])):
+        glyph = Image.new("RGBA", (120, 120), (255, 255, 255, 0))  # white, and transparent
+        draw(ImageDraw.Draw(glyph))
+        loaded = np.asarray(load_image(_save(tmp_path / f"{name}.png", glyph)).convert("L"))
+        assert loaded.min() == 0 and loaded.max() >= 200  # drawn light on black, not white on white
+        hashes.append(hash_file(tmp_path / f"{name}.png")["hash"])
+    assert _bits_apart(*hashes) > 16  # two different glyphs, no longer two blank squares
+    dark = Image.new("RGBA", (120, 120), (0, 0, 0, 0))  # a dark drawing is shown on white, as before
+    ImageDraw.Draw(dark).ellipse([20, 20, 100, 100], outline=(40, 40, 40, 255), width=8)
+    loaded = np.asarray(load_image(_save(tmp_path / "dark.png", dark)).convert("L"))
+    assert loaded[0, 0] == 255 and loaded.min() == 40
