@@ -99,6 +99,9 @@ def trim_box(
                                    ("min_keep", min_keep, 0, 1), ("tolerance", tolerance, 0, 255)):
         check_real(value, name, low=low, high=high)
     if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
+            raise ValueError(f"trim_box takes an image, or its pixels as np.asarray gives them: uint8, rows x columns "
+                             f"(x 3 for colour); got {image.dtype} of shape {image.shape}")
         height, width = image.shape[:2]
         if max(width, height) > _WORK_SIDE:
             image = Image.fromarray(image)

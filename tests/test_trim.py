@@ -136,3 +136,13 @@ def test_the_compiled_walk_refuses_what_is_not_a_grey_image():
         _trimwalk.grey_turns(np.zeros((4, 4), np.float64), 24, 0.02, 0.25, 0.3, 0.6)
     with pytest.raises(ValueError, match="not inside"):
         _trimwalk.grey_edges(np.zeros((4, 4), np.uint8), 0, 5, 0, 4)
+
+
+def test_pixels_given_as_an_array_must_be_what_np_asarray_gives():
+    photo = ImageOps.expand(Image.effect_noise((60, 40), 64), border=10, fill=255)
+    assert trim_box(np.asarray(photo)) == trim_box(photo) == (10, 10, 70, 50)
+    assert trim_box(np.asarray(photo.convert("RGB"))) == (10, 10, 70, 50)
+    with pytest.raises(ValueError, match="uint8, rows x columns"):
+        trim_box(np.asarray(photo) / 255.0)
+    with pytest.raises(ValueError, match="uint8, rows x columns"):
+        trim_box(np.asarray(photo.convert("RGBA")))
