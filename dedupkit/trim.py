@@ -102,15 +102,14 @@ def trim_box(
         if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
             raise ValueError(f"trim_box takes an image, or its pixels as np.asarray gives them: uint8, rows x columns "
                              f"(x 3 for colour); got {image.dtype} of shape {image.shape}")
-        height, width = image.shape[:2]
-        if max(width, height) > _WORK_SIDE:
-            image = Image.fromarray(image)
+        if max(image.shape[:2]) > _WORK_SIDE:
+            image = Image.fromarray(image)  # measured on a smaller copy, as an image is
+    if isinstance(image, np.ndarray):
+        (height, width), levels = image.shape[:2], image
+        scale = max(width, height) / _WORK_SIDE
     else:
         width, height = image.size
-    scale = max(width, height) / _WORK_SIDE
-    if isinstance(image, np.ndarray):
-        levels = image
-    else:
+        scale = max(width, height) / _WORK_SIDE
         work = image if image.mode in ("RGB", "L") else image.convert("RGB")
         if scale > 1:
             work = work.resize((max(1, round(width / scale)), max(1, round(height / scale))),
