@@ -20,10 +20,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .load_errors import LOAD_ERROR_KINDS, TRANSIENT_KINDS, ImageLoadError
-from .orientations import EXIF_ORIENTATION as _ORIENTATION  # noqa: F401 - keep.py still imports it from here
-from .orientations import turned_a_quarter
-
-_TURNED = range(2, 9)  # EXIF orientations that ImageOps.exif_transpose turns or mirrors
+from .orientations import EXIF_ORIENTATION as _ORIENTATION  # keep.py imports it from here too
+from .orientations import EXIF_STORED, turned_a_quarter
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -240,7 +238,7 @@ def decode_image(
         if draft_size is not None and fmt in ("JPEG", "MPO"):
             image.draft("L", (draft_size, draft_size))
         image.load()
-        if image.getexif().get(_ORIENTATION, 1) not in _TURNED and getattr(image, "fp", None) is None:
+        if image.getexif().get(_ORIENTATION, 1) not in EXIF_STORED and getattr(image, "fp", None) is None:
             decoded, image = image, None  # upright, and the file closed by load(): no copy to make, nothing to close
             return Decoded(normalize_mode(decoded), width, height, fmt)
         upright = ImageOps.exif_transpose(image)  # a copy, transposed if needed
